@@ -1,0 +1,146 @@
+import {Command, Errors, Flags, Interfaces} from '@oclif/core'
+
+import {formatJson} from './output.js'
+import {ExitCode, RegshapeError, describeError} from './services/errors.js'
+import {type Services, createServices} from './services/factory.js'
+
+/**
+ * The base of every regshape command, the CLI's own and plugins' alike: the shared (GLOBAL) flags,
+ * services built lazily from them, the human/JSON output contract, and the single mapping from an
+ * error to a message and an exit code.
+ */
+
+export type RegshapeFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof RegshapeCommand)['baseFlags'] & T['flags']>
+export type RegshapeArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+export type JsonObject = Record<string, unknown>
+
+export abstract class RegshapeCommand<T extends typeof Command> extends Command {
+  static override baseFlags = {
+    'ca-file': Flags.string({
+      description: 'PEM file of CA certificates to trust, in addition to the system ones, for the registry and its token server',
+      helpGroup: 'GLOBAL',
+      helpValue: 'PATH',
+    }),
+    'debug-calls': Flags.boolean({description: 'Print request/response headers for each HTTP call (secrets masked)', helpGroup: 'GLOBAL'}),
+    'docker-config': Flags.string({
+      description: 'Alternate Docker config file path (default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json)',
+      helpGroup: 'GLOBAL',
+      helpValue: 'PATH',
+    }),
+    insecure: Flags.boolean({description: 'Allow plain HTTP and skip TLS certificate verification', helpGroup: 'GLOBAL'}),
+    json: Flags.boolean({description: 'Print the result, or the error, as one JSON object on stdout', helpGroup: 'GLOBAL'}),
+    password: Flags.string({
+      char: 'p',
+      description: 'Password (visible to other users of this machine: prefer --password-stdin or the prompt)',
+      helpGroup: 'GLOBAL',
+    }),
+    'time-methods': Flags.boolean({description: 'Print execution time for individual method calls', helpGroup: 'GLOBAL'}),
+    'time-scenarios': Flags.boolean({description: 'Print execution time for multi-step workflows', helpGroup: 'GLOBAL'}),
+    username: Flags.string({char: 'u', description: 'Username', helpGroup: 'GLOBAL'}),
+  }
+
+  static override enableJsonFlag = false
+
+  protected args!: RegshapeArgs<T>
+  protected flags!: RegshapeFlags<T>
+  private builtServices?: Services
+
+  /** Services for this run, built on first use from the shared flags. */
+  protected get services(): Services {
+    this.builtServices ??= createServices({
+      caFile: this.flags['ca-file'],
+      dockerConfig: this.flags['docker-config'],
+      env: process.env,
+      insecure: this.flags.insecure,
+      userAgent: this.config.userAgent,
+    })
+    return this.builtServices
+  }
+
+  /** Whether output is JSON; works even when flag parsing failed. */
+  protected get jsonMode(): boolean {
+    return this.flags ? this.flags.json : this.argv.includes('--json')
+  }
+
+  override async init(): Promise<void> {
+    await super.init()
+    const {args, flags} = await this.parse({
+      args: this.ctor.args,
+      baseFlags: this.ctor.baseFlags,
+      enableJsonFlag: false,
+      flags: this.ctor.flags,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as RegshapeFlags<T>
+    this.args = args as RegshapeArgs<T>
+  }
+
+  /** Prints a command's result: the human line(s), or the JSON object. */
+  protected emitResult(human: string, json: JsonObject): void {
+    process.stdout.write(`${this.jsonMode ? formatJson(json) : human}\n`)
+  }
+
+  /** A warning for people; on stderr in both modes, so JSON on stdout stays parseable. */
+  protected warning(message: string): void {
+    process.stderr.write(`${message}\n`)
+  }
+
+  /** The registry named on the command line, for error output. */
+  protected registryForOutput(): string | undefined {
+    const fromFlags = (this.flags as undefined | {registry?: string})?.registry
+    if (fromFlags !== undefined) return fromFlags
+    for (let i = 0; i < this.argv.length; i++) {
+      const arg = this.argv[i]
+      if (arg === '-r' || arg === '--registry') return this.argv[i + 1]
+      if (arg.startsWith('--registry=')) return arg.slice('--registry='.length)
+      if (arg.startsWith('-r') && arg.length > 2) return arg.slice(2)
+    }
+
+    return undefined
+  }
+
+  override async catch(error: Error & {oclif?: {exit?: number}}): Promise<void> {
+    if (error instanceof Errors.ExitError) throw error
+    const {exitCode, message} = userFacing(error)
+    if (this.jsonMode) {
+      process.stdout.write(`${formatJson({status: 'error', registry: this.registryForOutput(), error: message})}\n`)
+    } else {
+      process.stderr.write(`Error: ${message}\n`)
+    }
+
+    this.exit(exitCode)
+  }
+
+  override async finally(error: Error | undefined): Promise<void> {
+    await this.builtServices?.close()
+    await super.finally(error)
+  }
+}
+
+/** One line and an exit code for any error; never a stack trace. */
+export function userFacing(error: unknown): {exitCode: number; message: string} {
+  if (error instanceof RegshapeError) return {exitCode: error.exitCode, message: oneLine(error.message)}
+  const parse = error as {name?: string; oclif?: {exit?: number}; parse?: unknown}
+  if (parse.parse !== undefined || parse.name === 'CLIParseError') {
+    return {exitCode: ExitCode.Usage, message: parseErrorMessage(error as Error)}
+  }
+
+  const name = (error as Error)?.name
+  if (name === 'ExitPromptError' || name === 'AbortPromptError') return {exitCode: ExitCode.Interrupted, message: 'Interrupted'}
+  return {exitCode: ExitCode.Failure, message: oneLine(`unexpected error: ${describeError(error)}`)}
+}
+
+function parseErrorMessage(error: Error): string {
+  // An unexpected argument may be a secret typed in the wrong place (`--pasword s3cr3t`): never echo it.
+  if (error.constructor.name === 'UnexpectedArgsError') return 'unexpected argument; regshape takes named flags only (see --help)'
+  const lines = error.message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^See more help with/.test(line) && !/^The following errors? occurred:?$/.test(line))
+  return `${lines.join('; ')} (see --help)`
+}
+
+function oneLine(text: string): string {
+  return text.replaceAll(/\s*\n\s*/g, ' ').trim()
+}

@@ -1,0 +1,18 @@
+/**
+ * regshape's public SDK: what a plugin builds on. Everything exported here is semver-stable.
+ */
+export {type JsonObject, RegshapeCommand, type RegshapeArgs, type RegshapeFlags, userFacing} from './base-command.js'
+export {formatJson} from './output.js'
+export * from './services/credentials/credential-store.js'
+export * from './services/credentials/docker-config.js'
+export * from './services/credentials/helper-client.js'
+export * from './services/credentials/registry-name.js'
+export * from './services/errors.js'
+export * from './services/factory.js'
+export {verifyCredentials, type VerificationResult} from './services/login.js'
+export {type AskOptions, type Prompter, readSecretFromStdin, stripOneLineEnding, TerminalPrompter} from './services/prompt.js'
+export {type Authorization, AuthMiddleware, type Credentials, type CredentialsProvider} from './services/transport/auth.js'
+export {type Challenge, parseChallenges} from './services/transport/challenge.js'
+export type * from './services/transport/http.js'
+export type {RegistryClient, RegistryClientOptions, RegistryRequest, RegistryResponse} from './services/transport/registry-client.js'
+export {run} from '@oclif/core'

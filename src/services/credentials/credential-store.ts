@@ -1,0 +1,159 @@
+import {CredentialHelperError} from '../errors.js'
+import {type AuthEntry, type DockerConfigData, DockerConfigFile, authEntryWith, decodeAuth, encodeAuth} from './docker-config.js'
+import {CredentialHelperClient, type HelperClientOptions} from './helper-client.js'
+import {type RegistryRef, normalizeStoredKey, storedKeyMatches} from './registry-name.js'
+
+/**
+ * Where a registry's credentials live and how to get, store and erase them, with Docker's store
+ * selection: `credHelpers[key]`, else `credsStore`, else the `auths` section of config.json.
+ */
+
+export type StoreLocation =
+  | {helper: string; kind: 'helper'; via: 'credHelpers' | 'credsStore'}
+  | {kind: 'file'; path: string}
+
+export interface StoredCredentials {
+  identityToken?: string
+  password?: string
+  registryToken?: string
+  username?: string
+}
+
+/** The username Docker's helpers use to mark a stored identity (refresh) token. */
+export const IDENTITY_TOKEN_USERNAME = '<token>'
+
+export function selectStore(data: DockerConfigData, key: string, path: string): StoreLocation {
+  const perRegistry = data.credHelpers?.[key]
+  if (perRegistry) return {helper: perRegistry, kind: 'helper', via: 'credHelpers'}
+  if (data.credsStore) return {helper: data.credsStore, kind: 'helper', via: 'credsStore'}
+  return {kind: 'file', path}
+}
+
+export function describeLocation(location: StoreLocation): string {
+  return location.kind === 'file' ? location.path : `docker-credential-${location.helper}`
+}
+
+export type HelperFactory = (name: string, options: HelperClientOptions) => CredentialHelperClient
+
+export interface CredentialStoreOptions {
+  helperFactory?: HelperFactory
+  helperOptions?: Omit<HelperClientOptions, 'configuredBy'>
+}
+
+export class CredentialStore {
+  constructor(
+    readonly configFile: DockerConfigFile,
+    private readonly options: CredentialStoreOptions = {},
+  ) {}
+
+  /** Fails early on a config that cannot be used, before anything is sent to a registry. */
+  async locate(ref: RegistryRef): Promise<StoreLocation> {
+    const {data} = await this.configFile.load()
+    return selectStore(data, ref.key, this.configFile.path)
+  }
+
+  helper(location: StoreLocation & {kind: 'helper'}): CredentialHelperClient {
+    const configuredBy = location.via === 'credsStore' ? `credsStore in ${this.configFile.path}` : `a credHelpers entry in ${this.configFile.path}`
+    const options = {...this.options.helperOptions, configuredBy}
+    return this.options.helperFactory ? this.options.helperFactory(location.helper, options) : new CredentialHelperClient(location.helper, options)
+  }
+
+  /**
+   * Stores credentials under the canonical key. With a helper, the secret goes to the helper and
+   * the file gets Docker's empty marker entry; without one, base64 `user:password` goes into `auths`.
+   */
+  async store(ref: RegistryRef, credentials: {password: string; username: string}): Promise<StoreLocation> {
+    let location: StoreLocation | undefined
+    await this.configFile.update(async (data) => {
+      location = selectStore(data, ref.key, this.configFile.path)
+      data.auths ??= {}
+      const previous = data.auths[ref.key]
+      if (location.kind === 'helper') {
+        await this.helper(location).store(ref.key, {secret: credentials.password, username: credentials.username})
+        data.auths[ref.key] = authEntryWith(previous, {})
+      } else {
+        data.auths[ref.key] = authEntryWith(previous, {auth: encodeAuth(credentials.username, credentials.password)})
+      }
+    })
+    return location as StoreLocation
+  }
+
+  /** Looks up stored credentials: the canonical key first, then legacy spellings of the same host. */
+  async get(ref: RegistryRef): Promise<{credentials?: StoredCredentials; location: StoreLocation; storedKey?: string}> {
+    const {data} = await this.configFile.load()
+    const location = selectStore(data, ref.key, this.configFile.path)
+    if (location.kind === 'helper') {
+      const found = await this.helper(location).get(ref.key)
+      if (!found) return {location}
+      const credentials: StoredCredentials =
+        found.username === IDENTITY_TOKEN_USERNAME ? {identityToken: found.secret} : {password: found.secret, username: found.username}
+      return {credentials, location, storedKey: ref.key}
+    }
+
+    const match = findEntry(data, ref)
+    if (!match) return {location}
+    const credentials = credentialsFromEntry(match.entry)
+    return credentials ? {credentials, location, storedKey: match.key} : {location}
+  }
+
+  /**
+   * Erases the canonical key and every legacy spelling of it from the selected store, and the
+   * matching `auths` entries (Docker's helper markers included). `removed` says whether anything was there.
+   */
+  async erase(ref: RegistryRef): Promise<{location: StoreLocation; removed: boolean}> {
+    let location: StoreLocation | undefined
+    let removed = false
+    await this.configFile.update(async (data) => {
+      location = selectStore(data, ref.key, this.configFile.path)
+      if (location.kind === 'helper') removed = await this.eraseFromHelper(this.helper(location), ref)
+      const keys = Object.keys(data.auths ?? {}).filter((key) => storedKeyMatches(key, ref))
+      for (const key of keys) {
+        // A helper's empty marker is not a login of its own; a file entry with credentials is.
+        if (location.kind === 'file' || credentialsFromEntry((data.auths as Record<string, AuthEntry>)[key])) removed = true
+        delete (data.auths as Record<string, AuthEntry>)[key]
+      }
+    })
+    return {location: location as StoreLocation, removed}
+  }
+
+  private async eraseFromHelper(helper: CredentialHelperClient, ref: RegistryRef): Promise<boolean> {
+    // `list` tells exactly which spellings the helper holds, so nothing is erased blindly and
+    // "not found" needs no guessing. Helpers without `list` get the canonical key erased directly.
+    let keys: string[]
+    try {
+      keys = Object.keys(await helper.list()).filter((key) => storedKeyMatches(key, ref))
+    } catch (error) {
+      if (!(error instanceof CredentialHelperError) || error.reason !== 'failed') throw error
+      return (await helper.erase(ref.key)) === 'erased'
+    }
+
+    for (const key of keys) await helper.erase(key)
+    return keys.length > 0
+  }
+}
+
+function findEntry(data: DockerConfigData, ref: RegistryRef): undefined | {entry: AuthEntry; key: string} {
+  const auths = data.auths ?? {}
+  const exact = auths[ref.key]
+  if (exact && credentialsFromEntry(exact)) return {entry: exact, key: ref.key}
+  for (const [key, entry] of Object.entries(auths)) {
+    if (key !== ref.key && normalizeStoredKey(key) === ref.key && credentialsFromEntry(entry)) return {entry, key}
+  }
+
+  return undefined
+}
+
+/** What an `auths` entry holds; undefined for Docker's empty helper marker or an undecodable entry. */
+export function credentialsFromEntry(entry: AuthEntry): StoredCredentials | undefined {
+  const credentials: StoredCredentials = {}
+  if (typeof entry.auth === 'string' && entry.auth !== '') {
+    const decoded = decodeAuth(entry.auth)
+    if (decoded) Object.assign(credentials, decoded)
+  } else if (typeof entry.username === 'string' && typeof entry.password === 'string') {
+    Object.assign(credentials, {password: entry.password, username: entry.username})
+  }
+
+  if (typeof entry.identitytoken === 'string' && entry.identitytoken !== '') credentials.identityToken = entry.identitytoken
+  if (typeof entry.registrytoken === 'string' && entry.registrytoken !== '') credentials.registryToken = entry.registrytoken
+  return Object.keys(credentials).length > 0 ? credentials : undefined
+}

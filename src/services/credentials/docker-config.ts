@@ -1,0 +1,229 @@
+import {randomBytes} from 'node:crypto'
+import {constants as fsConstants} from 'node:fs'
+import {chmod, chown, lstat, mkdir, open, readFile, readlink, rename, rm, stat} from 'node:fs/promises'
+import {homedir} from 'node:os'
+import {dirname, isAbsolute, join, resolve} from 'node:path'
+
+import {DockerConfigError, describeError} from '../errors.js'
+
+/**
+ * Docker's config.json: where it is, how to read it, and how to change it without losing anything.
+ *
+ * regshape owns only `auths` entries (and reads `credsStore`/`credHelpers`); every other key, known
+ * to Docker or not, is carried through a rewrite untouched and in its original order.
+ */
+
+export interface AuthEntry {
+  auth?: string
+  email?: string
+  identitytoken?: string
+  password?: string
+  registrytoken?: string
+  username?: string
+  [key: string]: unknown
+}
+
+export interface DockerConfigData {
+  auths?: Record<string, AuthEntry>
+  credHelpers?: Record<string, string>
+  credsStore?: string
+  [key: string]: unknown
+}
+
+export interface DockerConfigPathOptions {
+  /** --docker-config */
+  flag?: string
+  env?: NodeJS.ProcessEnv
+  home?: string
+}
+
+/** --docker-config, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+export function resolveDockerConfigPath(options: DockerConfigPathOptions = {}): string {
+  const env = options.env ?? process.env
+  if (options.flag) return resolve(options.flag)
+  if (env.DOCKER_CONFIG) return resolve(env.DOCKER_CONFIG, 'config.json')
+  return join(options.home ?? homedir(), '.docker', 'config.json')
+}
+
+/** The fields of an `auths` entry that regshape writes; everything else in an entry is kept. */
+const OWNED_ENTRY_FIELDS = ['auth', 'username', 'password', 'identitytoken', 'registrytoken', 'email', 'serveraddress']
+
+export function encodeAuth(username: string, password: string): string {
+  return Buffer.from(`${username}:${password}`, 'utf8').toString('base64')
+}
+
+/** Splits at the first colon, as Docker does: passwords may contain ':', usernames may not. */
+export function decodeAuth(auth: string): undefined | {password: string; username: string} {
+  const decoded = Buffer.from(auth, 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon <= 0) return undefined
+  return {password: decoded.slice(colon + 1).replaceAll('\0', ''), username: decoded.slice(0, colon)}
+}
+
+/** An entry replacing `previous` in `auths`, keeping the fields regshape does not own. */
+export function authEntryWith(previous: AuthEntry | undefined, fields: AuthEntry): AuthEntry {
+  const kept = Object.fromEntries(Object.entries(previous ?? {}).filter(([name]) => !OWNED_ENTRY_FIELDS.includes(name)))
+  return {...kept, ...fields}
+}
+
+export interface LoadedConfig {
+  data: DockerConfigData
+  /** Whether the file existed (an absent file reads as an empty config). */
+  exists: boolean
+}
+
+/** A mutation of the config; returns nothing. The file is written only if the data changed. */
+export type ConfigMutator = (data: DockerConfigData) => Promise<void> | void
+
+export class DockerConfigFile {
+  constructor(readonly path: string) {}
+
+  async load(): Promise<LoadedConfig> {
+    let text: string
+    try {
+      const info = await stat(this.path)
+      if (info.isDirectory()) {
+        throw new DockerConfigError(`Docker config ${this.path} is a directory, not a file`, this.path)
+      }
+
+      text = await readFile(this.path, 'utf8')
+    } catch (error) {
+      if (error instanceof DockerConfigError) throw error
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return {data: {}, exists: false}
+      throw new DockerConfigError(`Docker config ${this.path} cannot be read: ${describeFsError(error)}`, this.path, {cause: error})
+    }
+
+    // Docker treats an empty file as an empty config; so do we.
+    if (text.trim() === '') return {data: {}, exists: true}
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (error) {
+      throw new DockerConfigError(`Docker config ${this.path} is not valid JSON (${describeError(error)}); fix or move it, regshape will not overwrite it`, this.path, {cause: error})
+    }
+
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new DockerConfigError(`Docker config ${this.path} is not a JSON object; fix or move it, regshape will not overwrite it`, this.path)
+    }
+
+    const data = parsed as DockerConfigData
+    checkShape(data, this.path)
+    return {data, exists: true}
+  }
+
+  /**
+   * Read-modify-write. The mutator edits the parsed data in place; if the result serialises the same
+   * as before, nothing is written (a read-only or secret-managed config keeps working).
+   */
+  async update(mutate: ConfigMutator): Promise<{changed: boolean}> {
+    const {data} = await this.load()
+    const before = JSON.stringify(data)
+    await mutate(data)
+    if (JSON.stringify(data) === before) return {changed: false}
+    await this.write(data)
+    return {changed: true}
+  }
+
+  /** Atomic replace: a temp file in the target's own directory, 0600, fsync, rename. */
+  async write(data: DockerConfigData): Promise<void> {
+    const target = await resolveSymlinks(this.path)
+    const directory = dirname(target)
+    try {
+      await mkdir(directory, {mode: 0o700, recursive: true})
+    } catch (error) {
+      throw new DockerConfigError(`directory ${directory} cannot be created: ${describeFsError(error)}`, this.path, {cause: error})
+    }
+
+    const existing = await stat(target).catch(() => undefined)
+    const temporary = join(directory, `.${basenameOf(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+    // Docker's own formatting: tab indentation, no trailing newline.
+    const text = JSON.stringify(data, null, '\t')
+    try {
+      const handle = await open(temporary, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
+      try {
+        await handle.writeFile(text, 'utf8')
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+
+      if (existing) await keepOwnershipAndMode(temporary, existing)
+      await rename(temporary, target)
+    } catch (error) {
+      await rm(temporary, {force: true})
+      throw new DockerConfigError(`Docker config ${target} cannot be written: ${describeFsError(error)}`, this.path, {cause: error})
+    }
+  }
+}
+
+/** Keep a tighter mode and, when running as root, the owner: `sudo regshape` must not steal the file. */
+async function keepOwnershipAndMode(temporary: string, existing: {gid: number; mode: number; uid: number}): Promise<void> {
+  // Never widen beyond 0600: the file holds passwords.
+  await chmod(temporary, existing.mode & 0o600)
+  if (process.getuid?.() === 0 && (existing.uid !== 0 || existing.gid !== 0)) {
+    await chown(temporary, existing.uid, existing.gid)
+  }
+}
+
+/** Follows a chain of symlinks, dangling or relative ones included, to the file to replace. */
+async function resolveSymlinks(path: string): Promise<string> {
+  let current = resolve(path)
+  for (let hops = 0; hops < 40; hops++) {
+    const info = await lstat(current).catch(() => undefined)
+    if (!info?.isSymbolicLink()) return current
+    const link = await readlink(current)
+    current = isAbsolute(link) ? link : resolve(dirname(current), link)
+  }
+
+  throw new DockerConfigError(`Docker config ${path}: too many levels of symbolic links`, path)
+}
+
+function basenameOf(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1)
+}
+
+/** The parts regshape reads must have the types Docker gives them, or we would misread them. */
+function checkShape(data: DockerConfigData, path: string): void {
+  const bad = (what: string) =>
+    new DockerConfigError(`Docker config ${path}: "${what}" has the wrong type; fix or move the file, regshape will not overwrite it`, path)
+  if (data.auths !== undefined && !isPlainObject(data.auths)) throw bad('auths')
+  if (data.auths) {
+    for (const [key, entry] of Object.entries(data.auths)) {
+      if (!isPlainObject(entry)) throw bad(`auths.${key}`)
+    }
+  }
+
+  if (data.credHelpers !== undefined && !isPlainObject(data.credHelpers)) throw bad('credHelpers')
+  if (data.credsStore !== undefined && typeof data.credsStore !== 'string') throw bad('credsStore')
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+function describeFsError(error: unknown): string {
+  const err = error as NodeJS.ErrnoException
+  switch (err.code) {
+    case 'EACCES':
+    case 'EPERM': {
+      return 'permission denied'
+    }
+
+    case 'EISDIR': {
+      return 'it is a directory'
+    }
+
+    case 'ENOTDIR': {
+      return 'a parent path is not a directory'
+    }
+
+    case 'EROFS': {
+      return 'read-only file system'
+    }
+
+    default: {
+      return err.code ?? describeError(error)
+    }
+  }
+}

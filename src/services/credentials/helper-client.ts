@@ -1,0 +1,173 @@
+import {spawn} from 'node:child_process'
+
+import {CredentialHelperError} from '../errors.js'
+
+/**
+ * A client for Docker's credential-helper protocol (`docker-credential-<name> <action>`): the
+ * payload goes in on stdin, the answer and any error text come back on stdout.
+ * https://github.com/docker/docker-credential-helpers
+ */
+
+export const NOT_FOUND_MESSAGE = 'credentials not found in native keychain'
+/** docker-credential-pass before 0.7 answers an erase of a missing entry with this instead. */
+const PASS_NOT_FOUND = /is not in the password store/
+
+export interface HelperCredentials {
+  secret: string
+  username: string
+}
+
+export interface HelperClientOptions {
+  /** Where the helper was configured, for error messages: e.g. `credsStore in /home/a/.docker/config.json`. */
+  configuredBy: string
+  env?: NodeJS.ProcessEnv
+  /** A helper that hangs (a pinentry nobody answers) must not hang regshape forever. */
+  timeoutMs?: number
+  /** Called after each helper run with its action and duration (telemetry). */
+  onCall?: (call: {action: string; durationMs: number; helper: string; ok: boolean}) => void
+}
+
+interface RunResult {
+  code: null | number
+  stderr: string
+  stdout: string
+}
+
+const MAX_OUTPUT_BYTES = 1024 * 1024
+
+export class CredentialHelperClient {
+  readonly binary: string
+
+  constructor(
+    readonly name: string,
+    private readonly options: HelperClientOptions,
+  ) {
+    this.binary = `docker-credential-${name}`
+  }
+
+  /** undefined when the helper holds nothing for `serverURL`. */
+  async get(serverURL: string): Promise<HelperCredentials | undefined> {
+    const result = await this.run('get', serverURL)
+    if (result.code !== 0) {
+      if (isNotFound(result.stdout)) return undefined
+      throw this.failure('get', result)
+    }
+
+    let answer: unknown
+    try {
+      answer = JSON.parse(result.stdout)
+    } catch {
+      // The output may hold a secret: describe it, never show it.
+      throw new CredentialHelperError(`${this.binary} get returned output that is not JSON (${result.stdout.length} bytes)`, this.name, 'invalid')
+    }
+
+    const {Secret: secret, Username: username} = (answer ?? {}) as {Secret?: unknown; Username?: unknown}
+    if (typeof username !== 'string' || typeof secret !== 'string') {
+      throw new CredentialHelperError(`${this.binary} get returned JSON without Username and Secret strings`, this.name, 'invalid')
+    }
+
+    // docker-credential-pass 0.6.x answers a missing entry with empty fields and exit 0.
+    if (username === '' && secret === '') return undefined
+    return {secret, username}
+  }
+
+  async store(serverURL: string, credentials: HelperCredentials): Promise<void> {
+    const payload = JSON.stringify({ServerURL: serverURL, Username: credentials.username, Secret: credentials.secret})
+    const result = await this.run('store', payload)
+    if (result.code !== 0) throw this.failure('store', result)
+  }
+
+  /** 'not-found' when there was nothing to erase. */
+  async erase(serverURL: string): Promise<'erased' | 'not-found'> {
+    const result = await this.run('erase', serverURL)
+    if (result.code === 0) return 'erased'
+    if (isNotFound(result.stdout)) return 'not-found'
+    throw this.failure('erase', result)
+  }
+
+  /** Server URL → username, for every entry the helper holds. */
+  async list(): Promise<Record<string, string>> {
+    const result = await this.run('list', 'unused')
+    if (result.code !== 0) throw this.failure('list', result)
+    let answer: unknown
+    try {
+      answer = JSON.parse(result.stdout)
+    } catch {
+      throw new CredentialHelperError(`${this.binary} list returned output that is not JSON`, this.name, 'invalid')
+    }
+
+    if (answer === null || typeof answer !== 'object' || Array.isArray(answer)) {
+      throw new CredentialHelperError(`${this.binary} list returned JSON that is not an object`, this.name, 'invalid')
+    }
+
+    return Object.fromEntries(Object.entries(answer).filter(([, user]) => typeof user === 'string')) as Record<string, string>
+  }
+
+  private failure(action: string, result: RunResult): CredentialHelperError {
+    // Helpers print their errors on stdout; for `get` that stream could also carry a secret, but a
+    // failed get prints only the error. Cap the text so a runaway helper cannot flood the terminal.
+    const detail = oneLine(result.stdout) || oneLine(result.stderr) || `exit status ${result.code ?? 'signal'}`
+    return new CredentialHelperError(`${this.binary} ${action} failed: ${detail}`, this.name, 'failed')
+  }
+
+  private run(action: string, input: string): Promise<RunResult> {
+    const started = performance.now()
+    const timeoutMs = this.options.timeoutMs ?? 60_000
+    return new Promise<RunResult>((resolvePromise, rejectPromise) => {
+      const child = spawn(this.binary, [action], {env: this.options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe']})
+      const stdout: Buffer[] = []
+      const stderr: Buffer[] = []
+      let size = 0
+      let settled = false
+      const finish = (error: Error | undefined, result?: RunResult) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        this.options.onCall?.({action, durationMs: performance.now() - started, helper: this.name, ok: !error && result?.code === 0})
+        if (error) rejectPromise(error)
+        else resolvePromise(result as RunResult)
+      }
+
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+        finish(new CredentialHelperError(`${this.binary} ${action} did not answer within ${Math.round(timeoutMs / 1000)}s`, this.name, 'timeout'))
+      }, timeoutMs)
+      const collect = (into: Buffer[]) => (chunk: Buffer) => {
+        size += chunk.length
+        if (size > MAX_OUTPUT_BYTES) {
+          child.kill('SIGKILL')
+          finish(new CredentialHelperError(`${this.binary} ${action} printed more than ${MAX_OUTPUT_BYTES} bytes`, this.name, 'invalid'))
+          return
+        }
+
+        into.push(chunk)
+      }
+
+      child.stdout.on('data', collect(stdout))
+      child.stderr.on('data', collect(stderr))
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') {
+          finish(new CredentialHelperError(`${this.binary} was not found in PATH (it is set as ${this.options.configuredBy}); install it, or remove that setting to store credentials in the config file`, this.name, 'missing', {cause: error}))
+        } else {
+          finish(new CredentialHelperError(`could not run ${this.binary}: ${error.code ?? error.message}`, this.name, 'failed', {cause: error}))
+        }
+      })
+      child.on('close', (code) => {
+        finish(undefined, {code, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout).toString('utf8')})
+      })
+      // A helper that exits without reading stdin makes this write fail with EPIPE; its exit code tells the story.
+      child.stdin.on('error', () => {})
+      child.stdin.end(input)
+    })
+  }
+}
+
+function isNotFound(stdout: string): boolean {
+  const text = stdout.trim()
+  return text === NOT_FOUND_MESSAGE || PASS_NOT_FOUND.test(text)
+}
+
+function oneLine(text: string): string {
+  const flat = text.replaceAll(/\s+/g, ' ').trim()
+  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat
+}

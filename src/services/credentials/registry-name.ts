@@ -1,0 +1,99 @@
+import {InputError} from '../errors.js'
+
+/**
+ * Registry names as users type them, and the keys Docker stores credentials under.
+ *
+ * Docker writes Docker Hub credentials under the legacy URL `https://index.docker.io/v1/` and every
+ * other registry under its bare `host[:port]`. Older tools wrote `https://host`, `http://host` or
+ * `host/v1/`; those still exist in people's config files, so lookups and erases accept them.
+ */
+
+export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/'
+/** Where Docker Hub's registry API actually lives. */
+export const DOCKER_HUB_ENDPOINT = 'registry-1.docker.io'
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io'])
+/** Entries Docker's web login writes next to the Hub key; they are tokens, not registries. */
+export const DOCKER_HUB_PSEUDO_KEYS = new Set([`${DOCKER_HUB_KEY}access-token`, `${DOCKER_HUB_KEY}refresh-token`])
+
+export interface RegistryRef {
+  /** The name exactly as given, used in messages and JSON output. */
+  readonly input: string
+  /** host[:port], without scheme or path. */
+  readonly host: string
+  /** The key credentials are stored under. */
+  readonly key: string
+  /** host[:port] to send requests to. */
+  readonly endpoint: string
+  readonly isDockerHub: boolean
+}
+
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?'
+const HOST_PORT = new RegExp(`^(?:\\[[0-9A-Fa-f:.]+\\]|${LABEL}(?:\\.${LABEL})*)(?::(\\d{1,5}))?$`)
+
+/** Parses and validates a registry name given on the command line. */
+export function parseRegistry(input: string): RegistryRef {
+  if (input.trim() === '') throw new InputError('registry name is empty')
+  const host = hostOf(input)
+  const isDockerHub = input === DOCKER_HUB_KEY || DOCKER_HUB_ALIASES.has(host.toLowerCase())
+  return {
+    endpoint: isDockerHub ? DOCKER_HUB_ENDPOINT : host,
+    host,
+    input,
+    isDockerHub,
+    key: isDockerHub ? DOCKER_HUB_KEY : host,
+  }
+}
+
+function hostOf(input: string): string {
+  let rest = input
+  const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(rest)
+  if (schemeMatch) {
+    const scheme = schemeMatch[1].toLowerCase()
+    if (scheme !== 'http' && scheme !== 'https') {
+      throw new InputError(`invalid registry name "${safeEcho(input)}": only http:// and https:// URLs are accepted`)
+    }
+
+    rest = rest.slice(schemeMatch[0].length)
+  }
+
+  const authority = rest.split('/')[0]
+  // Never echo this input: the part before '@' is somebody's password.
+  if (authority.includes('@')) {
+    throw new InputError('invalid registry name: it contains credentials (user:password@); use --username and --password-stdin instead')
+  }
+
+  if (/\s/.test(input)) throw new InputError(`invalid registry name "${safeEcho(input)}": it contains whitespace`)
+  const match = HOST_PORT.exec(authority)
+  if (!match) throw new InputError(`invalid registry name "${safeEcho(input)}": expected host[:port], e.g. registry.example.com:5000`)
+  const port = match[1]
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) {
+    throw new InputError(`invalid registry name "${safeEcho(input)}": port ${port} is out of range`)
+  }
+
+  return authority
+}
+
+/** Control characters would let a hostile argument rewrite the terminal line. */
+function safeEcho(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replaceAll(/[\u0000-\u001F\u007F]/g, '?')
+}
+
+/**
+ * The canonical form of a key found in a config file or a helper's list, for comparisons. Never
+ * throws: config files contain all sorts of keys. Returns undefined for Docker Hub's token
+ * pseudo-keys, which are not registries.
+ */
+export function normalizeStoredKey(stored: string): string | undefined {
+  if (DOCKER_HUB_PSEUDO_KEYS.has(stored)) return undefined
+  if (stored === DOCKER_HUB_KEY) return DOCKER_HUB_KEY
+  const withoutScheme = stored.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//, '')
+  const host = withoutScheme.split('/')[0]
+  if (DOCKER_HUB_ALIASES.has(host.toLowerCase())) return DOCKER_HUB_KEY
+  return host
+}
+
+/** Whether a stored key (canonical or legacy) holds credentials for `ref`. */
+export function storedKeyMatches(stored: string, ref: RegistryRef): boolean {
+  return normalizeStoredKey(stored) === ref.key
+}

@@ -1,0 +1,96 @@
+import {CredentialStore} from './credentials/credential-store.js'
+import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
+import {type Prompter, TerminalPrompter} from './prompt.js'
+import type {ExchangeObserver} from './transport/http.js'
+import type {RegistryClient} from './transport/registry-client.js'
+
+/**
+ * Services are built lazily, per command run, from the shared flags, through one replaceable
+ * factory: a test swaps in fakes, a plugin can wrap the defaults. Nothing here is constructed, and
+ * no heavy module is imported, until a command asks for it.
+ */
+
+export interface ServiceOptions {
+  caFile?: string
+  /** --docker-config */
+  dockerConfig?: string
+  env: NodeJS.ProcessEnv
+  insecure: boolean
+  /** Sees every HTTP exchange (telemetry); secrets already masked. */
+  observer?: ExchangeObserver
+  timeoutMs?: number
+  userAgent: string
+}
+
+export interface Services {
+  close(): Promise<void>
+  credentialStore(): CredentialStore
+  dockerConfigFile(): DockerConfigFile
+  readonly options: ServiceOptions
+  prompter(): Prompter
+  registryClient(): Promise<RegistryClient>
+}
+
+export type ServiceFactory = (options: ServiceOptions) => Services
+
+export class DefaultServices implements Services {
+  private client?: Promise<RegistryClient>
+  private configFile?: DockerConfigFile
+  private store?: CredentialStore
+  private terminal?: Prompter
+
+  constructor(readonly options: ServiceOptions) {}
+
+  async close(): Promise<void> {
+    if (this.client) (await this.client.catch(() => undefined))?.close()
+  }
+
+  credentialStore(): CredentialStore {
+    this.store ??= new CredentialStore(this.dockerConfigFile(), {helperOptions: {env: this.options.env}})
+    return this.store
+  }
+
+  dockerConfigFile(): DockerConfigFile {
+    this.configFile ??= new DockerConfigFile(resolveDockerConfigPath({env: this.options.env, flag: this.options.dockerConfig}))
+    return this.configFile
+  }
+
+  prompter(): Prompter {
+    this.terminal ??= new TerminalPrompter()
+    return this.terminal
+  }
+
+  registryClient(): Promise<RegistryClient> {
+    this.client ??= import('./transport/registry-client.js').then(({RegistryClient}) =>
+      RegistryClient.create({
+        caFile: this.options.caFile,
+        insecure: this.options.insecure,
+        observer: this.options.observer,
+        timeoutMs: this.options.timeoutMs,
+        userAgent: this.options.userAgent,
+      }),
+    )
+    return this.client
+  }
+}
+
+const defaultFactory: ServiceFactory = (options) => new DefaultServices(options)
+let currentFactory: ServiceFactory = defaultFactory
+
+/** The factory RegshapeCommand builds its services with. */
+export function createServices(options: ServiceOptions): Services {
+  return currentFactory(options)
+}
+
+/** Replaces the factory (tests, plugins); returns a function that puts the previous one back. */
+export function setServiceFactory(factory: ServiceFactory): () => void {
+  const previous = currentFactory
+  currentFactory = factory
+  return () => {
+    currentFactory = previous
+  }
+}
+
+export function resetServiceFactory(): void {
+  currentFactory = defaultFactory
+}

@@ -1,0 +1,183 @@
+import type {RegistryRef} from '../credentials/registry-name.js'
+
+import {AuthenticationError, ProtocolError} from '../errors.js'
+import {type Challenge, parseChallenges} from './challenge.js'
+import type {HttpRequest, HttpResponse} from './http.js'
+
+/**
+ * AuthMiddleware answers a registry's 401 challenge: Basic with the username and password, or
+ * Bearer with a token from the realm the challenge names (distribution's token spec, and its OAuth2
+ * form for refresh tokens). Tokens are cached per registry and scope for the life of the process.
+ */
+
+export interface Credentials {
+  /** An OAuth2 refresh token (Docker's `identitytoken`). */
+  identityToken?: string
+  password?: string
+  /** A ready-made Bearer token (Docker's `registrytoken`). */
+  registryToken?: string
+  username?: string
+}
+
+/** Called only once a registry actually asks for credentials; undefined means anonymous. */
+export type CredentialsProvider = () => Promise<Credentials | undefined>
+
+export interface Authorization {
+  header: string
+  scheme: 'basic' | 'bearer'
+}
+
+export interface TokenGrant {
+  expiresAt: number
+  refreshToken?: string
+  token: string
+}
+
+/** The OAuth2 client id regshape presents to token servers. */
+export const CLIENT_ID = 'regshape'
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
+const MIN_TOKEN_LIFETIME_S = 60
+
+type Send = (request: HttpRequest) => Promise<HttpResponse>
+
+export class AuthMiddleware {
+  private readonly challenges = new Map<string, Challenge>()
+  private readonly tokens = new Map<string, TokenGrant>()
+
+  constructor(private readonly send: Send) {}
+
+  hasChallenge(response: HttpResponse): boolean {
+    return parseChallenges(response.headers['www-authenticate']).length > 0
+  }
+
+  /**
+   * Authorization for a registry whose challenge this process has already seen, so that a second
+   * request does not pay for another 401 round trip.
+   */
+  async cachedAuthorization(ref: RegistryRef, scope: string | undefined, credentials: CredentialsProvider): Promise<Authorization | undefined> {
+    const challenge = this.challenges.get(ref.endpoint)
+    if (!challenge) return undefined
+    return this.authorize(challenge, ref, scope, await credentials())
+  }
+
+  /** Parses the 401's challenges and returns the Authorization to retry with, if there is one. */
+  async answerChallenge(
+    ref: RegistryRef,
+    response: HttpResponse,
+    scope: string | undefined,
+    credentials: CredentialsProvider,
+  ): Promise<Authorization | undefined> {
+    const challenges = parseChallenges(response.headers['www-authenticate'])
+    if (challenges.length === 0) return undefined
+    // Bearer first, as docker does: it never sends the password to the registry itself.
+    const chosen = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic')
+    if (!chosen) {
+      throw new ProtocolError(`the registry asks for an unsupported authentication scheme (${challenges.map((c) => c.scheme).join(', ')})`)
+    }
+
+    this.challenges.set(ref.endpoint, chosen)
+    return this.authorize(chosen, ref, scope ?? chosen.params.scope, await credentials())
+  }
+
+  private async authorize(
+    challenge: Challenge,
+    ref: RegistryRef,
+    scope: string | undefined,
+    credentials: Credentials | undefined,
+  ): Promise<Authorization | undefined> {
+    if (challenge.scheme === 'basic') {
+      if (!credentials?.username || credentials.password === undefined) return undefined
+      return {header: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64')}`, scheme: 'basic'}
+    }
+
+    if (credentials?.registryToken) return {header: `Bearer ${credentials.registryToken}`, scheme: 'bearer'}
+    const grant = await this.token(challenge, ref, scope, credentials)
+    return {header: `Bearer ${grant.token}`, scheme: 'bearer'}
+  }
+
+  /** A Bearer token for `scope`, from the cache or the realm. */
+  async token(challenge: Challenge, ref: RegistryRef, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
+    const realm = realmOf(challenge)
+    const service = challenge.params.service
+    const cacheKey = [ref.endpoint, realm.toString(), service ?? '', scope ?? ''].join('\n')
+    const cached = this.tokens.get(cacheKey)
+    if (cached && cached.expiresAt > Date.now()) return cached
+    const grant = credentials?.identityToken
+      ? await this.refreshGrant(realm, service, scope, credentials.identityToken)
+      : await this.getToken(realm, service, scope, credentials)
+    this.tokens.set(cacheKey, grant)
+    return grant
+  }
+
+  /** distribution's token spec: GET realm?service&scope&account, with Basic credentials if we have them. */
+  private async getToken(realm: URL, service: string | undefined, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
+    const url = new URL(realm)
+    if (service) url.searchParams.set('service', service)
+    if (scope) url.searchParams.append('scope', scope)
+    const headers: Record<string, string> = {}
+    const withPassword = Boolean(credentials?.username && credentials.password !== undefined)
+    if (withPassword) {
+      url.searchParams.set('account', credentials!.username!)
+      headers.authorization = `Basic ${Buffer.from(`${credentials!.username}:${credentials!.password}`, 'utf8').toString('base64')}`
+    }
+
+    const response = await this.send({headers, maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES, method: 'GET', url: url.toString()})
+    return parseTokenResponse(response, url, withPassword)
+  }
+
+  /** OAuth2 refresh-token grant (distribution's oauth spec), for Docker's identity tokens. */
+  async refreshGrant(realm: URL, service: string | undefined, scope: string | undefined, refreshToken: string): Promise<TokenGrant> {
+    const form = new URLSearchParams({client_id: CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken})
+    if (service) form.set('service', service)
+    if (scope) form.set('scope', scope)
+    const response = await this.send({
+      body: form.toString(),
+      headers: {'content-type': 'application/x-www-form-urlencoded'},
+      maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES,
+      method: 'POST',
+      url: realm.toString(),
+    })
+    return parseTokenResponse(response, realm, true)
+  }
+}
+
+function realmOf(challenge: Challenge): URL {
+  const realm = challenge.params.realm
+  if (!realm) throw new ProtocolError('the registry\'s Bearer challenge names no realm (token server)')
+  try {
+    const url = new URL(realm)
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http')
+    return url
+  } catch {
+    throw new ProtocolError('the registry\'s Bearer challenge has a realm that is not an http(s) URL')
+  }
+}
+
+function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: boolean): TokenGrant {
+  if (response.status === 401 || response.status === 403) {
+    throw new AuthenticationError(withCredentials ? 'authentication rejected' : `the token server ${url.host} refused an anonymous token`)
+  }
+
+  if (response.status !== 200) throw new ProtocolError(`the token server ${url.host} answered HTTP ${response.status}`)
+  let body: unknown
+  try {
+    body = JSON.parse(response.body.toString('utf8'))
+  } catch {
+    throw new ProtocolError(`the token server ${url.host} answered with something that is not JSON`)
+  }
+
+  const fields = (body ?? {}) as {access_token?: unknown; expires_in?: unknown; refresh_token?: unknown; token?: unknown}
+  // The spec says both must be equal when both are present; OAuth2 servers send only access_token.
+  const token = typeof fields.access_token === 'string' && fields.access_token ? fields.access_token : fields.token
+  if (typeof token !== 'string' || token === '') {
+    throw new ProtocolError(`the token server ${url.host} answered without a token`)
+  }
+
+  const lifetime = typeof fields.expires_in === 'number' && fields.expires_in > MIN_TOKEN_LIFETIME_S ? fields.expires_in : MIN_TOKEN_LIFETIME_S
+  return {
+    // A little early, so a token is never sent in its last seconds.
+    expiresAt: Date.now() + (lifetime - 5) * 1000,
+    refreshToken: typeof fields.refresh_token === 'string' && fields.refresh_token ? fields.refresh_token : undefined,
+    token,
+  }
+}

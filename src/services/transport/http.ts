@@ -1,0 +1,42 @@
+/** The shapes of one HTTP exchange, shared by the client, the auth layer and telemetry. */
+
+export type HttpMethod = 'DELETE' | 'GET' | 'HEAD' | 'PATCH' | 'POST' | 'PUT'
+
+export interface HttpRequest {
+  body?: string
+  headers?: Record<string, string>
+  /** Bodies beyond this are cut off with an error (token responses, error pages). */
+  maxBodyBytes?: number
+  method: HttpMethod
+  url: string
+}
+
+export interface HttpResponse {
+  body: Buffer
+  /** Lower-cased names; repeated headers kept apart (several WWW-Authenticate headers are common). */
+  headers: Record<string, string[]>
+  status: number
+  statusText: string
+  url: string
+}
+
+/** First value of a response header. */
+export function header(response: HttpResponse, name: string): string | undefined {
+  return response.headers[name.toLowerCase()]?.[0]
+}
+
+/** One finished (or failed) exchange, as telemetry sees it. Secrets are already masked. */
+export interface HttpExchange {
+  bytesReceived: number
+  bytesSent: number
+  durationMs: number
+  error?: string
+  method: HttpMethod
+  requestHeaders: Record<string, string>
+  responseHeaders: Record<string, string[]>
+  status?: number
+  statusText?: string
+  url: string
+}
+
+export type ExchangeObserver = (exchange: HttpExchange) => void

@@ -1,0 +1,288 @@
+import type {Got} from 'got'
+
+import {Agent as HttpAgent} from 'node:http'
+import {Agent as HttpsAgent} from 'node:https'
+import {readFileSync} from 'node:fs'
+import {rootCertificates} from 'node:tls'
+
+import type {RegistryRef} from '../credentials/registry-name.js'
+
+import {InputError, NetworkError, ProtocolError, describeError} from '../errors.js'
+import {AuthMiddleware, type CredentialsProvider} from './auth.js'
+import type {ExchangeObserver, HttpMethod, HttpRequest, HttpResponse} from './http.js'
+import {redactBody, redactHeaders, redactUrl} from './redact.js'
+
+/**
+ * RegistryClient: the one door through which every HTTP request of regshape goes. It owns TLS
+ * settings, keep-alive connections, timeouts, redirects, the HTTPS→HTTP fallback for local
+ * registries, authentication (through AuthMiddleware) and what telemetry gets to see.
+ */
+
+export interface RegistryClientOptions {
+  /** PEM bundle trusted in addition to the system roots (--ca-file). */
+  caFile?: string
+  /** Skip TLS verification and allow plain HTTP (--insecure). */
+  insecure?: boolean
+  observer?: ExchangeObserver
+  /** Per request, connect to last byte. */
+  timeoutMs?: number
+  userAgent?: string
+}
+
+export interface RegistryRequest {
+  body?: string
+  headers?: Record<string, string>
+  maxBodyBytes?: number
+  method: HttpMethod
+  /** Path under the registry root, starting with /v2/. */
+  path: string
+  /** Token scope for Bearer registries, e.g. `repository:library/alpine:pull`. */
+  scope?: string
+}
+
+export interface RegistryResponse extends HttpResponse {
+  /** The scheme of the challenge that was answered, if the registry asked for credentials. */
+  authScheme?: string
+  /** Whether the registry answered 401 with a challenge at some point of this request. */
+  challenged: boolean
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000
+const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+const MAX_REDIRECTS = 5
+
+export class RegistryClient {
+  readonly auth: AuthMiddleware
+  private readonly agents: {http: HttpAgent; https: HttpsAgent}
+  private readonly got: Got
+  /** Scheme that worked for each endpoint, so the fallback probe happens once per process. */
+  private readonly schemes = new Map<string, 'http' | 'https'>()
+
+  private constructor(
+    got: Got,
+    private readonly options: RegistryClientOptions,
+  ) {
+    this.agents = {http: new HttpAgent({keepAlive: true}), https: new HttpsAgent({keepAlive: true})}
+    let certificateAuthority: string[] | undefined
+    if (options.caFile) {
+      try {
+        // Added to the system roots, as docker's certs.d does, rather than replacing them.
+        certificateAuthority = [...rootCertificates, readFileSync(options.caFile, 'utf8')]
+      } catch (error) {
+        throw new InputError(`cannot read --ca-file ${options.caFile}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
+      }
+    }
+
+    this.got = got.extend({
+      agent: this.agents,
+      cache: false,
+      decompress: true,
+      followRedirect: false,
+      headers: {'user-agent': options.userAgent ?? 'regshape'},
+      https: {certificateAuthority, rejectUnauthorized: !options.insecure},
+      retry: {limit: 0},
+      throwHttpErrors: false,
+      timeout: {request: options.timeoutMs ?? DEFAULT_TIMEOUT_MS},
+    })
+    this.auth = new AuthMiddleware((request) => this.send(request))
+  }
+
+  /** got is imported on first use: commands that never touch the network never pay for it. */
+  static async create(options: RegistryClientOptions = {}): Promise<RegistryClient> {
+    const {default: got} = await import('got')
+    return new RegistryClient(got, options)
+  }
+
+  /**
+   * A request to a registry's API. Sent without credentials unless this process already knows the
+   * registry's challenge; on a 401 challenge, credentials are fetched from `credentials` and the
+   * request is retried once.
+   */
+  async request(ref: RegistryRef, request: RegistryRequest, credentials: CredentialsProvider): Promise<RegistryResponse> {
+    const preemptive = await this.auth.cachedAuthorization(ref, request.scope, credentials)
+    let response = await this.sendToRegistry(ref, request, preemptive)
+    if (response.status !== 401) return {...response, authScheme: preemptive?.scheme, challenged: Boolean(preemptive)}
+    const authorization = await this.auth.answerChallenge(ref, response, request.scope, credentials)
+    if (!authorization) return {...response, challenged: this.auth.hasChallenge(response)}
+    response = await this.sendToRegistry(ref, request, authorization)
+    return {...response, authScheme: authorization.scheme, challenged: true}
+  }
+
+  /** The URL a registry path resolves to, with the scheme this process settled on. */
+  registryUrl(ref: RegistryRef, path: string): string {
+    return `${this.schemes.get(ref.endpoint) ?? 'https'}://${ref.endpoint}${path}`
+  }
+
+  /** Every HTTP exchange of the program, registry and token server alike, passes through here. */
+  async send(request: HttpRequest): Promise<HttpResponse> {
+    let current = request
+    for (let redirects = 0; ; redirects++) {
+      const response = await this.sendOnce(current)
+      const location = response.headers.location?.[0]
+      if (response.status < 300 || response.status >= 400 || response.status === 304 || !location) return response
+      if (redirects >= MAX_REDIRECTS) throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) from ${redactUrl(request.url)}`)
+      const target = new URL(location, current.url)
+      const headers = {...current.headers}
+      // Credentials are for the origin they were sent to, never for where it points us.
+      if (target.origin !== new URL(current.url).origin) {
+        for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name]
+      }
+
+      const keepsMethod = response.status === 307 || response.status === 308
+      current = {
+        ...current,
+        body: keepsMethod ? current.body : undefined,
+        headers,
+        method: keepsMethod || current.method === 'HEAD' ? current.method : 'GET',
+        url: target.toString(),
+      }
+    }
+  }
+
+  /** Closes idle keep-alive connections so the process can exit at once. */
+  close(): void {
+    this.agents.http.destroy()
+    this.agents.https.destroy()
+  }
+
+  private async sendToRegistry(
+    ref: RegistryRef,
+    request: RegistryRequest,
+    authorization: undefined | {header: string},
+  ): Promise<HttpResponse> {
+    const headers = {...request.headers}
+    if (authorization) headers.authorization = authorization.header
+    const build = (): HttpRequest => ({
+      body: request.body,
+      headers,
+      maxBodyBytes: request.maxBodyBytes,
+      method: request.method,
+      url: this.registryUrl(ref, request.path),
+    })
+    if (this.schemes.has(ref.endpoint)) return this.send(build())
+    try {
+      const response = await this.send(build())
+      this.schemes.set(ref.endpoint, 'https')
+      return response
+    } catch (error) {
+      // Docker's rule for insecure and local registries: if the server does not speak TLS at all,
+      // talk plain HTTP to it. A certificate that fails verification is never a reason to fall back.
+      if (!(this.options.insecure || isLoopback(ref.endpoint)) || !(error instanceof TransportError) || !error.notTls) throw error
+      this.schemes.set(ref.endpoint, 'http')
+      return this.send(build())
+    }
+  }
+
+  private async sendOnce(request: HttpRequest): Promise<HttpResponse> {
+    const started = performance.now()
+    const maxBodyBytes = request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+    const requestHeaders = {...request.headers}
+    let bytesReceived = 0
+    let responseSeen: undefined | {headers: Record<string, string[]>; status: number; statusText: string}
+    const observe = (error?: string) => {
+      if (!this.options.observer) return
+      this.options.observer({
+        bytesReceived,
+        bytesSent: request.body ? Buffer.byteLength(request.body) : 0,
+        durationMs: performance.now() - started,
+        error,
+        method: request.method,
+        requestHeaders: redactHeaders(requestHeaders),
+        responseHeaders: redactHeaders(responseSeen?.headers ?? {}),
+        status: responseSeen?.status,
+        statusText: responseSeen?.statusText,
+        url: redactUrl(request.url),
+      })
+    }
+
+    try {
+      const response = await new Promise<HttpResponse>((resolvePromise, rejectPromise) => {
+        const stream = this.got.stream(request.url, {
+          body: request.body,
+          headers: requestHeaders,
+          method: request.method,
+        })
+        const chunks: Buffer[] = []
+        stream.on('response', (incoming: {rawHeaders: string[]; statusCode: number; statusMessage?: string}) => {
+          responseSeen = {headers: groupHeaders(incoming.rawHeaders), status: incoming.statusCode, statusText: incoming.statusMessage ?? ''}
+        })
+        stream.on('data', (chunk: Buffer) => {
+          bytesReceived += chunk.length
+          if (bytesReceived > maxBodyBytes) {
+            stream.destroy(new ProtocolError(`response from ${redactUrl(request.url)} is larger than ${maxBodyBytes} bytes`))
+            return
+          }
+
+          chunks.push(chunk)
+        })
+        stream.on('error', rejectPromise)
+        stream.on('end', () => {
+          if (!responseSeen) {
+            rejectPromise(new ProtocolError(`no response from ${redactUrl(request.url)}`))
+            return
+          }
+
+          resolvePromise({...responseSeen, body: Buffer.concat(chunks), url: request.url})
+        })
+      })
+      observe()
+      return response
+    } catch (error) {
+      const failure = error instanceof ProtocolError ? error : toNetworkError(error, request.url)
+      observe(failure.message)
+      throw failure
+    }
+  }
+}
+
+/** For telemetry: a body is shown only through this, with its secret fields masked. */
+export function describeBody(body: Buffer | string, contentType: string | undefined): string {
+  return redactBody(typeof body === 'string' ? body : body.toString('utf8'), contentType)
+}
+
+function groupHeaders(raw: string[]): Record<string, string[]> {
+  const headers: Record<string, string[]> = {}
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toLowerCase()
+    ;(headers[name] ??= []).push(raw[i + 1])
+  }
+
+  return headers
+}
+
+export function isLoopback(endpoint: string): boolean {
+  const host = endpoint.startsWith('[') ? endpoint.slice(1, endpoint.indexOf(']')) : endpoint.split(':')[0]
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+}
+
+export class TransportError extends NetworkError {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    /** The server answered, but not with TLS: it speaks plain HTTP. */
+    readonly notTls: boolean,
+    options: {cause?: unknown} = {},
+  ) {
+    super(message, options)
+  }
+}
+
+const TLS_HINTS: Record<string, string> = {
+  CERT_HAS_EXPIRED: 'the certificate has expired',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'use --ca-file to trust it, or --insecure to skip verification',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host',
+  SELF_SIGNED_CERT_IN_CHAIN: 'use --ca-file to trust its CA, or --insecure to skip verification',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'use --ca-file to trust its CA, or --insecure to skip verification',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'use --ca-file to trust its CA, or --insecure to skip verification',
+}
+
+function toNetworkError(error: unknown, url: string): TransportError {
+  const err = error as {code?: string; message?: string; name?: string}
+  const code = err.code
+  let message = (err.message ?? describeError(error)).split('\n')[0]
+  const notTls = code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/.test(message)
+  if (notTls) message = `${new URL(url).host} does not speak TLS (${code ?? 'EPROTO'})`
+  else if (err.name === 'TimeoutError') message = `no answer from ${redactUrl(url)} within the timeout (${message})`
+  else if (code && TLS_HINTS[code]) message = `TLS: ${message} (${TLS_HINTS[code]})`
+  return new TransportError(message, code, notTls, {cause: error})
+}

@@ -1,0 +1,99 @@
+import {expect} from 'chai'
+
+import {parseRegistry} from '../../src/services/credentials/registry-name.js'
+import {AuthenticationError} from '../../src/services/errors.js'
+import type {HttpExchange} from '../../src/services/transport/http.js'
+import {RegistryClient} from '../../src/services/transport/registry-client.js'
+import {basicRegistry, openRegistry, tokenRegistry, tokenTlsRegistry, USERS} from '../fixtures/servers.js'
+
+const {alice, reader} = USERS
+
+describe('RegistryClient and AuthMiddleware against the real registries', () => {
+  let clients: RegistryClient[] = []
+  async function client(options: Parameters<typeof RegistryClient.create>[0] = {}): Promise<RegistryClient> {
+    const created = await RegistryClient.create(options)
+    clients.push(created)
+    return created
+  }
+
+  afterEach(() => {
+    for (const c of clients) c.close()
+    clients = []
+  })
+
+  it('caches a Bearer token per registry and scope for the life of the client', async () => {
+    const registry = await tokenRegistry()
+    const ref = parseRegistry(registry.host)
+    const c = await client()
+    const credentials = async () => ({password: alice.password, username: alice.username})
+    const before = registry.tokenServer.requests.length
+    const first = await c.request(ref, {method: 'GET', path: '/v2/'}, credentials)
+    const second = await c.request(ref, {method: 'GET', path: '/v2/'}, credentials)
+    expect([first.status, second.status]).to.deep.equal([200, 200])
+    expect(first.challenged).to.equal(true)
+    expect(registry.tokenServer.requests.length - before, 'token fetches for one scope').to.equal(1)
+
+    const scoped = await c.request(ref, {method: 'GET', path: '/v2/alice/app/tags/list', scope: 'repository:alice/app:pull'}, credentials)
+    expect(scoped.status).to.equal(404) // authorised; the repository just does not exist
+    expect(registry.tokenServer.requests.length - before, 'a new scope needs a new token').to.equal(2)
+    await c.request(ref, {method: 'GET', path: '/v2/alice/app/tags/list', scope: 'repository:alice/app:pull'}, credentials)
+    expect(registry.tokenServer.requests.length - before).to.equal(2)
+  })
+
+  it('fetches an anonymous token when there are no credentials', async () => {
+    const registry = await tokenRegistry()
+    const c = await client()
+    const before = registry.tokenServer.requests.length
+    const response = await c.request(parseRegistry(registry.host), {method: 'GET', path: '/v2/'}, async () => undefined)
+    expect(response.status).to.equal(200)
+    expect(response.authScheme).to.equal('bearer')
+    const [tokenRequest] = registry.tokenServer.requests.slice(before)
+    expect(tokenRequest).to.include({authorization: 'none', status: 200})
+    expect(tokenRequest.query).not.to.have.property('account')
+  })
+
+  it('answers a Basic challenge only when it has credentials', async () => {
+    const registry = await basicRegistry()
+    const c = await client()
+    const ref = parseRegistry(registry.host)
+    const anonymous = await c.request(ref, {method: 'GET', path: '/v2/'}, async () => undefined)
+    expect(anonymous.status).to.equal(401)
+    const authenticated = await c.request(ref, {method: 'GET', path: '/v2/'}, async () => ({password: alice.password, username: 'alice'}))
+    expect(authenticated).to.include({authScheme: 'basic', challenged: true, status: 200})
+  })
+
+  it('does not fall back to an anonymous token when the credentials are rejected', async () => {
+    const registry = await tokenRegistry()
+    const c = await client()
+    try {
+      await c.request(parseRegistry(registry.host), {method: 'GET', path: '/v2/'}, async () => ({password: 'wrong', username: reader.username}))
+      expect.fail('should have thrown')
+    } catch (error) {
+      expect(error).to.be.instanceOf(AuthenticationError)
+      expect((error as Error).message).to.equal('authentication rejected')
+    }
+  })
+
+  it('reports exchanges to the observer with secrets masked, token-server calls included', async () => {
+    const registry = await tokenTlsRegistry()
+    const exchanges: HttpExchange[] = []
+    const c = await client({caFile: registry.caFile, observer: (exchange) => exchanges.push(exchange)})
+    await c.request(parseRegistry(registry.host), {method: 'GET', path: '/v2/'}, async () => ({password: alice.password, username: 'alice'}))
+    expect(exchanges.map((e) => `${e.method} ${new URL(e.url).pathname} ${e.status}`)).to.deep.equal(['GET /v2/ 401', 'GET /token 200', 'GET /v2/ 200'])
+    const text = JSON.stringify(exchanges)
+    expect(text).not.to.include(alice.password)
+    for (const token of registry.tokenServer.issuedTokens) expect(text).not.to.include(token)
+    expect(exchanges[1].requestHeaders.authorization).to.equal('Basic ***')
+    expect(exchanges[2].requestHeaders.authorization).to.equal('Bearer ***')
+  })
+
+  it('talks plain HTTP to a loopback registry that does not speak TLS, and remembers it', async () => {
+    const registry = await openRegistry()
+    const c = await client()
+    const ref = parseRegistry(registry.host)
+    expect(c.registryUrl(ref, '/v2/')).to.equal(`https://${registry.host}/v2/`)
+    const response = await c.request(ref, {method: 'GET', path: '/v2/'}, async () => undefined)
+    expect(response.status).to.equal(200)
+    expect(c.registryUrl(ref, '/v2/')).to.equal(`http://${registry.host}/v2/`)
+  })
+})

@@ -1,5 +1,9 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
+import type {RegistryRef} from './services/credentials/registry-name.js'
+import type {ResolvedCredentials} from './services/credentials/resolve.js'
+import type {RegistryRequest, RegistryResponse} from './services/transport/registry-client.js'
+
 import {formatJson} from './output.js'
 import {ExitCode, RegshapeError, describeError} from './services/errors.js'
 import {type Services, createServices} from './services/factory.js'
@@ -53,9 +57,25 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       dockerConfig: this.flags['docker-config'],
       env: process.env,
       insecure: this.flags.insecure,
+      password: this.flags.password,
       userAgent: this.config.userAgent,
+      username: this.flags.username,
     })
     return this.builtServices
+  }
+
+  /** The credentials the resolution chain yields for a registry, with their source. */
+  protected resolveCredentials(ref: RegistryRef): Promise<ResolvedCredentials> {
+    return this.services.credentialResolver().resolve(ref)
+  }
+
+  /**
+   * A request to a registry's API with the resolved credentials, which are looked up only if the
+   * registry asks for them (a public registry never wakes a credential helper).
+   */
+  protected async registryRequest(ref: RegistryRef, request: RegistryRequest): Promise<RegistryResponse> {
+    const client = await this.services.registryClient()
+    return client.request(ref, request, async () => (await this.resolveCredentials(ref)).credentials)
   }
 
   /** Whether output is JSON; works even when flag parsing failed. */
@@ -74,6 +94,8 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     })
     this.flags = flags as RegshapeFlags<T>
     this.args = args as RegshapeArgs<T>
+    // Docker's warning, for every command: argv is visible to other users through ps and /proc.
+    if (this.flags.password !== undefined) this.warning('WARNING! Using --password via the CLI is insecure. Use --password-stdin.')
   }
 
   /** Prints a command's result: the human line(s), or the JSON object. */

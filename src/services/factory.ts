@@ -1,5 +1,6 @@
 import {CredentialStore} from './credentials/credential-store.js'
 import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
+import {CredentialResolver} from './credentials/resolve.js'
 import {type Prompter, TerminalPrompter} from './prompt.js'
 import type {ExchangeObserver} from './transport/http.js'
 import type {RegistryClient} from './transport/registry-client.js'
@@ -18,12 +19,17 @@ export interface ServiceOptions {
   insecure: boolean
   /** Sees every HTTP exchange (telemetry); secrets already masked. */
   observer?: ExchangeObserver
+  /** --password: only used, with --username, as the first link of the resolution chain. */
+  password?: string
   timeoutMs?: number
   userAgent: string
+  /** --username */
+  username?: string
 }
 
 export interface Services {
   close(): Promise<void>
+  credentialResolver(): CredentialResolver
   credentialStore(): CredentialStore
   dockerConfigFile(): DockerConfigFile
   readonly options: ServiceOptions
@@ -36,6 +42,7 @@ export type ServiceFactory = (options: ServiceOptions) => Services
 export class DefaultServices implements Services {
   private client?: Promise<RegistryClient>
   private configFile?: DockerConfigFile
+  private resolver?: CredentialResolver
   private store?: CredentialStore
   private terminal?: Prompter
 
@@ -43,6 +50,11 @@ export class DefaultServices implements Services {
 
   async close(): Promise<void> {
     if (this.client) (await this.client.catch(() => undefined))?.close()
+  }
+
+  credentialResolver(): CredentialResolver {
+    this.resolver ??= new CredentialResolver(this.credentialStore(), {password: this.options.password, username: this.options.username})
+    return this.resolver
   }
 
   credentialStore(): CredentialStore {

@@ -371,7 +371,7 @@ describe('regshape auth login', () => {
         stdin: 'x',
       })
       expect(result.code).to.equal(2)
-      expect(result.stderr).to.equal('Error: --password and --password-stdin cannot be used together\n')
+      expect(result.stderr).to.equal(`${PASSWORD_WARNING}Error: --password and --password-stdin cannot be used together\n`)
       expectNoSecrets(result, ['hunter2-secret'])
     })
 

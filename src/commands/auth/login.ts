@@ -2,19 +2,28 @@ import {Flags} from '@oclif/core'
 
 import {RegshapeCommand} from '../../base-command.js'
 import {type RegistryRef, parseRegistry} from '../../services/credentials/registry-name.js'
+import type {NewCredentials} from '../../services/credentials/credential-store.js'
+
 import {AuthenticationError, InputError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../services/errors.js'
-import {verifyCredentials} from '../../services/login.js'
+import {type Action, type ScopeCheck, checkScope, parseRepository, verifyCredentials} from '../../services/login.js'
 import {readSecretFromStdin} from '../../services/prompt.js'
 
 /** Every message `auth login` prints, worded as the specification gives them. */
 const messages = {
+  emptyIdentityToken: 'identity token is empty',
   emptyPassword: 'password is empty',
   emptyUsername: 'username is empty',
+  granted: (repository: string, actions: string[]) => `Granted on ${repository}: ${actions.length > 0 ? actions.join(', ') : 'nothing'}`,
+  identityTokenConflict: '--identity-token and --identity-token-stdin cannot be used together',
+  identityTokenOnCommandLine: 'WARNING! Using --identity-token via the CLI is insecure. Use --identity-token-stdin.',
+  identityTokenWithPassword: 'an identity token replaces the username and password: do not combine it with --username, --password or --password-stdin',
+  notGranted: (repository: string, missing: string[]) => `${missing.join(' and ')} on ${repository} was requested but not granted`,
+  unchecked: (repository: string, actions: string[]) =>
+    `WARNING! ${actions.join(', ')} on ${repository} could not be checked: the registry's token is not a JWT that lists its grants.`,
   loginFailed: (registry: string, reason: string) => `Login failed for ${registry}: ${reason}`,
   noTerminal: 'cannot prompt for credentials: standard input is not a terminal (pass --username with --password-stdin)',
   noTerminalForUsername: '--password-stdin needs --username when there is no terminal to prompt on',
   passwordConflict: '--password and --password-stdin cannot be used together',
-  passwordOnCommandLine: 'WARNING! Using --password via the CLI is insecure. Use --password-stdin.',
   passwordPrompt: (registry: string) => `Password for ${registry}:`,
   readingStdin: 'Reading the password from standard input; end it with Ctrl-D.',
   storeFailed: (reason: string) => `Could not store credentials: ${reason}`,
@@ -27,7 +36,11 @@ const messages = {
 export default class AuthLogin extends RegshapeCommand<typeof AuthLogin> {
   static override description = `Verifies the credentials against the registry first (GET /v2/, then its Basic or Bearer challenge), then stores them: through the credential helper that config.json selects (credHelpers, then credsStore), else base64-encoded in its "auths" section.
 
-A missing username or password is prompted for, the password hidden. Without a terminal, pass --username with --password-stdin.`
+A missing username or password is prompted for, the password hidden. Without a terminal, pass --username with --password-stdin.
+
+An identity token (an OAuth2 refresh token, as "az acr login" and docker's web login produce) is verified with the token server's refresh grant and stored as "identitytoken", or through the helper under the username <token>.
+
+With --repository and --scope, login also asks the token server for pull (or pull and push) rights on that repository, reports what was granted, and fails, storing nothing, if a requested right is refused.`
 
   static override examples = [
     {command: '<%= config.bin %> <%= command.id %> -r registry.example.com', description: 'Interactive prompt for credentials'},
@@ -44,29 +57,47 @@ A missing username or password is prompted for, the password hidden. Without a t
   ]
 
   static override flags = {
+    'identity-token': Flags.string({description: 'Log in with an identity (OAuth2 refresh) token instead of a password'}),
+    'identity-token-stdin': Flags.boolean({description: 'Read an identity (OAuth2 refresh) token from stdin'}),
     'password-stdin': Flags.boolean({description: 'Read password from stdin instead of prompting'}),
     registry: Flags.string({char: 'r', description: 'Registry hostname (e.g., registry.example.com)', required: true}),
+    repository: Flags.string({description: 'Also check the token\'s rights on this repository (with --scope)', helpValue: 'REPO'}),
+    scope: Flags.string({
+      dependsOn: ['repository'],
+      description: 'Rights to check on --repository: pull, or push (pull and push); login fails if they are not granted',
+      options: ['pull', 'push'],
+    }),
   }
 
   static override summary = 'Authenticate against a registry and persist credentials'
 
   async run(): Promise<void> {
     const ref = parseRegistry(this.flags.registry)
+    const repository = this.flags.repository === undefined ? undefined : parseRepository(this.flags.repository)
+    const actions: Action[] = this.flags.scope === 'push' ? ['pull', 'push'] : ['pull']
     const store = this.services.credentialStore()
     // A config we could not write back must stop us before a password is sent anywhere.
     await store.locate(ref)
     const credentials = await this.readCredentials(ref)
 
     let verified: boolean
+    let scope: ScopeCheck | undefined
     try {
       const client = await this.services.registryClient()
       ;({verified} = await verifyCredentials(client, ref, credentials))
+      if (repository) scope = await checkScope(client, ref, credentials, repository, actions)
     } catch (error) {
       if (error instanceof NetworkError || error instanceof AuthenticationError || error instanceof ProtocolError) {
         throw new RegshapeError(messages.loginFailed(ref.input, error.message), {cause: error})
       }
 
       throw error
+    }
+
+    if (scope) {
+      const missing = scope.requested.filter((action) => !scope.granted.includes(action) && !scope.unknown.includes(action))
+      if (missing.length > 0) throw new RegshapeError(messages.loginFailed(ref.input, messages.notGranted(scope.repository, missing)))
+      if (scope.unknown.length > 0) this.warning(messages.unchecked(scope.repository, scope.unknown))
     }
 
     if (!verified) this.warning(messages.unverified(ref.input))
@@ -76,12 +107,29 @@ A missing username or password is prompted for, the password hidden. Without a t
       throw new RegshapeError(messages.storeFailed(error instanceof Error ? error.message : String(error)), {cause: error})
     }
 
-    this.emitResult(messages.succeeded, verified ? {status: 'success', registry: ref.input} : {status: 'success', registry: ref.input, verified: false})
+    const human = scope ? `${messages.granted(scope.repository, scope.granted)}\n${messages.succeeded}` : messages.succeeded
+    // Key order is part of the output: the spec's two keys first.
+    this.emitResult(human, {
+      status: 'success',
+      registry: ref.input,
+      verified: verified ? undefined : false,
+      scope: scope && {repository: scope.repository, requested: scope.requested, granted: scope.granted, unchecked: scope.unknown},
+    })
   }
 
   /** From flags, stdin or prompts, never hanging where no one can answer. */
-  private async readCredentials(ref: RegistryRef): Promise<{password: string; username: string}> {
+  private async readCredentials(ref: RegistryRef): Promise<NewCredentials> {
     const {password: passwordFlag, 'password-stdin': passwordStdin, username: usernameFlag} = this.flags
+    const {'identity-token': tokenFlag, 'identity-token-stdin': tokenStdin} = this.flags
+    if (tokenFlag !== undefined || tokenStdin) {
+      if (tokenFlag !== undefined && tokenStdin) throw new UsageError(messages.identityTokenConflict)
+      if (passwordStdin || passwordFlag !== undefined || usernameFlag !== undefined) throw new UsageError(messages.identityTokenWithPassword)
+      if (tokenFlag !== undefined) this.warning(messages.identityTokenOnCommandLine)
+      const identityToken = tokenFlag ?? (await readSecretFromStdin())
+      if (identityToken.trim() === '') throw new InputError(messages.emptyIdentityToken)
+      return {identityToken}
+    }
+
     if (passwordStdin && passwordFlag !== undefined) throw new UsageError(messages.passwordConflict)
     if (usernameFlag === '') throw new InputError(messages.emptyUsername)
     const prompter = this.services.prompter()
@@ -99,7 +147,6 @@ A missing username or password is prompted for, the password hidden. Without a t
       if (prompter.stdinIsInteractive()) this.warning(messages.readingStdin)
       password = await readSecretFromStdin()
     } else {
-      if (passwordFlag !== undefined) this.warning(messages.passwordOnCommandLine)
       const missing = username === undefined || passwordFlag === undefined
       if (missing && !prompter.stdinIsInteractive()) throw new InputError(messages.noTerminal)
       username ??= await this.askUsername(ref, false)

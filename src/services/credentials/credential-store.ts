@@ -22,6 +22,9 @@ export interface StoredCredentials {
 /** The username Docker's helpers use to mark a stored identity (refresh) token. */
 export const IDENTITY_TOKEN_USERNAME = '<token>'
 
+/** What a login stores: a username and password, or an identity (OAuth2 refresh) token. */
+export type NewCredentials = {identityToken: string} | {password: string; username: string}
+
 export function selectStore(data: DockerConfigData, key: string, path: string): StoreLocation {
   const perRegistry = data.credHelpers?.[key]
   if (perRegistry) return {helper: perRegistry, kind: 'helper', via: 'credHelpers'}
@@ -59,20 +62,28 @@ export class CredentialStore {
   }
 
   /**
-   * Stores credentials under the canonical key. With a helper, the secret goes to the helper and
-   * the file gets Docker's empty marker entry; without one, base64 `user:password` goes into `auths`.
+   * Stores credentials under the canonical key. With a helper, the secret goes to the helper
+   * (an identity token with Docker's `<token>` username) and the file gets Docker's empty marker
+   * entry; without one, base64 `user:password`, or `identitytoken`, goes into `auths`.
    */
-  async store(ref: RegistryRef, credentials: {password: string; username: string}): Promise<StoreLocation> {
+  async store(ref: RegistryRef, credentials: NewCredentials): Promise<StoreLocation> {
     let location: StoreLocation | undefined
     await this.configFile.update(async (data) => {
       location = selectStore(data, ref.key, this.configFile.path)
       data.auths ??= {}
       const previous = data.auths[ref.key]
       if (location.kind === 'helper') {
-        await this.helper(location).store(ref.key, {secret: credentials.password, username: credentials.username})
+        const helperEntry =
+          'identityToken' in credentials
+            ? {secret: credentials.identityToken, username: IDENTITY_TOKEN_USERNAME}
+            : {secret: credentials.password, username: credentials.username}
+        await this.helper(location).store(ref.key, helperEntry)
         data.auths[ref.key] = authEntryWith(previous, {})
       } else {
-        data.auths[ref.key] = authEntryWith(previous, {auth: encodeAuth(credentials.username, credentials.password)})
+        data.auths[ref.key] = authEntryWith(
+          previous,
+          'identityToken' in credentials ? {identitytoken: credentials.identityToken} : {auth: encodeAuth(credentials.username, credentials.password)},
+        )
       }
     })
     return location as StoreLocation
@@ -132,7 +143,8 @@ export class CredentialStore {
   }
 }
 
-function findEntry(data: DockerConfigData, ref: RegistryRef): undefined | {entry: AuthEntry; key: string} {
+/** The auths entry holding credentials for `ref`: the canonical key first, then legacy spellings. */
+export function findEntry(data: DockerConfigData, ref: RegistryRef): undefined | {entry: AuthEntry; key: string} {
   const auths = data.auths ?? {}
   const exact = auths[ref.key]
   if (exact && credentialsFromEntry(exact)) return {entry: exact, key: ref.key}

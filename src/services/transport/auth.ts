@@ -1,3 +1,5 @@
+import {createHash} from 'node:crypto'
+
 import type {RegistryRef} from '../credentials/registry-name.js'
 
 import {AuthenticationError, ProtocolError} from '../errors.js'
@@ -46,10 +48,6 @@ export class AuthMiddleware {
 
   constructor(private readonly send: Send) {}
 
-  hasChallenge(response: HttpResponse): boolean {
-    return parseChallenges(response.headers['www-authenticate']).length > 0
-  }
-
   /**
    * Authorization for a registry whose challenge this process has already seen, so that a second
    * request does not pay for another 401 round trip.
@@ -60,6 +58,27 @@ export class AuthMiddleware {
     return this.authorize(challenge, ref, scope, await credentials())
   }
 
+  /**
+   * Reads a 401's challenges, picks the one regshape answers (Bearer first, as docker does: the
+   * password then never goes to the registry itself) and remembers it for the registry.
+   */
+  learnChallenge(ref: RegistryRef, response: HttpResponse): Challenge | undefined {
+    const challenges = parseChallenges(response.headers['www-authenticate'])
+    if (challenges.length === 0) return undefined
+    const chosen = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic')
+    if (!chosen) {
+      throw new ProtocolError(`the registry asks for an unsupported authentication scheme (${challenges.map((c) => c.scheme).join(', ')})`)
+    }
+
+    this.challenges.set(ref.endpoint, chosen)
+    return chosen
+  }
+
+  /** The challenge this process learnt for a registry, if any. */
+  knownChallenge(ref: RegistryRef): Challenge | undefined {
+    return this.challenges.get(ref.endpoint)
+  }
+
   /** Parses the 401's challenges and returns the Authorization to retry with, if there is one. */
   async answerChallenge(
     ref: RegistryRef,
@@ -67,15 +86,8 @@ export class AuthMiddleware {
     scope: string | undefined,
     credentials: CredentialsProvider,
   ): Promise<Authorization | undefined> {
-    const challenges = parseChallenges(response.headers['www-authenticate'])
-    if (challenges.length === 0) return undefined
-    // Bearer first, as docker does: it never sends the password to the registry itself.
-    const chosen = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic')
-    if (!chosen) {
-      throw new ProtocolError(`the registry asks for an unsupported authentication scheme (${challenges.map((c) => c.scheme).join(', ')})`)
-    }
-
-    this.challenges.set(ref.endpoint, chosen)
+    const chosen = this.learnChallenge(ref, response)
+    if (!chosen) return undefined
     return this.authorize(chosen, ref, scope ?? chosen.params.scope, await credentials())
   }
 
@@ -96,10 +108,12 @@ export class AuthMiddleware {
   }
 
   /** A Bearer token for `scope`, from the cache or the realm. */
-  async token(challenge: Challenge, ref: RegistryRef, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
+  async token(
+    challenge: Challenge, ref: RegistryRef, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
     const realm = realmOf(challenge)
     const service = challenge.params.service
-    const cacheKey = [ref.endpoint, realm.toString(), service ?? '', scope ?? ''].join('\n')
+    // Different credentials for one registry (auth status --verify) must never share a token.
+    const cacheKey = [ref.endpoint, realm.toString(), service ?? '', scope ?? '', credentialFingerprint(credentials)].join('\n')
     const cached = this.tokens.get(cacheKey)
     if (cached && cached.expiresAt > Date.now()) return cached
     const grant = credentials?.identityToken
@@ -139,6 +153,12 @@ export class AuthMiddleware {
     })
     return parseTokenResponse(response, realm, true)
   }
+}
+
+function credentialFingerprint(credentials: Credentials | undefined): string {
+  if (!credentials) return 'anonymous'
+  const secret = credentials.identityToken ?? `${credentials.username ?? ''}:${credentials.password ?? ''}`
+  return createHash('sha256').update(secret).digest('base64')
 }
 
 function realmOf(challenge: Challenge): URL {

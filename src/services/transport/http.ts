@@ -13,6 +13,8 @@ export interface HttpRequest {
 
 export interface HttpResponse {
   body: Buffer
+  /** From sending the request to the last byte of the body. */
+  durationMs: number
   /** Lower-cased names; repeated headers kept apart (several WWW-Authenticate headers are common). */
   headers: Record<string, string[]>
   status: number

@@ -9,6 +9,7 @@ import type {RegistryRef} from '../credentials/registry-name.js'
 
 import {InputError, NetworkError, ProtocolError, describeError} from '../errors.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
+import type {Challenge} from './challenge.js'
 import type {ExchangeObserver, HttpMethod, HttpRequest, HttpResponse} from './http.js'
 import {redactBody, redactHeaders, redactUrl} from './redact.js'
 
@@ -41,9 +42,11 @@ export interface RegistryRequest {
 }
 
 export interface RegistryResponse extends HttpResponse {
-  /** The scheme of the challenge that was answered, if the registry asked for credentials. */
+  /** The scheme of the Authorization that was sent, if any. */
   authScheme?: string
-  /** Whether the registry answered 401 with a challenge at some point of this request. */
+  /** The challenge regshape answered (learnt from this request's 401 or an earlier one). */
+  challenge?: Challenge
+  /** Whether the registry asked for credentials, in this request or earlier in this process. */
   challenged: boolean
 }
 
@@ -59,7 +62,7 @@ export class RegistryClient {
   private readonly schemes = new Map<string, 'http' | 'https'>()
 
   private constructor(
-    got: Got,
+    private readonly baseGot: Got,
     private readonly options: RegistryClientOptions,
   ) {
     this.agents = {http: new HttpAgent({keepAlive: true}), https: new HttpsAgent({keepAlive: true})}
@@ -73,7 +76,7 @@ export class RegistryClient {
       }
     }
 
-    this.got = got.extend({
+    this.got = baseGot.extend({
       agent: this.agents,
       cache: false,
       decompress: true,
@@ -99,13 +102,15 @@ export class RegistryClient {
    * request is retried once.
    */
   async request(ref: RegistryRef, request: RegistryRequest, credentials: CredentialsProvider): Promise<RegistryResponse> {
+    const known = this.auth.knownChallenge(ref)
     const preemptive = await this.auth.cachedAuthorization(ref, request.scope, credentials)
     let response = await this.sendToRegistry(ref, request, preemptive)
-    if (response.status !== 401) return {...response, authScheme: preemptive?.scheme, challenged: Boolean(preemptive)}
+    if (response.status !== 401) return {...response, authScheme: preemptive?.scheme, challenge: known, challenged: Boolean(known)}
     const authorization = await this.auth.answerChallenge(ref, response, request.scope, credentials)
-    if (!authorization) return {...response, challenged: this.auth.hasChallenge(response)}
+    const challenge = this.auth.knownChallenge(ref)
+    if (!authorization) return {...response, challenge, challenged: Boolean(challenge)}
     response = await this.sendToRegistry(ref, request, authorization)
-    return {...response, authScheme: authorization.scheme, challenged: true}
+    return {...response, authScheme: authorization.scheme, challenge, challenged: true}
   }
 
   /** The URL a registry path resolves to, with the scheme this process settled on. */
@@ -139,17 +144,22 @@ export class RegistryClient {
     }
   }
 
+  /** A client with the same settings and nothing learnt: no cached challenges, tokens or connections. */
+  fork(): RegistryClient {
+    return new RegistryClient(this.baseGot, this.options)
+  }
+
   /** Closes idle keep-alive connections so the process can exit at once. */
   close(): void {
     this.agents.http.destroy()
     this.agents.https.destroy()
   }
 
-  private async sendToRegistry(
-    ref: RegistryRef,
-    request: RegistryRequest,
-    authorization: undefined | {header: string},
-  ): Promise<HttpResponse> {
+  /**
+   * One request to a registry path with exactly the Authorization given (none by default): no
+   * challenge handling. The HTTPS-to-HTTP fallback still applies.
+   */
+  async sendToRegistry(ref: RegistryRef, request: RegistryRequest, authorization?: {header: string}): Promise<HttpResponse> {
     const headers = {...request.headers}
     if (authorization) headers.authorization = authorization.header
     const build = (): HttpRequest => ({
@@ -222,7 +232,7 @@ export class RegistryClient {
             return
           }
 
-          resolvePromise({...responseSeen, body: Buffer.concat(chunks), url: request.url})
+          resolvePromise({...responseSeen, body: Buffer.concat(chunks), durationMs: performance.now() - started, url: request.url})
         })
       })
       observe()

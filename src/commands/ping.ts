@@ -1,0 +1,109 @@
+import {Args, Flags} from '@oclif/core'
+
+import {RegshapeCommand} from '../base-command.js'
+import {parseRegistry} from '../services/credentials/registry-name.js'
+import {describeSource, sourceJson} from '../services/credentials/resolve.js'
+import {NetworkError, ProtocolError, RegshapeError, UsageError} from '../services/errors.js'
+import {type PingResult, pingRegistry} from '../services/ping.js'
+
+/** Every message `ping` prints. */
+const messages = {
+  missingRegistry: 'name the registry: regshape ping <registry> (or -r <registry>)',
+  loginHint: (registry: string) => `; log in with: regshape auth login -r ${registry}`,
+  outcome: {
+    accepted: 'accepted',
+    missing: 'required but missing',
+    'not-required': 'not required (/v2/ is open to anyone)',
+    rejected: 'rejected',
+  },
+  twoRegistries: 'give the registry once: as the argument or with -r, not both',
+  unreachable: (registry: string, reason: string) => `Registry ${registry} is not reachable: ${reason}`,
+}
+
+export default class Ping extends RegshapeCommand<typeof Ping> {
+  static override args = {
+    registry: Args.string({description: 'Registry hostname (e.g., registry.example.com)'}),
+  }
+
+  static override description = `Sends GET /v2/ without credentials and reports the HTTP status, the Docker-Distribution-API-Version header, the authentication the registry demands (Basic, or Bearer with its realm and service) and the round-trip time. If the registry asks for credentials, ping answers with what the credential resolution chain yields (flags, credential helper, config file, or anonymous) and says whether they were accepted and where they came from.
+
+Exits 0 when the registry speaks the distribution API, even if it wants credentials that are missing or wrong; exits 1 when it is unreachable or not a registry.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> registry.example.com',
+    '<%= config.bin %> --json <%= command.id %> -r registry.example.com',
+  ]
+
+  static override flags = {
+    registry: Flags.string({char: 'r', description: 'Registry hostname (instead of the argument)'}),
+  }
+
+  static override summary = 'Check that a registry is reachable and which credentials it accepts'
+
+  async run(): Promise<void> {
+    if (this.args.registry !== undefined && this.flags.registry !== undefined) throw new UsageError(messages.twoRegistries)
+    const name = this.args.registry ?? this.flags.registry
+    if (name === undefined) throw new UsageError(messages.missingRegistry)
+    const ref = parseRegistry(name)
+    let result: PingResult
+    try {
+      const client = await this.services.registryClient()
+      result = await pingRegistry(client, ref, () => this.resolveCredentials(ref))
+    } catch (error) {
+      if (error instanceof NetworkError || error instanceof ProtocolError) {
+        throw new RegshapeError(messages.unreachable(ref.input, error.message), {cause: error})
+      }
+
+      throw error
+    }
+
+    this.emitResult(this.human(ref.input, result), this.json(ref.input, result))
+  }
+
+  protected override registryForOutput(): string | undefined {
+    return this.args?.registry ?? super.registryForOutput()
+  }
+
+  private human(registry: string, result: PingResult): string {
+    const {challenge, credentials} = result
+    const auth =
+      challenge === undefined
+        ? 'none'
+        : challenge.scheme === 'bearer'
+          ? `Bearer (realm ${challenge.params.realm ?? '?'}${challenge.params.service ? `, service ${challenge.params.service}` : ''})`
+          : `Basic${challenge.params.realm ? ` (realm ${challenge.params.realm})` : ''}`
+    const held = credentials?.credentials
+    const who = held?.username ?? (held?.identityToken ? 'identity token' : held?.registryToken ? 'registry token' : undefined)
+    const origin = credentials ? ` — ${who === undefined ? '' : `${who} from `}${describeSource(credentials.source)}` : ''
+    const lines: Array<[string, string]> = [
+      ['Registry', `${registry} (${result.url})`],
+      ['Status', result.finalStatus === result.status ? String(result.status) : `${result.status}, then ${result.finalStatus} after answering the challenge`],
+      ['API version', result.apiVersion ?? '(no Docker-Distribution-API-Version header)'],
+      ['Auth', auth],
+      ['Credentials', `${messages.outcome[result.outcome]}${origin}${result.outcome === 'missing' ? messages.loginHint(registry) : ''}`],
+      ['Round trip', `${result.roundTripMs.toFixed(1)} ms`],
+    ]
+    const width = Math.max(...lines.map(([label]) => label.length)) + 2
+    return lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`).join('\n')
+  }
+
+  private json(registry: string, result: PingResult): Record<string, unknown> {
+    const {challenge, credentials} = result
+    return {
+      status: 'success',
+      registry,
+      url: result.url,
+      reachable: true,
+      status_code: result.status,
+      final_status_code: result.finalStatus,
+      api_version: result.apiVersion ?? null,
+      auth: challenge ? {scheme: challenge.scheme, realm: challenge.params.realm, service: challenge.params.service} : null,
+      credentials: {
+        outcome: result.outcome,
+        username: credentials?.credentials?.username ?? null,
+        source: credentials ? sourceJson(credentials.source) : null,
+      },
+      latency_ms: Math.round(result.roundTripMs * 10) / 10,
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import type {Credentials} from '../transport/auth.js'
+
+import {CredentialHelperError} from '../errors.js'
+import {type CredentialStore, type StoreLocation, credentialsFromEntry, findEntry, IDENTITY_TOKEN_USERNAME, selectStore} from './credential-store.js'
+import {type RegistryRef, normalizeStoredKey, parseRegistry} from './registry-name.js'
+import {type CredentialKind, credentialKind} from './resolve.js'
+
+/**
+ * Every stored login, wherever it lives: `auths` entries, `credHelpers` entries, and what the
+ * `credsStore` helper lists. For people and scripts: usernames and places, never secrets.
+ */
+
+export interface StoredEntry {
+  /** What kind of secret is stored (never the secret). */
+  credentialKind: CredentialKind
+  /** Set when a helper could not be asked about this entry. */
+  error?: string
+  /** Whether the resolution chain uses this entry (a file entry behind a helper is not used). */
+  inUse: boolean
+  /** The key as stored. */
+  key: string
+  location: StoreLocation
+  /** The canonical key the stored key stands for. */
+  registry: string
+  username?: string
+}
+
+export async function listStoredCredentials(store: CredentialStore): Promise<StoredEntry[]> {
+  const {data} = await store.configFile.load()
+  const path = store.configFile.path
+  const entries: StoredEntry[] = []
+
+  for (const [key, entry] of Object.entries(data.auths ?? {})) {
+    const registry = normalizeStoredKey(key)
+    const credentials = credentialsFromEntry(entry)
+    // Docker's empty marker entries stand for a helper's entry; that one is listed instead.
+    if (registry === undefined || !credentials) continue
+    const ref = refOf(registry)
+    const inUse = ref !== undefined && selectStore(data, registry, path).kind === 'file' && findEntry(data, ref)?.key === key
+    entries.push({credentialKind: credentialKind(credentials), inUse, key, location: {kind: 'file', path}, registry, username: credentials.username})
+  }
+
+  for (const [key, helper] of Object.entries(data.credHelpers ?? {})) {
+    const registry = normalizeStoredKey(key)
+    if (registry === undefined) continue
+    const location: StoreLocation = {helper, kind: 'helper', via: 'credHelpers'}
+    try {
+      const found = await store.helper(location).get(key)
+      if (!found) continue
+      entries.push({...helperEntry(key, registry, location, found.username), inUse: key === registry})
+    } catch (error) {
+      entries.push({...helperEntry(key, registry, location, undefined), error: describeHelperError(error), inUse: key === registry})
+    }
+  }
+
+  if (data.credsStore) {
+    const location: StoreLocation = {helper: data.credsStore, kind: 'helper', via: 'credsStore'}
+    let listed: Record<string, string> = {}
+    try {
+      listed = await store.helper(location).list()
+    } catch (error) {
+      entries.push({credentialKind: 'password', error: describeHelperError(error), inUse: false, key: '*', location, registry: '*'})
+    }
+
+    for (const [key, username] of Object.entries(listed)) {
+      const registry = normalizeStoredKey(key)
+      if (registry === undefined) continue
+      entries.push({...helperEntry(key, registry, location, username), inUse: key === registry && !data.credHelpers?.[registry]})
+    }
+  }
+
+  return entries.sort((a, b) => a.registry.localeCompare(b.registry) || Number(b.inUse) - Number(a.inUse) || a.key.localeCompare(b.key))
+}
+
+/** The secret behind one listed entry, for verification only. */
+export async function credentialsOf(store: CredentialStore, entry: StoredEntry): Promise<Credentials | undefined> {
+  if (entry.location.kind === 'file') {
+    const {data} = await store.configFile.load()
+    const stored = data.auths?.[entry.key]
+    return stored ? credentialsFromEntry(stored) : undefined
+  }
+
+  const found = await store.helper(entry.location).get(entry.key)
+  if (!found) return undefined
+  return found.username === IDENTITY_TOKEN_USERNAME ? {identityToken: found.secret} : {password: found.secret, username: found.username}
+}
+
+function helperEntry(key: string, registry: string, location: StoreLocation, username: string | undefined): Omit<StoredEntry, 'inUse'> {
+  const isToken = username === IDENTITY_TOKEN_USERNAME
+  return {credentialKind: isToken ? 'identity-token' : 'password', key, location, registry, username: isToken ? undefined : username}
+}
+
+function refOf(registry: string): RegistryRef | undefined {
+  try {
+    return parseRegistry(registry)
+  } catch {
+    return undefined
+  }
+}
+
+function describeHelperError(error: unknown): string {
+  if (error instanceof CredentialHelperError) return error.message
+  throw error
+}

@@ -2,6 +2,7 @@ import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
 import type {RegistryRef} from './services/credentials/registry-name.js'
 import type {ResolvedCredentials} from './services/credentials/resolve.js'
+import type {Telemetry} from './services/telemetry/telemetry.js'
 import type {RegistryRequest, RegistryResponse} from './services/transport/registry-client.js'
 
 import {formatJson} from './output.js'
@@ -49,6 +50,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
   protected args!: RegshapeArgs<T>
   protected flags!: RegshapeFlags<T>
   private builtServices?: Services
+  private telemetry?: Telemetry
 
   /** Services for this run, built on first use from the shared flags. */
   protected get services(): Services {
@@ -58,10 +60,19 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       env: process.env,
       insecure: this.flags.insecure,
       password: this.flags.password,
+      tracer: this.telemetry,
       userAgent: this.config.userAgent,
       username: this.flags.username,
     })
     return this.builtServices
+  }
+
+  /**
+   * Times one step of this command's workflow for --time-scenarios (steps nest); without the flag
+   * it just runs the step.
+   */
+  protected step<R>(name: string, operation: () => Promise<R>): Promise<R> {
+    return this.telemetry ? this.telemetry.step(name, operation) : operation()
   }
 
   /** The credentials the resolution chain yields for a registry, with their source. */
@@ -96,6 +107,13 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     this.args = args as RegshapeArgs<T>
     // Docker's warning, for every command: argv is visible to other users through ps and /proc.
     if (this.flags.password !== undefined) this.warning('WARNING! Using --password via the CLI is insecure. Use --password-stdin.')
+    const {'debug-calls': calls, json, 'time-methods': methods, 'time-scenarios': scenarios} = this.flags
+    if (calls || methods || scenarios) {
+      // Loaded only when asked for: without these flags no telemetry code runs or is even read.
+      const {Telemetry} = await import('./services/telemetry/telemetry.js')
+      const write = (line: string) => process.stderr.write(`${line}\n`)
+      this.telemetry = new Telemetry({calls, json, methods, scenarios, write}, (this.id ?? this.ctor.id ?? 'regshape').replaceAll(':', ' '))
+    }
   }
 
   /** Prints a command's result: the human line(s), or the JSON object. */
@@ -124,6 +142,8 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
 
   override async catch(error: Error & {oclif?: {exit?: number}}): Promise<void> {
     if (error instanceof Errors.ExitError) throw error
+    // The workflow's timings first, so the error stays the last line a person reads.
+    this.telemetry?.finish(false)
     const {exitCode, message} = userFacing(error)
     if (this.jsonMode) {
       process.stdout.write(`${formatJson({status: 'error', registry: this.registryForOutput(), error: message})}\n`)
@@ -136,6 +156,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
 
   override async finally(error: Error | undefined): Promise<void> {
     await this.builtServices?.close()
+    this.telemetry?.finish(error === undefined)
     await super.finally(error)
   }
 }

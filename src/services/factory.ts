@@ -2,7 +2,7 @@ import {CredentialStore} from './credentials/credential-store.js'
 import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
 import {CredentialResolver} from './credentials/resolve.js'
 import {type Prompter, TerminalPrompter} from './prompt.js'
-import type {ExchangeObserver} from './transport/http.js'
+import type {Tracer} from './telemetry/tracer.js'
 import type {RegistryClient} from './transport/registry-client.js'
 
 /**
@@ -17,8 +17,8 @@ export interface ServiceOptions {
   dockerConfig?: string
   env: NodeJS.ProcessEnv
   insecure: boolean
-  /** Sees every HTTP exchange (telemetry); secrets already masked. */
-  observer?: ExchangeObserver
+  /** Telemetry, when a telemetry flag is given. */
+  tracer?: Tracer
   /** --password: only used, with --username, as the first link of the resolution chain. */
   password?: string
   timeoutMs?: number
@@ -58,12 +58,12 @@ export class DefaultServices implements Services {
   }
 
   credentialStore(): CredentialStore {
-    this.store ??= new CredentialStore(this.dockerConfigFile(), {helperOptions: {env: this.options.env}})
+    this.store ??= new CredentialStore(this.dockerConfigFile(), {helperOptions: {env: this.options.env}, tracer: this.options.tracer})
     return this.store
   }
 
   dockerConfigFile(): DockerConfigFile {
-    this.configFile ??= new DockerConfigFile(resolveDockerConfigPath({env: this.options.env, flag: this.options.dockerConfig}))
+    this.configFile ??= new DockerConfigFile(resolveDockerConfigPath({env: this.options.env, flag: this.options.dockerConfig}), this.options.tracer)
     return this.configFile
   }
 
@@ -77,7 +77,7 @@ export class DefaultServices implements Services {
       RegistryClient.create({
         caFile: this.options.caFile,
         insecure: this.options.insecure,
-        observer: this.options.observer,
+        tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,
         userAgent: this.options.userAgent,
       }),

@@ -74,10 +74,11 @@ describe('RegistryClient and AuthMiddleware against the real registries', () => 
     }
   })
 
-  it('reports exchanges to the observer with secrets masked, token-server calls included', async () => {
+  it('reports exchanges to the tracer with secrets masked, token-server calls included', async () => {
     const registry = await tokenTlsRegistry()
     const exchanges: HttpExchange[] = []
-    const c = await client({caFile: registry.caFile, observer: (exchange) => exchanges.push(exchange)})
+    const tracer = {helper() {}, http: (exchange: HttpExchange) => exchanges.push(exchange), method: <T>(_name: string, operation: () => Promise<T>) => operation(), step: <T>(_name: string, operation: () => Promise<T>) => operation()}
+    const c = await client({caFile: registry.caFile, tracer})
     await c.request(parseRegistry(registry.host), {method: 'GET', path: '/v2/'}, async () => ({password: alice.password, username: 'alice'}))
     expect(exchanges.map((e) => `${e.method} ${new URL(e.url).pathname} ${e.status}`)).to.deep.equal(['GET /v2/ 401', 'GET /token 200', 'GET /v2/ 200'])
     const text = JSON.stringify(exchanges)

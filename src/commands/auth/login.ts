@@ -5,7 +5,7 @@ import {type RegistryRef, parseRegistry} from '../../services/credentials/regist
 import type {NewCredentials} from '../../services/credentials/credential-store.js'
 
 import {AuthenticationError, InputError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../services/errors.js'
-import {type Action, type ScopeCheck, checkScope, parseRepository, verifyCredentials} from '../../services/login.js'
+import {type Action, checkScope, parseRepository, verifyCredentials} from '../../services/login.js'
 import {readSecretFromStdin} from '../../services/prompt.js'
 
 /** Every message `auth login` prints, worded as the specification gives them. */
@@ -72,27 +72,29 @@ With --repository and --scope, login also asks the token server for pull (or pul
   static override summary = 'Authenticate against a registry and persist credentials'
 
   async run(): Promise<void> {
-    const ref = parseRegistry(this.flags.registry)
-    const repository = this.flags.repository === undefined ? undefined : parseRepository(this.flags.repository)
-    const actions: Action[] = this.flags.scope === 'push' ? ['pull', 'push'] : ['pull']
-    const store = this.services.credentialStore()
-    // A config we could not write back must stop us before a password is sent anywhere.
-    await store.locate(ref)
-    const credentials = await this.readCredentials(ref)
+    const {actions, credentials, ref, repository} = await this.step('resolve input', async () => {
+      const ref = parseRegistry(this.flags.registry)
+      const repository = this.flags.repository === undefined ? undefined : parseRepository(this.flags.repository)
+      const actions: Action[] = this.flags.scope === 'push' ? ['pull', 'push'] : ['pull']
+      // A config we could not write back must stop us before a password is sent anywhere.
+      await this.services.credentialStore().locate(ref)
+      return {actions, credentials: await this.readCredentials(ref), ref, repository}
+    })
 
-    let verified: boolean
-    let scope: ScopeCheck | undefined
-    try {
-      const client = await this.services.registryClient()
-      ;({verified} = await verifyCredentials(client, ref, credentials))
-      if (repository) scope = await checkScope(client, ref, credentials, repository, actions)
-    } catch (error) {
-      if (error instanceof NetworkError || error instanceof AuthenticationError || error instanceof ProtocolError) {
-        throw new RegshapeError(messages.loginFailed(ref.input, error.message), {cause: error})
+    const {scope, verified} = await this.step('verify', async () => {
+      try {
+        const client = await this.step('start http client', () => this.services.registryClient())
+        const {verified} = await verifyCredentials(client, ref, credentials)
+        const scope = repository ? await checkScope(client, ref, credentials, repository, actions) : undefined
+        return {scope, verified}
+      } catch (error) {
+        if (error instanceof NetworkError || error instanceof AuthenticationError || error instanceof ProtocolError) {
+          throw new RegshapeError(messages.loginFailed(ref.input, error.message), {cause: error})
+        }
+
+        throw error
       }
-
-      throw error
-    }
+    })
 
     if (scope) {
       const missing = scope.requested.filter((action) => !scope.granted.includes(action) && !scope.unknown.includes(action))
@@ -101,11 +103,13 @@ With --repository and --scope, login also asks the token server for pull (or pul
     }
 
     if (!verified) this.warning(messages.unverified(ref.input))
-    try {
-      await store.store(ref, credentials)
-    } catch (error) {
-      throw new RegshapeError(messages.storeFailed(error instanceof Error ? error.message : String(error)), {cause: error})
-    }
+    await this.step('persist', async () => {
+      try {
+        await this.services.credentialStore().store(ref, credentials)
+      } catch (error) {
+        throw new RegshapeError(messages.storeFailed(error instanceof Error ? error.message : String(error)), {cause: error})
+      }
+    })
 
     const human = scope ? `${messages.granted(scope.repository, scope.granted)}\n${messages.succeeded}` : messages.succeeded
     // Key order is part of the output: the spec's two keys first.

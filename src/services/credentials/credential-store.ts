@@ -1,3 +1,5 @@
+import type {Tracer} from '../telemetry/tracer.js'
+
 import {CredentialHelperError} from '../errors.js'
 import {type AuthEntry, type DockerConfigData, DockerConfigFile, authEntryWith, decodeAuth, encodeAuth} from './docker-config.js'
 import {CredentialHelperClient, type HelperClientOptions} from './helper-client.js'
@@ -41,6 +43,7 @@ export type HelperFactory = (name: string, options: HelperClientOptions) => Cred
 export interface CredentialStoreOptions {
   helperFactory?: HelperFactory
   helperOptions?: Omit<HelperClientOptions, 'configuredBy'>
+  tracer?: Tracer
 }
 
 export class CredentialStore {
@@ -57,7 +60,7 @@ export class CredentialStore {
 
   helper(location: StoreLocation & {kind: 'helper'}): CredentialHelperClient {
     const configuredBy = location.via === 'credsStore' ? `credsStore in ${this.configFile.path}` : `a credHelpers entry in ${this.configFile.path}`
-    const options = {...this.options.helperOptions, configuredBy}
+    const options = {...this.options.helperOptions, configuredBy, tracer: this.options.tracer}
     return this.options.helperFactory ? this.options.helperFactory(location.helper, options) : new CredentialHelperClient(location.helper, options)
   }
 
@@ -69,24 +72,32 @@ export class CredentialStore {
   async store(ref: RegistryRef, credentials: NewCredentials): Promise<StoreLocation> {
     let location: StoreLocation | undefined
     await this.configFile.update(async (data) => {
-      location = selectStore(data, ref.key, this.configFile.path)
-      data.auths ??= {}
-      const previous = data.auths[ref.key]
-      if (location.kind === 'helper') {
-        const helperEntry =
-          'identityToken' in credentials
-            ? {secret: credentials.identityToken, username: IDENTITY_TOKEN_USERNAME}
-            : {secret: credentials.password, username: credentials.username}
-        await this.helper(location).store(ref.key, helperEntry)
-        data.auths[ref.key] = authEntryWith(previous, {})
-      } else {
-        data.auths[ref.key] = authEntryWith(
-          previous,
-          'identityToken' in credentials ? {identitytoken: credentials.identityToken} : {auth: encodeAuth(credentials.username, credentials.password)},
-        )
-      }
+      const selected = await this.step('select store', async () => selectStore(data, ref.key, this.configFile.path))
+      location = selected
+      await this.step('store', () => this.writeEntry(data, selected, ref, data.auths?.[ref.key], credentials))
     })
     return location as StoreLocation
+  }
+
+  private async writeEntry(
+    data: DockerConfigData,
+    location: StoreLocation,
+    ref: RegistryRef,
+    previous: AuthEntry | undefined,
+    credentials: NewCredentials,
+  ): Promise<void> {
+    const auths = (data.auths ??= {})
+    if (location.kind === 'helper') {
+      const helperEntry =
+        'identityToken' in credentials
+          ? {secret: credentials.identityToken, username: IDENTITY_TOKEN_USERNAME}
+          : {secret: credentials.password, username: credentials.username}
+      await this.helper(location).store(ref.key, helperEntry)
+      auths[ref.key] = authEntryWith(previous, {})
+    } else {
+      const fields = 'identityToken' in credentials ? {identitytoken: credentials.identityToken} : {auth: encodeAuth(credentials.username, credentials.password)}
+      auths[ref.key] = authEntryWith(previous, fields)
+    }
   }
 
   /** Looks up stored credentials: the canonical key first, then legacy spellings of the same host. */
@@ -115,16 +126,23 @@ export class CredentialStore {
     let location: StoreLocation | undefined
     let removed = false
     await this.configFile.update(async (data) => {
-      location = selectStore(data, ref.key, this.configFile.path)
-      if (location.kind === 'helper') removed = await this.eraseFromHelper(this.helper(location), ref)
-      const keys = Object.keys(data.auths ?? {}).filter((key) => storedKeyMatches(key, ref))
-      for (const key of keys) {
-        // A helper's empty marker is not a login of its own; a file entry with credentials is.
-        if (location.kind === 'file' || credentialsFromEntry((data.auths as Record<string, AuthEntry>)[key])) removed = true
-        delete (data.auths as Record<string, AuthEntry>)[key]
-      }
+      const selected = await this.step('select store', async () => selectStore(data, ref.key, this.configFile.path))
+      location = selected
+      await this.step('erase', async () => {
+        if (selected.kind === 'helper') removed = await this.eraseFromHelper(this.helper(selected), ref)
+        const keys = Object.keys(data.auths ?? {}).filter((key) => storedKeyMatches(key, ref))
+        for (const key of keys) {
+          // A helper's empty marker is not a login of its own; a file entry with credentials is.
+          if (selected.kind === 'file' || credentialsFromEntry((data.auths as Record<string, AuthEntry>)[key])) removed = true
+          delete (data.auths as Record<string, AuthEntry>)[key]
+        }
+      })
     })
     return {location: location as StoreLocation, removed}
+  }
+
+  private step<T>(name: string, operation: () => Promise<T>): Promise<T> {
+    return this.options.tracer ? this.options.tracer.step(name, operation) : operation()
   }
 
   private async eraseFromHelper(helper: CredentialHelperClient, ref: RegistryRef): Promise<boolean> {

@@ -4,6 +4,8 @@ import {chmod, chown, lstat, mkdir, open, readFile, readlink, rename, rm, stat} 
 import {homedir} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
+import type {Tracer} from '../telemetry/tracer.js'
+
 import {DockerConfigError, describeError} from '../errors.js'
 
 /**
@@ -76,9 +78,16 @@ export interface LoadedConfig {
 export type ConfigMutator = (data: DockerConfigData) => Promise<void> | void
 
 export class DockerConfigFile {
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly tracer?: Tracer,
+  ) {}
 
   async load(): Promise<LoadedConfig> {
+    return this.tracer ? this.tracer.method('config read', () => this.read()) : this.read()
+  }
+
+  private async read(): Promise<LoadedConfig> {
     let text: string
     try {
       const info = await stat(this.path)
@@ -117,16 +126,21 @@ export class DockerConfigFile {
    * as before, nothing is written (a read-only or secret-managed config keeps working).
    */
   async update(mutate: ConfigMutator): Promise<{changed: boolean}> {
-    const {data} = await this.load()
+    const step = <T>(name: string, operation: () => Promise<T>) => (this.tracer ? this.tracer.step(name, operation) : operation())
+    const {data} = await step('load config', () => this.load())
     const before = JSON.stringify(data)
     await mutate(data)
     if (JSON.stringify(data) === before) return {changed: false}
-    await this.write(data)
+    await step('save', () => this.write(data))
     return {changed: true}
   }
 
   /** Atomic replace: a temp file in the target's own directory, 0600, fsync, rename. */
   async write(data: DockerConfigData): Promise<void> {
+    return this.tracer ? this.tracer.method('config write', () => this.replace(data)) : this.replace(data)
+  }
+
+  private async replace(data: DockerConfigData): Promise<void> {
     const target = await resolveSymlinks(this.path)
     const directory = dirname(target)
     try {

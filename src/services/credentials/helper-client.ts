@@ -1,6 +1,9 @@
 import {spawn} from 'node:child_process'
 
+import type {Tracer} from '../telemetry/tracer.js'
+
 import {CredentialHelperError} from '../errors.js'
+import {MASK} from '../transport/redact.js'
 
 /**
  * A client for Docker's credential-helper protocol (`docker-credential-<name> <action>`): the
@@ -23,8 +26,8 @@ export interface HelperClientOptions {
   env?: NodeJS.ProcessEnv
   /** A helper that hangs (a pinentry nobody answers) must not hang regshape forever. */
   timeoutMs?: number
-  /** Called after each helper run with its action and duration (telemetry). */
-  onCall?: (call: {action: string; durationMs: number; helper: string; ok: boolean}) => void
+  /** Telemetry; absent unless a telemetry flag is given. */
+  tracer?: Tracer
 }
 
 interface RunResult {
@@ -111,6 +114,11 @@ export class CredentialHelperClient {
   }
 
   private run(action: string, input: string): Promise<RunResult> {
+    const {tracer} = this.options
+    return tracer ? tracer.method(`helper ${this.name} ${action}`, () => this.spawnHelper(action, input)) : this.spawnHelper(action, input)
+  }
+
+  private spawnHelper(action: string, input: string): Promise<RunResult> {
     const started = performance.now()
     const timeoutMs = this.options.timeoutMs ?? 60_000
     return new Promise<RunResult>((resolvePromise, rejectPromise) => {
@@ -123,7 +131,16 @@ export class CredentialHelperClient {
         if (settled) return
         settled = true
         clearTimeout(timer)
-        this.options.onCall?.({action, durationMs: performance.now() - started, helper: this.name, ok: !error && result?.code === 0})
+        this.options.tracer?.helper({
+          action,
+          durationMs: performance.now() - started,
+          error: error?.message,
+          exitCode: result?.code ?? null,
+          helper: this.name,
+          // The store payload carries the secret: telemetry sees it masked, and only that.
+          input: action === 'store' ? maskSecret(input) : input,
+          outputBytes: size,
+        })
         if (error) rejectPromise(error)
         else resolvePromise(result as RunResult)
       }
@@ -159,6 +176,14 @@ export class CredentialHelperClient {
       child.stdin.on('error', () => {})
       child.stdin.end(input)
     })
+  }
+}
+
+function maskSecret(payload: string): string {
+  try {
+    return JSON.stringify({...JSON.parse(payload), Secret: MASK})
+  } catch {
+    return MASK
   }
 }
 

@@ -4,6 +4,7 @@ import type {RegistryRef} from '../credentials/registry-name.js'
 
 import {AuthenticationError, ProtocolError} from '../errors.js'
 import {type Challenge, parseChallenges} from './challenge.js'
+import type {Tracer} from '../telemetry/tracer.js'
 import type {HttpRequest, HttpResponse} from './http.js'
 
 /**
@@ -46,17 +47,10 @@ export class AuthMiddleware {
   private readonly challenges = new Map<string, Challenge>()
   private readonly tokens = new Map<string, TokenGrant>()
 
-  constructor(private readonly send: Send) {}
-
-  /**
-   * Authorization for a registry whose challenge this process has already seen, so that a second
-   * request does not pay for another 401 round trip.
-   */
-  async cachedAuthorization(ref: RegistryRef, scope: string | undefined, credentials: CredentialsProvider): Promise<Authorization | undefined> {
-    const challenge = this.challenges.get(ref.endpoint)
-    if (!challenge) return undefined
-    return this.authorize(challenge, ref, scope, await credentials())
-  }
+  constructor(
+    private readonly send: Send,
+    private readonly tracer?: Tracer,
+  ) {}
 
   /**
    * Reads a 401's challenges, picks the one regshape answers (Bearer first, as docker does: the
@@ -79,19 +73,8 @@ export class AuthMiddleware {
     return this.challenges.get(ref.endpoint)
   }
 
-  /** Parses the 401's challenges and returns the Authorization to retry with, if there is one. */
-  async answerChallenge(
-    ref: RegistryRef,
-    response: HttpResponse,
-    scope: string | undefined,
-    credentials: CredentialsProvider,
-  ): Promise<Authorization | undefined> {
-    const chosen = this.learnChallenge(ref, response)
-    if (!chosen) return undefined
-    return this.authorize(chosen, ref, scope ?? chosen.params.scope, await credentials())
-  }
-
-  private async authorize(
+  /** The Authorization answering `challenge` with `credentials`; undefined when they cannot answer it. */
+  async authorize(
     challenge: Challenge,
     ref: RegistryRef,
     scope: string | undefined,
@@ -108,17 +91,16 @@ export class AuthMiddleware {
   }
 
   /** A Bearer token for `scope`, from the cache or the realm. */
-  async token(
-    challenge: Challenge, ref: RegistryRef, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
+  async token(challenge: Challenge, ref: RegistryRef, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
     const realm = realmOf(challenge)
     const service = challenge.params.service
     // Different credentials for one registry (auth status --verify) must never share a token.
     const cacheKey = [ref.endpoint, realm.toString(), service ?? '', scope ?? '', credentialFingerprint(credentials)].join('\n')
     const cached = this.tokens.get(cacheKey)
     if (cached && cached.expiresAt > Date.now()) return cached
-    const grant = credentials?.identityToken
-      ? await this.refreshGrant(realm, service, scope, credentials.identityToken)
-      : await this.getToken(realm, service, scope, credentials)
+    const fetch = () =>
+      credentials?.identityToken ? this.refreshGrant(realm, service, scope, credentials.identityToken) : this.getToken(realm, service, scope, credentials)
+    const grant = await (this.tracer ? this.tracer.method(`token ${realm.host}${scope ? ` ${scope}` : ''}`, fetch) : fetch())
     this.tokens.set(cacheKey, grant)
     return grant
   }

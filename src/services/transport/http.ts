@@ -34,11 +34,13 @@ export interface HttpExchange {
   durationMs: number
   error?: string
   method: HttpMethod
+  /** Text bodies (JSON, forms, text), secret fields masked and long ones cut; absent otherwise. */
+  requestBody?: string
+  /** The headers as sent, the client's own (Host, User-Agent, Accept-Encoding) included. */
   requestHeaders: Record<string, string>
+  responseBody?: string
   responseHeaders: Record<string, string[]>
   status?: number
   statusText?: string
   url: string
 }
-
-export type ExchangeObserver = (exchange: HttpExchange) => void

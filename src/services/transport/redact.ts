@@ -11,7 +11,6 @@ const COOKIE_HEADERS = new Set(['cookie', 'set-cookie'])
 const SECRET_FIELDS = new Set([
   'access_token',
   'client_secret',
-  'code',
   'id_token',
   'identitytoken',
   'password',
@@ -76,6 +75,18 @@ export function redactBody(body: string, contentType: string | undefined): strin
   }
 
   return body
+}
+
+const MAX_SHOWN_BODY = 2048
+
+/** A body as telemetry may show it: text kinds with secret fields masked and cut short, others as a size. */
+export function describeBody(body: Buffer | string, contentType: string | undefined): string {
+  const text = typeof body === 'string' ? body : body.toString('utf8')
+  const type = (contentType ?? '').toLowerCase()
+  const textual = type === '' || type.includes('json') || type.startsWith('text/') || type.includes('x-www-form-urlencoded')
+  if (!textual) return `<${Buffer.byteLength(text)} bytes of ${type}>`
+  const shown = redactBody(text, contentType)
+  return shown.length > MAX_SHOWN_BODY ? `${shown.slice(0, MAX_SHOWN_BODY)}… (${Buffer.byteLength(text)} bytes)` : shown
 }
 
 function redactJson(value: unknown): unknown {

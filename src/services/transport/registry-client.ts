@@ -10,8 +10,9 @@ import type {RegistryRef} from '../credentials/registry-name.js'
 import {InputError, NetworkError, ProtocolError, describeError} from '../errors.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
 import type {Challenge} from './challenge.js'
-import type {ExchangeObserver, HttpMethod, HttpRequest, HttpResponse} from './http.js'
-import {redactBody, redactHeaders, redactUrl} from './redact.js'
+import type {Tracer} from '../telemetry/tracer.js'
+import type {HttpMethod, HttpRequest, HttpResponse} from './http.js'
+import {describeBody, redactHeaders, redactUrl} from './redact.js'
 
 /**
  * RegistryClient: the one door through which every HTTP request of regshape goes. It owns TLS
@@ -24,7 +25,8 @@ export interface RegistryClientOptions {
   caFile?: string
   /** Skip TLS verification and allow plain HTTP (--insecure). */
   insecure?: boolean
-  observer?: ExchangeObserver
+  /** Telemetry; absent unless a telemetry flag is given. */
+  tracer?: Tracer
   /** Per request, connect to last byte. */
   timeoutMs?: number
   userAgent?: string
@@ -87,7 +89,7 @@ export class RegistryClient {
       throwHttpErrors: false,
       timeout: {request: options.timeoutMs ?? DEFAULT_TIMEOUT_MS},
     })
-    this.auth = new AuthMiddleware((request) => this.send(request))
+    this.auth = new AuthMiddleware((request) => this.send(request), options.tracer)
   }
 
   /** got is imported on first use: commands that never touch the network never pay for it. */
@@ -102,15 +104,29 @@ export class RegistryClient {
    * request is retried once.
    */
   async request(ref: RegistryRef, request: RegistryRequest, credentials: CredentialsProvider): Promise<RegistryResponse> {
+    const {tracer} = this.options
+    const operation = () => this.authenticatedRequest(ref, request, credentials)
+    return tracer ? tracer.method(`registry ${request.method} ${request.path}`, operation) : operation()
+  }
+
+  private async authenticatedRequest(ref: RegistryRef, request: RegistryRequest, credentials: CredentialsProvider): Promise<RegistryResponse> {
+    const step = <T>(name: string, operation: () => Promise<T>) => (this.options.tracer ? this.options.tracer.step(name, operation) : operation())
     const known = this.auth.knownChallenge(ref)
-    const preemptive = await this.auth.cachedAuthorization(ref, request.scope, credentials)
-    let response = await this.sendToRegistry(ref, request, preemptive)
-    if (response.status !== 401) return {...response, authScheme: preemptive?.scheme, challenge: known, challenged: Boolean(known)}
-    const authorization = await this.auth.answerChallenge(ref, response, request.scope, credentials)
-    const challenge = this.auth.knownChallenge(ref)
-    if (!authorization) return {...response, challenge, challenged: Boolean(challenge)}
-    response = await this.sendToRegistry(ref, request, authorization)
-    return {...response, authScheme: authorization.scheme, challenge, challenged: true}
+    const preemptive = known ? await step('credentials', async () => this.auth.authorize(known, ref, request.scope ?? known.params.scope, await credentials())) : undefined
+    const first = await step(request.path === '/v2/' ? 'ping' : 'request', () => this.sendToRegistry(ref, request, preemptive))
+    if (first.status !== 401) return {...first, authScheme: preemptive?.scheme, challenge: known, challenged: Boolean(known)}
+    const answer = await step('challenge', async () => {
+      const challenge = this.auth.learnChallenge(ref, first)
+      return challenge && {challenge, credentials: await credentials()}
+    })
+    if (!answer) return {...first, challenge: undefined, challenged: false}
+    const {challenge} = answer
+    const authorization = await step(challenge.scheme === 'bearer' ? 'token' : 'credentials', () =>
+      this.auth.authorize(challenge, ref, request.scope ?? challenge.params.scope, answer.credentials),
+    )
+    if (!authorization) return {...first, challenge, challenged: true}
+    const retried = await step('retry', () => this.sendToRegistry(ref, request, authorization))
+    return {...retried, authScheme: authorization.scheme, challenge, challenged: true}
   }
 
   /** The URL a registry path resolves to, with the scheme this process settled on. */
@@ -186,18 +202,23 @@ export class RegistryClient {
   private async sendOnce(request: HttpRequest): Promise<HttpResponse> {
     const started = performance.now()
     const maxBodyBytes = request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
-    const requestHeaders = {...request.headers}
+    let requestHeaders: Record<string, string> = {...request.headers}
     let bytesReceived = 0
+    const chunks: Buffer[] = []
     let responseSeen: undefined | {headers: Record<string, string[]>; status: number; statusText: string}
     const observe = (error?: string) => {
-      if (!this.options.observer) return
-      this.options.observer({
+      const {tracer} = this.options
+      if (!tracer) return
+      const requestType = Object.entries(requestHeaders).find(([name]) => name.toLowerCase() === 'content-type')?.[1]
+      tracer.http({
         bytesReceived,
         bytesSent: request.body ? Buffer.byteLength(request.body) : 0,
         durationMs: performance.now() - started,
         error,
         method: request.method,
+        requestBody: request.body === undefined ? undefined : describeBody(request.body, requestType),
         requestHeaders: redactHeaders(requestHeaders),
+        responseBody: bytesReceived > 0 ? describeBody(Buffer.concat(chunks), responseSeen?.headers['content-type']?.[0]) : undefined,
         responseHeaders: redactHeaders(responseSeen?.headers ?? {}),
         status: responseSeen?.status,
         statusText: responseSeen?.statusText,
@@ -212,7 +233,13 @@ export class RegistryClient {
           headers: requestHeaders,
           method: request.method,
         })
-        const chunks: Buffer[] = []
+        // The headers as they went out, got's own included, for --debug-calls.
+        if (this.options.tracer) {
+          stream.once('request', (outgoing: {getHeaders(): Record<string, number | string | string[] | undefined>}) => {
+            requestHeaders = Object.fromEntries(Object.entries(outgoing.getHeaders()).map(([name, value]) => [name, String(value)]))
+          })
+        }
+
         stream.on('response', (incoming: {rawHeaders: string[]; statusCode: number; statusMessage?: string}) => {
           responseSeen = {headers: groupHeaders(incoming.rawHeaders), status: incoming.statusCode, statusText: incoming.statusMessage ?? ''}
         })
@@ -243,11 +270,6 @@ export class RegistryClient {
       throw failure
     }
   }
-}
-
-/** For telemetry: a body is shown only through this, with its secret fields masked. */
-export function describeBody(body: Buffer | string, contentType: string | undefined): string {
-  return redactBody(typeof body === 'string' ? body : body.toString('utf8'), contentType)
 }
 
 function groupHeaders(raw: string[]): Record<string, string[]> {

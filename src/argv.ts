@@ -15,6 +15,7 @@ export const GLOBAL_FLAGS: ReadonlyArray<{char?: string; name: string; takesValu
   {char: 'p', name: 'password', takesValue: true},
   {name: 'time-methods', takesValue: false},
   {name: 'time-scenarios', takesValue: false},
+  {name: 'timeout', takesValue: true},
   {char: 'u', name: 'username', takesValue: true},
 ]
 

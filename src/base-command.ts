@@ -6,7 +6,7 @@ import type {Telemetry} from './services/telemetry/telemetry.js'
 import type {RegistryRequest, RegistryResponse} from './services/transport/registry-client.js'
 
 import {formatJson} from './output.js'
-import {ExitCode, RegshapeError, describeError} from './services/errors.js'
+import {ExitCode, RegshapeError, UsageError, describeError} from './services/errors.js'
 import {type Services, createServices} from './services/factory.js'
 
 /**
@@ -41,6 +41,17 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       helpGroup: 'GLOBAL',
     }),
     'time-methods': Flags.boolean({description: 'Print execution time for individual method calls', helpGroup: 'GLOBAL'}),
+    timeout: Flags.custom<number>({
+      default: 30,
+      description: 'Give up on a registry request, or a credential helper run, after this many seconds',
+      helpGroup: 'GLOBAL',
+      helpValue: 'SECONDS',
+      async parse(input) {
+        const seconds = Number(input)
+        if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`--timeout expects a positive number of seconds, not "${input}"`)
+        return seconds
+      },
+    })(),
     'time-scenarios': Flags.boolean({description: 'Print execution time for multi-step workflows', helpGroup: 'GLOBAL'}),
     username: Flags.string({char: 'u', description: 'Username', helpGroup: 'GLOBAL'}),
   }
@@ -60,6 +71,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       env: process.env,
       insecure: this.flags.insecure,
       password: this.flags.password,
+      timeoutMs: this.flags.timeout * 1000,
       tracer: this.telemetry,
       userAgent: this.config.userAgent,
       username: this.flags.username,
@@ -96,13 +108,21 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
 
   override async init(): Promise<void> {
     await super.init()
-    const {args, flags} = await this.parse({
-      args: this.ctor.args,
-      baseFlags: this.ctor.baseFlags,
-      enableJsonFlag: false,
-      flags: this.ctor.flags,
-      strict: this.ctor.strict,
-    })
+    let parsed
+    try {
+      parsed = await this.parse({
+        args: this.ctor.args,
+        baseFlags: this.ctor.baseFlags,
+        enableJsonFlag: false,
+        flags: this.ctor.flags,
+        strict: this.ctor.strict,
+      })
+    } catch (error) {
+      // Whatever fails while reading the command line is a usage error, whichever class oclif used.
+      throw new UsageError(parseErrorMessage(error as Error))
+    }
+
+    const {args, flags} = parsed
     this.flags = flags as RegshapeFlags<T>
     this.args = args as RegshapeArgs<T>
     // Docker's warning, for every command: argv is visible to other users through ps and /proc.
@@ -164,11 +184,6 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
 /** One line and an exit code for any error; never a stack trace. */
 export function userFacing(error: unknown): {exitCode: number; message: string} {
   if (error instanceof RegshapeError) return {exitCode: error.exitCode, message: oneLine(error.message)}
-  const parse = error as {name?: string; oclif?: {exit?: number}; parse?: unknown}
-  if (parse.parse !== undefined || parse.name === 'CLIParseError') {
-    return {exitCode: ExitCode.Usage, message: parseErrorMessage(error as Error)}
-  }
-
   const name = (error as Error)?.name
   if (name === 'ExitPromptError' || name === 'AbortPromptError') return {exitCode: ExitCode.Interrupted, message: 'Interrupted'}
   return {exitCode: ExitCode.Failure, message: oneLine(`unexpected error: ${describeError(error)}`)}
@@ -180,7 +195,7 @@ function parseErrorMessage(error: Error): string {
   const lines = error.message
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line !== '' && !/^See more help with/.test(line) && !/^The following errors? occurred:?$/.test(line))
+    .filter((line) => line !== '' && !/^See more help with/.test(line) && !/^The following errors? occurred:?$/.test(line) && !/^Parsing --\S+$/.test(line))
   return `${lines.join('; ')} (see --help)`
 }
 

@@ -58,7 +58,10 @@ export class DefaultServices implements Services {
   }
 
   credentialStore(): CredentialStore {
-    this.store ??= new CredentialStore(this.dockerConfigFile(), {helperOptions: {env: this.options.env}, tracer: this.options.tracer})
+    this.store ??= new CredentialStore(this.dockerConfigFile(), {
+      helperOptions: {env: this.options.env, timeoutMs: this.options.timeoutMs},
+      tracer: this.options.tracer,
+    })
     return this.store
   }
 

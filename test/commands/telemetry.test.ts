@@ -107,9 +107,7 @@ describe('telemetry: --time-methods, --time-scenarios, --debug-calls', () => {
       '    credentials',
       '    retry',
       '  persist',
-      '    load config',
       '    select store',
-      '    store',
       '    save',
     ])
     // The same in text form: curl -v-like blocks, method lines, an indented tree.

@@ -47,14 +47,20 @@ export interface CredentialStoreOptions {
 }
 
 export class CredentialStore {
+  private located?: DockerConfigData
+
   constructor(
     readonly configFile: DockerConfigFile,
     private readonly options: CredentialStoreOptions = {},
   ) {}
 
-  /** Fails early on a config that cannot be used, before anything is sent to a registry. */
+  /**
+   * Fails early on a config that cannot be used, before anything is sent to a registry. The data
+   * read is kept for the store() that follows (which re-reads under the lock before writing).
+   */
   async locate(ref: RegistryRef): Promise<StoreLocation> {
     const {data} = await this.configFile.load()
+    this.located = data
     return selectStore(data, ref.key, this.configFile.path)
   }
 
@@ -70,34 +76,27 @@ export class CredentialStore {
    * entry; without one, base64 `user:password`, or `identitytoken`, goes into `auths`.
    */
   async store(ref: RegistryRef, credentials: NewCredentials): Promise<StoreLocation> {
-    let location: StoreLocation | undefined
-    await this.configFile.update(async (data) => {
-      const selected = await this.step('select store', async () => selectStore(data, ref.key, this.configFile.path))
-      location = selected
-      await this.step('store', () => this.writeEntry(data, selected, ref, data.auths?.[ref.key], credentials))
-    })
-    return location as StoreLocation
-  }
-
-  private async writeEntry(
-    data: DockerConfigData,
-    location: StoreLocation,
-    ref: RegistryRef,
-    previous: AuthEntry | undefined,
-    credentials: NewCredentials,
-  ): Promise<void> {
-    const auths = (data.auths ??= {})
+    const data = this.located ?? (await this.step('load config', () => this.configFile.load())).data
+    this.located = undefined
+    const location = await this.step('select store', async () => selectStore(data, ref.key, this.configFile.path))
+    let fields: AuthEntry
     if (location.kind === 'helper') {
-      const helperEntry =
+      const secret =
         'identityToken' in credentials
           ? {secret: credentials.identityToken, username: IDENTITY_TOKEN_USERNAME}
           : {secret: credentials.password, username: credentials.username}
-      await this.helper(location).store(ref.key, helperEntry)
-      auths[ref.key] = authEntryWith(previous, {})
+      await this.step('store', () => this.helper(location).store(ref.key, secret))
+      // Docker's marker: the entry exists, the secret lives in the helper.
+      fields = {}
     } else {
-      const fields = 'identityToken' in credentials ? {identitytoken: credentials.identityToken} : {auth: encodeAuth(credentials.username, credentials.password)}
-      auths[ref.key] = authEntryWith(previous, fields)
+      fields = 'identityToken' in credentials ? {identitytoken: credentials.identityToken} : {auth: encodeAuth(credentials.username, credentials.password)}
     }
+
+    await this.configFile.update((latest) => {
+      latest.auths ??= {}
+      latest.auths[ref.key] = authEntryWith(latest.auths[ref.key], fields)
+    }, data)
+    return location
   }
 
   /** Looks up stored credentials: the canonical key first, then legacy spellings of the same host. */
@@ -123,22 +122,19 @@ export class CredentialStore {
    * matching `auths` entries (Docker's helper markers included). `removed` says whether anything was there.
    */
   async erase(ref: RegistryRef): Promise<{location: StoreLocation; removed: boolean}> {
-    let location: StoreLocation | undefined
-    let removed = false
-    await this.configFile.update(async (data) => {
-      const selected = await this.step('select store', async () => selectStore(data, ref.key, this.configFile.path))
-      location = selected
-      await this.step('erase', async () => {
-        if (selected.kind === 'helper') removed = await this.eraseFromHelper(this.helper(selected), ref)
-        const keys = Object.keys(data.auths ?? {}).filter((key) => storedKeyMatches(key, ref))
-        for (const key of keys) {
-          // A helper's empty marker is not a login of its own; a file entry with credentials is.
-          if (selected.kind === 'file' || credentialsFromEntry((data.auths as Record<string, AuthEntry>)[key])) removed = true
-          delete (data.auths as Record<string, AuthEntry>)[key]
-        }
-      })
+    const {data} = await this.step('load config', () => this.configFile.load())
+    const location = await this.step('select store', async () => selectStore(data, ref.key, this.configFile.path))
+    const matching = (auths: Record<string, AuthEntry>) => Object.keys(auths).filter((key) => storedKeyMatches(key, ref))
+    const removed = await this.step('erase', async () => {
+      const fromHelper = location.kind === 'helper' && (await this.eraseFromHelper(this.helper(location), ref))
+      // A helper's empty marker is not a login of its own; a file entry with credentials is.
+      const fromFile = matching(data.auths ?? {}).some((key) => location.kind === 'file' || credentialsFromEntry((data.auths as Record<string, AuthEntry>)[key]))
+      return fromHelper || fromFile
     })
-    return {location: location as StoreLocation, removed}
+    await this.configFile.update((latest) => {
+      for (const key of matching(latest.auths ?? {})) delete (latest.auths as Record<string, AuthEntry>)[key]
+    }, data)
+    return {location, removed}
   }
 
   private step<T>(name: string, operation: () => Promise<T>): Promise<T> {

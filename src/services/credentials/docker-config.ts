@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {constants as fsConstants} from 'node:fs'
-import {chmod, chown, lstat, mkdir, open, readFile, readlink, rename, rm, stat} from 'node:fs/promises'
+import {chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
@@ -74,8 +74,8 @@ export interface LoadedConfig {
   exists: boolean
 }
 
-/** A mutation of the config; returns nothing. The file is written only if the data changed. */
-export type ConfigMutator = (data: DockerConfigData) => Promise<void> | void
+/** A pure, synchronous edit of the config data (it may run twice: see DockerConfigFile.update). */
+export type ConfigMutator = (data: DockerConfigData) => void
 
 export class DockerConfigFile {
   constructor(
@@ -122,37 +122,84 @@ export class DockerConfigFile {
   }
 
   /**
-   * Read-modify-write. The mutator edits the parsed data in place; if the result serialises the same
-   * as before, nothing is written (a read-only or secret-managed config keeps working).
+   * Read-modify-write under a lock file, so that concurrent regshape processes never lose each
+   * other's changes. `mutate` must be a pure edit of the data: it is first tried on a copy without
+   * the lock (on `snapshot`, if the caller has just loaded the file), and if nothing would change,
+   * nothing is locked or written (a read-only or secret-managed config keeps working); otherwise it
+   * is applied again to the file as read under the lock.
    */
-  async update(mutate: ConfigMutator): Promise<{changed: boolean}> {
+  async update(mutate: ConfigMutator, snapshot?: DockerConfigData): Promise<{changed: boolean}> {
     const step = <T>(name: string, operation: () => Promise<T>) => (this.tracer ? this.tracer.step(name, operation) : operation())
-    const {data} = await step('load config', () => this.load())
-    const before = JSON.stringify(data)
-    await mutate(data)
-    if (JSON.stringify(data) === before) return {changed: false}
-    await step('save', () => this.write(data))
-    return {changed: true}
+    const current = snapshot ?? (await step('load config', () => this.load())).data
+    const probe = structuredClone(current)
+    mutate(probe)
+    if (JSON.stringify(probe) === JSON.stringify(current)) return {changed: false}
+    return step('save', async () => {
+      const target = await resolveSymlinks(this.path)
+      const release = await this.lock(target)
+      try {
+        const {data} = await this.load()
+        const before = JSON.stringify(data)
+        mutate(data)
+        if (JSON.stringify(data) === before) return {changed: false}
+        await this.write(data, target)
+        return {changed: true}
+      } finally {
+        await release()
+      }
+    })
   }
 
   /** Atomic replace: a temp file in the target's own directory, 0600, fsync, rename. */
-  async write(data: DockerConfigData): Promise<void> {
-    return this.tracer ? this.tracer.method('config write', () => this.replace(data)) : this.replace(data)
+  async write(data: DockerConfigData, target?: string): Promise<void> {
+    const replace = async () => this.replace(data, target ?? (await resolveSymlinks(this.path)))
+    return this.tracer ? this.tracer.method('config write', replace) : replace()
   }
 
-  private async replace(data: DockerConfigData): Promise<void> {
-    const target = await resolveSymlinks(this.path)
-    const directory = dirname(target)
+  /**
+   * Takes `<config>.lock` (a directory, created atomically). A lock whose holder died is taken over
+   * once it has not been refreshed for LOCK_STALE_MS; waiting gives up after about 30 s.
+   */
+  private async lock(target: string): Promise<() => Promise<void>> {
+    await this.ensureDirectory(dirname(target))
+    const {default: lockfile} = await import('proper-lockfile')
+    try {
+      return await lockfile.lock(target, {
+        lockfilePath: `${target}.lock`,
+        realpath: false,
+        retries: {factor: 1.3, maxTimeout: 300, minTimeout: 15, randomize: true, retries: 120},
+        stale: LOCK_STALE_MS,
+        update: LOCK_STALE_MS / 2,
+      })
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ELOCKED') {
+        throw new DockerConfigError(`Docker config ${this.path} stayed locked by another process (${target}.lock); try again`, this.path, {cause: error})
+      }
+
+      throw new DockerConfigError(`Docker config ${this.path} cannot be locked: ${describeFsError(error)}`, this.path, {cause: error})
+    }
+  }
+
+  private async ensureDirectory(directory: string): Promise<void> {
     try {
       await mkdir(directory, {mode: 0o700, recursive: true})
     } catch (error) {
       throw new DockerConfigError(`directory ${directory} cannot be created: ${describeFsError(error)}`, this.path, {cause: error})
     }
+  }
 
+  private async replace(data: DockerConfigData, target: string): Promise<void> {
+    const directory = dirname(target)
+    await this.ensureDirectory(directory)
+    await removeOrphanedTemporaries(directory, basenameOf(target))
     const existing = await stat(target).catch(() => undefined)
     const temporary = join(directory, `.${basenameOf(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
     // Docker's own formatting: tab indentation, no trailing newline.
     const text = JSON.stringify(data, null, '\t')
+    // Ctrl-C or kill between creating the temporary and the rename would leave it behind: such
+    // signals wait until the file is either in place or cleaned up, then take effect.
+    const deferred = deferSignals()
     try {
       const handle = await open(temporary, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
       try {
@@ -163,12 +210,68 @@ export class DockerConfigFile {
       }
 
       if (existing) await keepOwnershipAndMode(temporary, existing)
+      await testPause()
       await rename(temporary, target)
     } catch (error) {
       await rm(temporary, {force: true})
       throw new DockerConfigError(`Docker config ${target} cannot be written: ${describeFsError(error)}`, this.path, {cause: error})
+    } finally {
+      deferred.resume()
     }
   }
+}
+
+/** How long a lock may go without being refreshed before it counts as abandoned. */
+const LOCK_STALE_MS = 3000
+const DEFERRED_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const
+
+/** Holds SIGINT/SIGTERM/SIGHUP back during a short critical section, then re-raises the first one. */
+function deferSignals(): {resume(): void} {
+  let received: NodeJS.Signals | undefined
+  const hold = (signal: NodeJS.Signals) => {
+    received ??= signal
+  }
+
+  for (const signal of DEFERRED_SIGNALS) process.on(signal, hold)
+  return {
+    resume() {
+      for (const signal of DEFERRED_SIGNALS) process.removeListener(signal, hold)
+      // Re-raised with our listener gone: the default action (or the lock library's cleanup) runs.
+      if (received) process.kill(process.pid, received)
+    },
+  }
+}
+
+/**
+ * Temporaries left by a writer that was killed (SIGKILL cannot be caught). Called under the lock,
+ * so no live regshape is writing one; the pid check guards against a lock taken over too early.
+ */
+async function removeOrphanedTemporaries(directory: string, base: string): Promise<void> {
+  const pattern = new RegExp(`^\\.${base.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`)
+  const names = await readdir(directory).catch(() => [] as string[])
+  for (const name of names) {
+    const match = pattern.exec(name)
+    if (match && !isAlive(Number(match[1]))) await rm(join(directory, name), {force: true})
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * A pause inside the critical section, for the tests that kill or interrupt a writer mid-save.
+ * Not a user setting.
+ */
+async function testPause(): Promise<void> {
+  const ms = Number(process.env.REGSHAPE_TEST_SAVE_PAUSE_MS)
+  if (ms > 0) await new Promise((resolvePromise) => setTimeout(resolvePromise, ms))
 }
 
 /** Keep a tighter mode and, when running as root, the owner: `sudo regshape` must not steal the file. */

@@ -120,7 +120,7 @@ export class CredentialHelperClient {
 
   private spawnHelper(action: string, input: string): Promise<RunResult> {
     const started = performance.now()
-    const timeoutMs = this.options.timeoutMs ?? 60_000
+    const timeoutMs = this.options.timeoutMs ?? 30_000
     return new Promise<RunResult>((resolvePromise, rejectPromise) => {
       const child = spawn(this.binary, [action], {env: this.options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe']})
       const stdout: Buffer[] = []
@@ -147,7 +147,7 @@ export class CredentialHelperClient {
 
       const timer = setTimeout(() => {
         child.kill('SIGKILL')
-        finish(new CredentialHelperError(`${this.binary} ${action} did not answer within ${Math.round(timeoutMs / 1000)}s`, this.name, 'timeout'))
+        finish(new CredentialHelperError(`${this.binary} ${action} did not answer within ${timeoutMs / 1000} s (--timeout)`, this.name, 'timeout'))
       }, timeoutMs)
       const collect = (into: Buffer[]) => (chunk: Buffer) => {
         size += chunk.length

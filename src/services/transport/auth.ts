@@ -49,6 +49,8 @@ export class AuthMiddleware {
 
   constructor(
     private readonly send: Send,
+    /** The scheme a registry was reached on: an HTTPS registry's realm must be HTTPS too. */
+    private readonly schemeOf: (ref: RegistryRef) => 'http' | 'https',
     private readonly tracer?: Tracer,
   ) {}
 
@@ -93,6 +95,7 @@ export class AuthMiddleware {
   /** A Bearer token for `scope`, from the cache or the realm. */
   async token(challenge: Challenge, ref: RegistryRef, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
     const realm = realmOf(challenge)
+    checkRealm(realm, ref, this.schemeOf(ref))
     const service = challenge.params.service
     // Different credentials for one registry (auth status --verify) must never share a token.
     const cacheKey = [ref.endpoint, realm.toString(), service ?? '', scope ?? '', credentialFingerprint(credentials)].join('\n')
@@ -153,6 +156,47 @@ function realmOf(challenge: Challenge): URL {
   } catch {
     throw new ProtocolError('the registry\'s Bearer challenge has a realm that is not an http(s) URL')
   }
+}
+
+/**
+ * Where a registry may send us with our credentials (as oras-go and go-containerregistry check):
+ * never from HTTPS down to plain HTTP, and never to a loopback, private or link-local address
+ * unless the registry itself lives on that host (a hostile registry must not aim us at a service
+ * inside the network).
+ */
+export function checkRealm(realm: URL, ref: RegistryRef, registryScheme: 'http' | 'https'): void {
+  if (registryScheme === 'https' && realm.protocol !== 'https:') {
+    throw new ProtocolError(`the registry's token realm ${realm.origin} is not HTTPS; credentials for an HTTPS registry are never sent over plain HTTP`)
+  }
+
+  const realmHost = bareHost(realm.hostname)
+  if (isInternalHost(realmHost) && realmHost !== bareHost(hostOfEndpoint(ref.endpoint))) {
+    throw new ProtocolError(`the registry's token realm ${realm.host} is a loopback, private or link-local address other than the registry's own host; refusing to use it`)
+  }
+}
+
+function hostOfEndpoint(endpoint: string): string {
+  return endpoint.startsWith('[') ? endpoint.slice(0, endpoint.indexOf(']') + 1) : endpoint.split(':')[0]
+}
+
+function bareHost(host: string): string {
+  return host.toLowerCase().replace(/^\[(.*)\]$/, '$1')
+}
+
+function isInternalHost(host: string): boolean {
+  if (host === 'localhost' || host.endsWith('.localhost')) return true
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)
+  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(mapped ? mapped[1] : host)
+  if (ipv4) {
+    const [a, b] = [Number(ipv4[1]), Number(ipv4[2])]
+    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127)
+  }
+
+  if (host.includes(':')) {
+    return host === '::1' || host === '::' || /^f[cd][0-9a-f]{2}:/.test(host) || /^fe[89ab][0-9a-f]:/.test(host)
+  }
+
+  return false
 }
 
 function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: boolean): TokenGrant {

@@ -89,7 +89,7 @@ export class RegistryClient {
       throwHttpErrors: false,
       timeout: {request: options.timeoutMs ?? DEFAULT_TIMEOUT_MS},
     })
-    this.auth = new AuthMiddleware((request) => this.send(request), options.tracer)
+    this.auth = new AuthMiddleware((request) => this.send(request), (ref) => this.schemes.get(ref.endpoint) ?? 'https', options.tracer)
   }
 
   /** got is imported on first use: commands that never touch the network never pay for it. */
@@ -314,7 +314,7 @@ function toNetworkError(error: unknown, url: string): TransportError {
   let message = (err.message ?? describeError(error)).split('\n')[0]
   const notTls = code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/.test(message)
   if (notTls) message = `${new URL(url).host} does not speak TLS (${code ?? 'EPROTO'})`
-  else if (err.name === 'TimeoutError') message = `no answer from ${redactUrl(url)} within the timeout (${message})`
+  else if (err.name === 'TimeoutError') message = `no answer from ${redactUrl(url)} within the timeout (--timeout)`
   else if (code && TLS_HINTS[code]) message = `TLS: ${message} (${TLS_HINTS[code]})`
   return new TransportError(message, code, notTls, {cause: error})
 }

@@ -19,6 +19,8 @@ const needed = {
   pass: 'pass',
   python3: 'python3',
   setpriv: 'util-linux',
+  // the completion tests drive a real interactive zsh (bash is always there)
+  zsh: 'zsh',
 }
 
 const onPath = (command) => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0

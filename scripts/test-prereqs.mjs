@@ -23,6 +23,9 @@ const needed = {
   zsh: 'zsh',
 }
 
+// npm run test:packaging also unpacks the standalone tarballs
+if (process.argv.includes('--packaging')) Object.assign(needed, {tar: 'tar'})
+
 const onPath = (command) => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0
 const missing = [...new Set(Object.entries(needed).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg))]
 

@@ -23,8 +23,8 @@ const needed = {
   zsh: 'zsh',
 }
 
-// npm run test:packaging also unpacks the standalone tarballs
-if (process.argv.includes('--packaging')) Object.assign(needed, {tar: 'tar'})
+// npm run test:packaging also unpacks the standalone tarballs and checks the Homebrew formula
+if (process.argv.includes('--packaging')) Object.assign(needed, {ruby: 'ruby', tar: 'tar'})
 
 const onPath = (command) => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0
 const missing = [...new Set(Object.entries(needed).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg))]

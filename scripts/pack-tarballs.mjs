@@ -23,7 +23,6 @@
 import {execFileSync, spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {parseArgs} from 'node:util'
 
@@ -75,7 +74,9 @@ function cacheNodeBinary(target, nodeVersion) {
 
   const spec = `${TARGETS[target].npmPackage}@${nodeVersion}`
   log(`Node ${nodeVersion} for ${target}: npm pack ${spec}`)
-  const work = mkdtempSync(join(tmpdir(), 'regshape-node-'))
+  // inside tmp/ so that the binary can be renamed into the cache (same filesystem)
+  mkdirSync(join(ROOT, 'tmp', 'cache'), {recursive: true})
+  const work = mkdtempSync(join(ROOT, 'tmp', 'node-download-'))
   try {
     const packed = spawnSync('npm', ['pack', spec, '--json', '--pack-destination', work], {cwd: work, encoding: 'utf8'})
     if (packed.status !== 0) {
@@ -94,7 +95,6 @@ function cacheNodeBinary(target, nodeVersion) {
     if (meta.version.replace(/^v/, '') !== nodeVersion) throw new Error(`${spec} unpacked as version ${meta.version}`)
     const binary = join(work, 'package', 'bin', 'node')
     checkNodeBinary(binary, target, nodeVersion)
-    mkdirSync(join(ROOT, 'tmp', 'cache'), {recursive: true})
     // complete or absent: oclif trusts whatever is at this path
     const staging = join(ROOT, 'tmp', 'cache', `.staging-${process.pid}-${target}`)
     rmSync(staging, {force: true, recursive: true})

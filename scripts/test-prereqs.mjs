@@ -19,7 +19,12 @@ const needed = {
   pass: 'pass',
   python3: 'python3',
   setpriv: 'util-linux',
+  // the completion tests drive a real interactive zsh (bash is always there)
+  zsh: 'zsh',
 }
+
+// npm run test:packaging also unpacks the standalone tarballs and checks the Homebrew formula
+if (process.argv.includes('--packaging')) Object.assign(needed, {ruby: 'ruby', tar: 'tar'})
 
 const onPath = (command) => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0
 const missing = [...new Set(Object.entries(needed).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg))]

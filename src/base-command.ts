@@ -160,8 +160,19 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     return undefined
   }
 
-  override async catch(error: Error & {oclif?: {exit?: number}}): Promise<void> {
-    if (error instanceof Errors.ExitError) throw error
+  /**
+   * Ends the command with an exit code, silently. The error is marked for oclif's handler to skip:
+   * in a plugin, this code's @oclif/core is not the host's, so the host cannot recognise our
+   * ExitError by its class.
+   */
+  protected exitWith(code: number): never {
+    const exit = new Errors.ExitError(code) as Errors.ExitError & {skipOclifErrorHandling?: boolean}
+    exit.skipOclifErrorHandling = true
+    throw exit
+  }
+
+  override async catch(error: Error & {code?: string; oclif?: {exit?: number}}): Promise<void> {
+    if (error.code === 'EEXIT' && error.oclif?.exit !== undefined) throw error
     // The workflow's timings first, so the error stays the last line a person reads.
     this.telemetry?.finish(false)
     const {exitCode, message} = userFacing(error)
@@ -171,7 +182,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       process.stderr.write(`Error: ${message}\n`)
     }
 
-    this.exit(exitCode)
+    this.exitWith(exitCode)
   }
 
   override async finally(error: Error | undefined): Promise<void> {

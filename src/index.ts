@@ -1,5 +1,7 @@
 /**
- * regshape's public SDK: what a plugin builds on. Everything exported here is semver-stable.
+ * regshape's public SDK: what a plugin builds on (RegshapeCommand, the credential resolution chain,
+ * the registry client and its errors). It is published as @regshape/sdk, built from this file and
+ * what it imports (packages/sdk); everything exported here is semver-stable.
  */
 export {type JsonObject, RegshapeCommand, type RegshapeArgs, type RegshapeFlags, userFacing} from './base-command.js'
 export {formatJson} from './output.js'
@@ -7,12 +9,14 @@ export * from './services/credentials/credential-store.js'
 export * from './services/credentials/docker-config.js'
 export * from './services/credentials/helper-client.js'
 export * from './services/credentials/registry-name.js'
+export * from './services/credentials/resolve.js'
 export * from './services/errors.js'
 export * from './services/factory.js'
-export {verifyCredentials, type VerificationResult} from './services/login.js'
+export * from './services/login.js'
+export * from './services/ping.js'
 export {type AskOptions, type Prompter, readSecretFromStdin, stripOneLineEnding, TerminalPrompter} from './services/prompt.js'
 export {type Authorization, AuthMiddleware, type Credentials, type CredentialsProvider} from './services/transport/auth.js'
 export {type Challenge, parseChallenges} from './services/transport/challenge.js'
 export type * from './services/transport/http.js'
+export type {HelperCall, Tracer} from './services/telemetry/tracer.js'
 export type {RegistryClient, RegistryClientOptions, RegistryRequest, RegistryResponse} from './services/transport/registry-client.js'
-export {run} from '@oclif/core'

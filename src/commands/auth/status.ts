@@ -160,7 +160,7 @@ With --registry, shows what the credential resolution chain yields for that regi
     const bad = verifications?.filter((v) => v.result !== 'valid' && v.result !== 'unverified').length ?? 0
     if (bad > 0) {
       process.stderr.write(`Error: ${messages.invalidEntries(bad)}\n`)
-      this.exit(1)
+      this.exitWith(1)
     }
   }
 }

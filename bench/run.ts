@@ -525,8 +525,12 @@ async function main(): Promise<number> {
 
     const rows: Row[] = commands.map((command) => ({command, timing: timings.get(command.id)!, rssKiB: rss.get(command.id)}))
     const exceeded = roundTrips.filter((r) => r.kind === 'regshape' && !r.withinLimit)
+    // The floor does the same work every time, so its spread is the machine's noise, not the CLI's.
+    const floor = timings.get('floor')!
+    const noise = floor.medianMs / floor.minMs - 1
     const conditions =
       `Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadBefore[0]!.toFixed(2)} before / ${loadAfter[0]!.toFixed(2)} after; ` +
+      `noise: the floor's median is ${(noise * 100).toFixed(0)}% above its min${noise > 0.25 ? ' (a busy machine: compare the min column, or rerun)' : ''}; ` +
       `${RUNS} timed runs after ${WARMUP} warm-up runs, interleaved; peak RSS = median of ${RSS_RUNS} runs under GNU time; NODE_EXTRA_CA_CERTS unset for every command.`
     const markdown = [
       timingTable(rows),
@@ -560,6 +564,7 @@ async function main(): Promise<number> {
         cpuModel: cpus()[0]?.model,
         loadAverageBefore: loadBefore,
         loadAverageAfter: loadAfter,
+        floorMedianOverMin: floor.medianMs / floor.minMs,
         runs: RUNS,
         warmup: WARMUP,
         rssRuns: RSS_RUNS,

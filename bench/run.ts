@@ -502,7 +502,7 @@ function replaceReadmeSection(markdown: string): void {
     return
   }
 
-  writeFileSync(readme, `${text.slice(0, start + README_START.length)}\n${markdown}\n${text.slice(end)}`)
+  writeFileSync(readme, `${text.slice(0, start + README_START.length)}\n\n${markdown}\n\n${text.slice(end)}`)
   log('README.md benchmark section updated')
 }
 

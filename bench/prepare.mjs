@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// `npm run bench`, step 1: make a clean checkout (after `npm ci`) ready to be measured.
+// - the Debian packages behind what the bench starts and reads: the registry, htpasswd for its
+//   bcrypt users, openssl for the token signer, GNU time for peak RSS. Installed with apt-get
+//   only when missing and when running as root; otherwise the exact apt-get line is printed.
+//   skopeo is optional: its rows are skipped when it is not installed, never installed here.
+// - a build (dist/ and oclif.manifest.json) when there is none or it is older than the sources,
+//   so the bench never measures stale code, and never pays for a build it does not need.
+import {execFileSync, spawnSync} from 'node:child_process'
+import {existsSync, readdirSync, statSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+/** command on PATH (or absolute path) → Debian package providing it */
+const needed = {
+  'docker-registry': 'docker-registry',
+  htpasswd: 'apache2-utils',
+  openssl: 'openssl',
+  '/usr/bin/time': 'time',
+}
+
+const onPath = (command) => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0
+const missing = [...new Set(Object.entries(needed).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg))]
+if (missing.length > 0) {
+  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
+    console.error(`The bench needs these Debian packages: ${missing.join(' ')}\nInstall them with: sudo apt-get install -y ${missing.join(' ')}`)
+    process.exit(1)
+  }
+
+  console.error(`bench: installing ${missing.join(' ')} with apt-get...`)
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
+      env: {...process.env, DEBIAN_FRONTEND: 'noninteractive'},
+      stdio: ['ignore', 'ignore', 'inherit'],
+    }).status === 0
+  if (!install()) {
+    execFileSync('apt-get', ['update'], {stdio: ['ignore', 'ignore', 'inherit']})
+    if (!install()) {
+      console.error(`apt-get could not install ${missing.join(' ')}`)
+      process.exit(1)
+    }
+  }
+}
+
+if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
+  console.error('bench: node_modules is missing; run `npm ci` first')
+  process.exit(1)
+}
+
+function newestMtime(path) {
+  const info = statSync(path)
+  if (!info.isDirectory()) return info.mtimeMs
+  let newest = info.mtimeMs
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, entry)))
+  return newest
+}
+
+const outputs = ['dist/commands/auth/login.js', 'dist/commands/auth/logout.js', 'oclif.manifest.json'].map((p) => join(root, p))
+const inputs = ['src', 'package.json', 'tsconfig.json'].map((p) => join(root, p))
+const stale = outputs.some((p) => !existsSync(p)) || Math.max(...inputs.map(newestMtime)) > Math.min(...outputs.map((p) => statSync(p).mtimeMs))
+if (stale) {
+  console.error('bench: building (dist/ or oclif.manifest.json is missing or older than the sources)...')
+  execFileSync('npm', ['run', 'build'], {cwd: root, stdio: ['ignore', 'ignore', 'inherit']})
+}

@@ -363,6 +363,38 @@ describe('regshape auth login', () => {
     })
   })
 
+  describe('a scheme written in the registry name', () => {
+    it('http:// talks plain HTTP at once to a loopback registry, and the key stays the bare host', async () => {
+      const registry = await basicRegistry()
+      const dockerConfig = configDir()
+      const result = await runCli(['--json', 'auth', 'login', '-r', `http://${registry.host}`, '-u', 'alice', '--password-stdin', '--debug-calls'], {
+        env: {DOCKER_CONFIG: dockerConfig},
+        stdin: alice.password,
+      })
+      expect(result.code, result.stderr).to.equal(0)
+      const calls = result.stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
+      // No HTTPS probe first: exactly the two requests of a Basic login.
+      expect(calls.map((call) => `${call.method} ${call.url} ${call.status}`)).to.deep.equal([
+        `GET http://${registry.host}/v2/ 401`,
+        `GET http://${registry.host}/v2/ 200`,
+      ])
+      expect(Object.keys(readConfig(dockerConfig).auths)).to.deep.equal([registry.host])
+    })
+
+    it('https:// never falls back to plain HTTP', async () => {
+      const registry = await basicRegistry()
+      const result = await runCli(['auth', 'login', '-r', `https://${registry.host}`, '-u', 'alice', '--password-stdin'], {env: {DOCKER_CONFIG: configDir()}, stdin: alice.password})
+      expect(result.code).to.equal(1)
+      expect(result.stderr).to.equal(`Error: Login failed for https://${registry.host}: ${registry.host} does not speak TLS (EPROTO)\n`)
+    })
+
+    it('http:// to a registry elsewhere needs --insecure', async () => {
+      const result = await runCli(['auth', 'login', '-r', 'http://registry.example.com', '-u', 'alice', '--password-stdin'], {env: {DOCKER_CONFIG: configDir()}, stdin: 'pw-secret'})
+      expect(result.code).to.equal(1)
+      expect(result.stderr).to.equal('Error: plain HTTP to registry.example.com needs --insecure: credentials would cross the network unencrypted\n')
+    })
+  })
+
   describe('input', () => {
     it('refuses --password together with --password-stdin (exit 2), without echoing the password', async () => {
       const registry = await basicRegistry()

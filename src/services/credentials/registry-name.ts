@@ -25,6 +25,11 @@ export interface RegistryRef {
   /** host[:port] to send requests to. */
   readonly endpoint: string
   readonly isDockerHub: boolean
+  /**
+   * The scheme the user wrote (`http://host` or `https://host`), which then decides the transport
+   * instead of the HTTPS-first probe. Not part of the storage key.
+   */
+  readonly scheme?: 'http' | 'https'
 }
 
 const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?'
@@ -35,12 +40,15 @@ export function parseRegistry(input: string): RegistryRef {
   if (input.trim() === '') throw new InputError('registry name is empty')
   const host = hostOf(input)
   const isDockerHub = input === DOCKER_HUB_KEY || DOCKER_HUB_ALIASES.has(host.toLowerCase())
+  const written = /^(https?):\/\//i.exec(input)?.[1].toLowerCase() as 'http' | 'https' | undefined
   return {
     endpoint: isDockerHub ? DOCKER_HUB_ENDPOINT : host,
     host,
     input,
     isDockerHub,
     key: isDockerHub ? DOCKER_HUB_KEY : host,
+    // Docker Hub's key is a URL by convention, not a choice of transport.
+    scheme: isDockerHub ? undefined : written,
   }
 }
 

@@ -186,6 +186,16 @@ export class RegistryClient {
       url: this.registryUrl(ref, request.path),
     })
     if (this.schemes.has(ref.endpoint)) return this.send(build())
+    if (ref.scheme) {
+      // The user said which: no probe, no fallback.
+      if (ref.scheme === 'http' && !(this.options.insecure || isLoopback(ref.endpoint))) {
+        throw new InputError(`plain HTTP to ${ref.endpoint} needs --insecure: credentials would cross the network unencrypted`)
+      }
+
+      this.schemes.set(ref.endpoint, ref.scheme)
+      return this.send(build())
+    }
+
     try {
       const response = await this.send(build())
       this.schemes.set(ref.endpoint, 'https')

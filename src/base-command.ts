@@ -202,7 +202,7 @@ export function userFacing(error: unknown): {exitCode: number; message: string} 
 
 function parseErrorMessage(error: Error): string {
   // An unexpected argument may be a secret typed in the wrong place (`--pasword s3cr3t`): never echo it.
-  if (error.constructor.name === 'UnexpectedArgsError') return 'unexpected argument; regshape takes named flags only (see --help)'
+  if (/^Unexpected arguments?:/.test(error.message)) return 'unexpected argument (see --help)'
   const lines = error.message
     .split('\n')
     .map((line) => line.trim())

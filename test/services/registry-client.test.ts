@@ -5,6 +5,7 @@ import {AuthenticationError} from '../../src/services/errors.js'
 import type {HttpExchange} from '../../src/services/transport/http.js'
 import {RegistryClient} from '../../src/services/transport/registry-client.js'
 import {basicRegistry, openRegistry, tokenRegistry, tokenTlsRegistry, USERS} from '../fixtures/servers.js'
+import {startHostile} from '../helpers/hostile.js'
 
 const {alice, reader} = USERS
 
@@ -86,6 +87,36 @@ describe('RegistryClient and AuthMiddleware against the real registries', () => 
     for (const token of registry.tokenServer.issuedTokens) expect(text).not.to.include(token)
     expect(exchanges[1].requestHeaders.authorization).to.equal('Basic ***')
     expect(exchanges[2].requestHeaders.authorization).to.equal('Bearer ***')
+  })
+
+  it('drops a cached token the registry stops accepting, and fetches a new one', async () => {
+    let issued = 0
+    let accepted = ''
+    const server = await startHostile((request, response, self) => {
+      if (request.url?.startsWith('/token')) {
+        issued++
+        accepted = `tok-${issued}`
+        response.writeHead(200, {'content-type': 'application/json'})
+        response.end(JSON.stringify({expires_in: 300, token: accepted}))
+      } else if (request.headers.authorization === `Bearer ${accepted}`) {
+        response.writeHead(200)
+        response.end('{}')
+      } else {
+        response.writeHead(401, {'www-authenticate': `Bearer realm="${self.origin}/token",service="s"`})
+        response.end()
+      }
+    })
+    try {
+      const c = await client()
+      const ref = parseRegistry(`http://${server.host}`)
+      expect((await c.request(ref, {method: 'GET', path: '/v2/'}, async () => undefined)).status).to.equal(200)
+      accepted = 'revoked' // the registry no longer takes tok-1
+      const again = await c.request(ref, {method: 'GET', path: '/v2/'}, async () => undefined)
+      expect(again.status).to.equal(200)
+      expect(issued).to.equal(2)
+    } finally {
+      await server.close()
+    }
   })
 
   it('talks plain HTTP to a loopback registry that does not speak TLS, and remembers it', async () => {

@@ -70,6 +70,11 @@ export class AuthMiddleware {
     return chosen
   }
 
+  /** Drops the cached tokens of a registry. */
+  forgetTokens(ref: RegistryRef): void {
+    for (const key of this.tokens.keys()) if (key.startsWith(`${ref.endpoint}\n`)) this.tokens.delete(key)
+  }
+
   /** The challenge this process learnt for a registry, if any. */
   knownChallenge(ref: RegistryRef): Challenge | undefined {
     return this.challenges.get(ref.endpoint)

@@ -89,7 +89,7 @@ export class RegistryClient {
       throwHttpErrors: false,
       timeout: {request: options.timeoutMs ?? DEFAULT_TIMEOUT_MS},
     })
-    this.auth = new AuthMiddleware((request) => this.send(request), (ref) => this.schemes.get(ref.endpoint) ?? 'https', options.tracer)
+    this.auth = new AuthMiddleware((request) => this.send(request), (ref) => this.schemeOf(ref), options.tracer)
   }
 
   /** got is imported on first use: commands that never touch the network never pay for it. */
@@ -115,6 +115,8 @@ export class RegistryClient {
     const preemptive = known ? await step('credentials', async () => this.auth.authorize(known, ref, request.scope ?? known.params.scope, await credentials())) : undefined
     const first = await step(request.path === '/v2/' ? 'ping' : 'request', () => this.sendToRegistry(ref, request, preemptive))
     if (first.status !== 401) return {...first, authScheme: preemptive?.scheme, challenge: known, challenged: Boolean(known)}
+    // A cached token the registry no longer takes (expired, revoked, wrong scope) is not reused.
+    if (preemptive) this.auth.forgetTokens(ref)
     const answer = await step('challenge', async () => {
       const challenge = this.auth.learnChallenge(ref, first)
       return challenge && {challenge, credentials: await credentials()}
@@ -131,7 +133,12 @@ export class RegistryClient {
 
   /** The URL a registry path resolves to, with the scheme this process settled on. */
   registryUrl(ref: RegistryRef, path: string): string {
-    return `${this.schemes.get(ref.endpoint) ?? 'https'}://${ref.endpoint}${path}`
+    return `${this.schemeOf(ref)}://${ref.endpoint}${path}`
+  }
+
+  /** The scheme this process settled on for a registry, or will try first. */
+  private schemeOf(ref: RegistryRef): 'http' | 'https' {
+    return this.schemes.get(ref.endpoint) ?? ref.scheme ?? 'https'
   }
 
   /** Every HTTP exchange of the program, registry and token server alike, passes through here. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
+// The production entry point: the commands and oclif run from the esbuild bundle
+// (scripts/bundle.mjs), one file instead of a few hundred (README, "Development").
+import {createRequire} from 'node:module'
 
-import {execute} from '@oclif/core'
-
-import {hoistGlobalFlags} from '../dist/argv.js'
-
+const {execute, hoistGlobalFlags} = createRequire(import.meta.url)('../dist/bundle/regshape.cjs')
 await execute({args: hoistGlobalFlags(process.argv.slice(2)), dir: import.meta.url})

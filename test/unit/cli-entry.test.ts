@@ -1,0 +1,33 @@
+import type {Command} from '@oclif/core'
+
+import {expect} from 'chai'
+import {readdirSync} from 'node:fs'
+import {join, relative, sep} from 'node:path'
+import {pathToFileURL} from 'node:url'
+
+import {COMMANDS} from '../../src/cli.js'
+import {ROOT} from '../helpers/cli.js'
+
+/** Every file under src/commands/, by the id oclif's `pattern` strategy would give it. */
+async function commandFiles(directory = join(ROOT, 'src', 'commands')): Promise<Map<string, Command.Class>> {
+  const found = new Map<string, Command.Class>()
+  for (const entry of readdirSync(directory, {recursive: true, withFileTypes: true})) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue
+    const file = join(entry.parentPath, entry.name)
+    const id = relative(directory, file).replace(/\.ts$/, '').split(sep).filter((part) => part !== 'index').join(':')
+    found.set(id, ((await import(pathToFileURL(file).href)) as {default: Command.Class}).default)
+  }
+
+  return found
+}
+
+describe('src/cli.ts, the commands for oclif\'s explicit strategy', () => {
+  it('lists every command of src/commands/ under the id of its path, and nothing else', async () => {
+    const files = await commandFiles()
+    expect(Object.keys(COMMANDS).sort()).to.deep.equal([...files.keys()].sort())
+    // the same class (mocha may hold the two as different module instances: compare what they say)
+    for (const [id, command] of Object.entries(COMMANDS)) {
+      expect([command.name, command.summary], id).to.deep.equal([files.get(id)?.name, files.get(id)?.summary])
+    }
+  })
+})

@@ -19,11 +19,14 @@
 //   with a V8 code cache (Node 20 has none for ES modules); esbuild splits code only for ESM.
 // - Heavy things stay as lazy as they are in src: got, the prompts and proper-lockfile are only
 //   read when used, the telemetry module only with a telemetry flag.
+// - http2-wrapper (a dependency of got) is loaded only if a request asks for HTTP/2, which
+//   regshape never does: at import it loads node:http2 and creates a throw-away TLS socket.
+// - A few changes to dependencies' code do the same with less start-up work (PATCHES).
 // - src stays the source of truth: src/cli.ts lists the commands of src/commands/, and tsc still
 //   writes dist/ for the library entry (dist/index.js).
 import {build} from 'esbuild'
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
-import {dirname, join} from 'node:path'
+import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {dirname, join, sep} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -62,6 +65,66 @@ const common = {
   external: ['typescript'],
 }
 
+/** Serves http2-wrapper to got as a stand-in that loads the real module on first use. */
+const lazyHttp2Wrapper = {
+  name: 'lazy-http2-wrapper',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({filter: /^http2-wrapper$/}, (args) =>
+      args.importer.includes(`${sep}node_modules${sep}got${sep}`) ? {namespace: 'lazy', path: 'http2-wrapper'} : undefined,
+    )
+    pluginBuild.onLoad({filter: /.*/, namespace: 'lazy'}, () => ({
+      // ESM, so that got's default import takes the Proxy as it is (a CommonJS module would be
+      // copied property by property, which loads the real one)
+      contents: `let real
+const load = () => (real ??= require('http2-wrapper'))
+export default new Proxy({}, {get: (_, key) => load()[key], has: (_, key) => key in load()})`,
+      loader: 'js',
+      resolveDir: root,
+    }))
+  },
+}
+
+/**
+ * Changes to dependencies' code inside the bundles, each one doing the same thing with less
+ * start-up work. Each `find` must occur exactly once in its file, or the build fails: a new
+ * version of the dependency must be looked at again.
+ */
+const PATCHES = [
+  ...['andFormatter', 'orFormatter'].map((name) => ({
+    // @sindresorhus/is (a dependency of got) builds two Intl.ListFormat objects when it is loaded,
+    // for the wording of its assertion errors; the first Intl object initialises ICU (~20 ms here),
+    // on every registry request. They are built on first use instead, with the same arguments.
+    file: '@sindresorhus/is/distribution/index.js',
+    find: `const ${name} = new Intl.ListFormat('en', { style: 'long', type: '${name === 'andFormatter' ? 'conjunction' : 'disjunction'}' });`,
+    replace: `let ${name}Instance;\nconst ${name} = { format: (list) => (${name}Instance ??= new Intl.ListFormat('en', { style: 'long', type: '${name === 'andFormatter' ? 'conjunction' : 'disjunction'}' })).format(list) };`,
+  })),
+]
+
+const appliedPatches = new Set()
+const sourcePatches = {
+  name: 'source-patches',
+  setup(pluginBuild) {
+    const byFile = new Map()
+    for (const patch of PATCHES) {
+      const path = join(root, 'node_modules', ...patch.file.split('/'))
+      byFile.set(path, [...(byFile.get(path) ?? []), patch])
+    }
+
+    pluginBuild.onLoad({filter: /\.js$/}, (args) => {
+      const patches = byFile.get(args.path)
+      if (!patches) return
+      let source = readFileSync(args.path, 'utf8')
+      for (const patch of patches) {
+        if (source.split(patch.find).length !== 2) throw new Error(`${patch.file}: "${patch.find}" is not there exactly once; check scripts/bundle.mjs against this version`)
+        source = source.replace(patch.find, patch.replace)
+        appliedPatches.add(patch)
+      }
+
+      return {contents: source, loader: 'js'}
+    })
+  },
+}
+
 /** In the main bundle, a dynamic import() of a chunked module becomes a require of its chunk. */
 const chunkModules = {
   name: 'chunk-modules',
@@ -80,15 +143,17 @@ const chunkModules = {
 rmSync(outdir, {force: true, recursive: true})
 mkdirSync(outdir, {recursive: true})
 const results = await Promise.all([
-  build({...common, entryPoints: {regshape: join(root, 'src', 'cli.ts')}, outdir, outExtension: {'.js': '.cjs'}, plugins: [chunkModules]}),
+  build({...common, entryPoints: {regshape: join(root, 'src', 'cli.ts')}, outdir, outExtension: {'.js': '.cjs'}, plugins: [chunkModules, sourcePatches]}),
   ...Object.entries(CHUNKS).map(([chunk, {entry}]) =>
     build({
       ...common,
       outfile: join(outdir, `${chunk}.cjs`),
+      plugins: chunk === 'got' ? [lazyHttp2Wrapper, sourcePatches] : [],
       stdin: {contents: entry, loader: entry.startsWith('module.exports') ? 'js' : 'ts', resolveDir: root, sourcefile: `${chunk}-entry.ts`},
     }),
   ),
 ])
+for (const patch of PATCHES) if (!appliedPatches.has(patch)) throw new Error(`${patch.file} is in no bundle: its patch in scripts/bundle.mjs is stale`)
 
 // oclif's explicit target. bin/run.js has loaded the bundle already, and require() hands back
 // that instance; `oclif manifest` and `oclif readme` load it here.

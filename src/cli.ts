@@ -2,7 +2,7 @@
  * The CLI's commands for oclif's `explicit` discovery strategy (package.json oclif.commands), and
  * the entry of the production bundle (scripts/bundle.mjs), which bin/run.js takes oclif's
  * execute from. Each file of src/commands/ is listed under the id oclif gives it by its path
- * (test/unit/cli-entry.test.ts checks it).
+ * (test/unit/bundle.test.ts checks it).
  */
 import AuthLogin from './commands/auth/login.js'
 import AuthLogout from './commands/auth/logout.js'

@@ -6,7 +6,8 @@ import {join, relative, sep} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import {COMMANDS} from '../../src/cli.js'
-import {ROOT} from '../helpers/cli.js'
+import {basicRegistry, USERS} from '../fixtures/servers.js'
+import {ROOT, runCli, tempHome} from '../helpers/cli.js'
 
 /** Every file under src/commands/, by the id oclif's `pattern` strategy would give it. */
 async function commandFiles(directory = join(ROOT, 'src', 'commands')): Promise<Map<string, Command.Class>> {
@@ -29,5 +30,20 @@ describe('src/cli.ts, the commands for oclif\'s explicit strategy', () => {
     for (const [id, command] of Object.entries(COMMANDS)) {
       expect([command.name, command.summary], id).to.deep.equal([files.get(id)?.name, files.get(id)?.summary])
     }
+  })
+})
+
+describe('the production bundle (scripts/bundle.mjs)', () => {
+  it('logs in with got, without ever loading HTTP/2 support', async () => {
+    const registry = await basicRegistry()
+    const home = tempHome()
+    const result = await runCli(['auth', 'login', '-r', registry.host, '-u', 'alice', '--password-stdin'], {
+      env: {DOCKER_CONFIG: join(home, 'docker'), HOME: home, NODE_DEBUG: 'module'},
+      stdin: USERS.alice.password,
+    })
+    expect(result.code, result.stderr).to.equal(0)
+    const requested = result.stderr.split('\n').flatMap((line) => line.match(/^MODULE \d+: Module\._load REQUEST (\S+)/)?.slice(1) ?? [])
+    expect(requested).to.include('./got.cjs')
+    expect(requested.filter((name) => /http2/.test(name))).to.deep.equal([])
   })
 })

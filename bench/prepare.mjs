@@ -57,7 +57,7 @@ function newestMtime(path) {
   return newest
 }
 
-const outputs = ['dist/bundle/regshape.cjs', 'dist/cli.js', 'oclif.manifest.json'].map((p) => join(root, p))
+const outputs = ['dist/bundle/regshape.cjs', 'dist/bundle/startup.cjs', 'dist/cli.js', 'oclif.manifest.json'].map((p) => join(root, p))
 const inputs = ['src', 'package.json', 'tsconfig.json', 'scripts/bundle.mjs'].map((p) => join(root, p))
 const stale = outputs.some((p) => !existsSync(p)) || Math.max(...inputs.map(newestMtime)) > Math.min(...outputs.map((p) => statSync(p).mtimeMs))
 if (stale) {

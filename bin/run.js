@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The production entry point: the commands and oclif run from the esbuild bundle
-// (scripts/bundle.mjs), one file instead of a few hundred (README, "Development").
+// The production entry point. Start-up is paid by every command, so (README, "Development") the
+// commands and oclif run from the esbuild bundle (scripts/bundle.mjs), loaded with a compile cache.
 import {createRequire} from 'node:module'
 
-const {execute, hoistGlobalFlags} = createRequire(import.meta.url)('../dist/bundle/regshape.cjs')
+const {loadCli} = createRequire(import.meta.url)('../dist/bundle/startup.cjs')
+const {execute, hoistGlobalFlags} = loadCli(import.meta.url, (specifier) => import(specifier))
 await execute({args: hoistGlobalFlags(process.argv.slice(2)), dir: import.meta.url})

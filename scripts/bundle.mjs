@@ -8,25 +8,32 @@
 //   dist/bundle/lockfile.cjs   proper-lockfile, loaded only to write config.json
 //   dist/bundle/telemetry.cjs  the telemetry, loaded only with --time-methods, --time-scenarios
 //                              or --debug-calls
+//   dist/bundle/startup.cjs    what bin/run.js runs first: it loads the others with a code cache
+//                              (src/startup/)
 //   dist/cli.js                oclif's `explicit` command target (package.json oclif.commands): a
 //                              few lines handing oclif the COMMANDS of the bundle already loaded
 //
 // Why:
 // - Importing @oclif/core unbundled means ~160 CommonJS files, each resolved, read and compiled:
-//   one file is much cheaper.
-// - CommonJS, not ESM: the lazy parts are separate bundles, each `require`d by the main one where
-//   src has a dynamic import() of that package, so that a later step can load every one of them
-//   with a V8 code cache (Node 20 has none for ES modules); esbuild splits code only for ESM.
+//   one file is much cheaper, and bin/run.js gives V8 a code cache for it (src/startup/).
+// - CommonJS, not ESM: Node 20 can give a script a V8 code cache (vm.Script cachedData), not an
+//   ES module, and esbuild splits code only for ESM. So the lazy parts are separate bundles, each
+//   `require`d by the main one where src has a dynamic import() of that package.
 // - Heavy things stay as lazy as they are in src: got, the prompts and proper-lockfile are only
 //   read when used, the telemetry module only with a telemetry flag.
 // - http2-wrapper (a dependency of got) is loaded only if a request asks for HTTP/2, which
 //   regshape never does: at import it loads node:http2 and creates a throw-away TLS socket.
 // - A few changes to dependencies' code do the same with less start-up work (PATCHES).
+// - A dynamic import() cannot run inside a vm.Script that was given cached data on Node 20 (the
+//   script's host-defined options do not survive the cache, and import() fails with
+//   ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING). oclif imports plugins' ES modules with import(), so
+//   every import() of the output goes through __regshapeImport, which the loader supplies
+//   (src/startup/code-cache.ts); under Node's own require it is plain import().
 // - src stays the source of truth: src/cli.ts lists the commands of src/commands/, and tsc still
 //   writes dist/ for the library entry (dist/index.js).
 import {build} from 'esbuild'
 import {mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {dirname, join, sep} from 'node:path'
+import {dirname, join, relative, sep} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -64,6 +71,9 @@ const common = {
   // own node_modules if need be; the compiler must never be part of the bundle.
   external: ['typescript'],
 }
+
+// Defined at the top of every output file; see the header. `import()` here is the only one left.
+const IMPORT_HELPER = `var __regshapeImport = typeof __regshapeHostImport === "function" ? __regshapeHostImport : (specifier) => import(specifier);`
 
 /** Serves http2-wrapper to got as a stand-in that loads the real module on first use. */
 const lazyHttp2Wrapper = {
@@ -140,10 +150,26 @@ const chunkModules = {
   },
 }
 
+// import( not preceded by an identifier character or a dot, and not followed by ")" (as in an
+// error message's "import()")
+const DYNAMIC_IMPORT = /(?<![\w$.])import\((?!\s*\))/g
+
+/** Routes every dynamic import() left in an output file through __regshapeImport (see the header). */
+function routeDynamicImports(file) {
+  const [first, ...rest] = readFileSync(file, 'utf8').replaceAll(DYNAMIC_IMPORT, '__regshapeImport(').split('\n')
+  // on the first line, after the "use strict" esbuild writes, so that no line moves (source maps)
+  const strict = first.match(/^["']use strict["'];/)?.[0] ?? ''
+  const text = [`${strict}${IMPORT_HELPER}${first.slice(strict.length)}`, ...rest].join('\n')
+  writeFileSync(file, text)
+  const left = text.replace(IMPORT_HELPER, '').match(DYNAMIC_IMPORT)
+  if (left) throw new Error(`${relative(root, file)}: ${left.length} dynamic import() left`)
+}
+
 rmSync(outdir, {force: true, recursive: true})
 mkdirSync(outdir, {recursive: true})
 const results = await Promise.all([
   build({...common, entryPoints: {regshape: join(root, 'src', 'cli.ts')}, outdir, outExtension: {'.js': '.cjs'}, plugins: [chunkModules, sourcePatches]}),
+  build({...common, entryPoints: {startup: join(root, 'src', 'startup', 'index.ts')}, outdir, outExtension: {'.js': '.cjs'}}),
   ...Object.entries(CHUNKS).map(([chunk, {entry}]) =>
     build({
       ...common,
@@ -154,9 +180,10 @@ const results = await Promise.all([
   ),
 ])
 for (const patch of PATCHES) if (!appliedPatches.has(patch)) throw new Error(`${patch.file} is in no bundle: its patch in scripts/bundle.mjs is stale`)
+for (const result of results) for (const file of Object.keys(result.metafile.outputs)) if (file.endsWith('.cjs')) routeDynamicImports(join(root, file))
 
-// oclif's explicit target. bin/run.js has loaded the bundle already, and require() hands back
-// that instance; `oclif manifest` and `oclif readme` load it here.
+// oclif's explicit target. bin/run.js has loaded the bundle already (with its code cache), and
+// require() hands back that instance; `oclif manifest` and `oclif readme` load it here.
 writeFileSync(
   join(root, 'dist', 'cli.js'),
   `// Generated by scripts/bundle.mjs: oclif's explicit command target (package.json oclif.commands).

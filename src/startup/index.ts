@@ -4,3 +4,4 @@
  */
 export {installCodeCache} from './code-cache.js'
 export {type Cli, loadCli} from './load-cli.js'
+export {versionLine} from './version.js'

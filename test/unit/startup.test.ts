@@ -1,6 +1,6 @@
 /**
- * What bin/run.js does before oclif (src/startup/): oclif's cache directory, worked out before
- * oclif is loaded, and the code cache of the bundles.
+ * What bin/run.js does before oclif (src/startup/): `--version` without oclif, oclif's cache and
+ * data directories, worked out before oclif is loaded, and the code cache of the bundles.
  */
 import {Config} from '@oclif/core'
 import {expect} from 'chai'
@@ -11,9 +11,18 @@ import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import {oclifDir} from '../../src/startup/dirs.js'
-import {ROOT, runCli, tempHome} from '../helpers/cli.js'
+import {versionLine} from '../../src/startup/version.js'
+import {ROOT, RUN_JS, runCli, tempHome} from '../helpers/cli.js'
 
+const BIN_URL = pathToFileURL(RUN_JS).href
 const STARTUP = join(ROOT, 'dist', 'bundle', 'startup.cjs')
+
+/** A data directory with what `plugins install` leaves there: oclif then loads user plugins. */
+function dataDirWithUserPlugins(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'regshape-data-'))
+  writeFileSync(join(directory, 'package.json'), JSON.stringify({oclif: {plugins: [], schema: 1}, private: true}))
+  return directory
+}
 
 async function withEnv<T>(env: NodeJS.ProcessEnv, body: () => Promise<T>): Promise<T> {
   const saved = {...process.env}
@@ -28,6 +37,40 @@ async function withEnv<T>(env: NodeJS.ProcessEnv, body: () => Promise<T>): Promi
 }
 
 describe('start-up before oclif', () => {
+  describe('--version', () => {
+    it('prints exactly oclif\'s config.userAgent', async () => {
+      const config = await Config.load(ROOT)
+      const result = await runCli(['--version'])
+      expect(result).to.deep.include({code: 0, stderr: '', stdout: `${config.userAgent}\n`})
+      expect(versionLine(BIN_URL, {HOME: tempHome()})).to.equal(config.userAgent)
+    })
+
+    it('gives the same answer as oclif itself, which answers when a user plugin could have an init hook', async () => {
+      const env = {REGSHAPE_DATA_DIR: dataDirWithUserPlugins()}
+      expect(versionLine(BIN_URL, env)).to.equal(undefined)
+      const byOclif = await runCli(['--version'], {env})
+      const fast = await runCli(['--version'])
+      expect(byOclif.code).to.equal(0)
+      expect(byOclif.stdout).to.equal(fast.stdout)
+      // oclif's rule: only the first argument counts, and what follows it is ignored
+      expect((await runCli(['--version', 'auth'])).stdout).to.equal(fast.stdout)
+      expect((await runCli(['--version', 'auth'], {env})).stdout).to.equal(fast.stdout)
+    })
+
+    it('leaves the answer to oclif for debug output and possible WSL', () => {
+      const home = tempHome()
+      expect(versionLine(BIN_URL, {DEBUG: '*', HOME: home})).to.equal(undefined)
+      expect(versionLine(BIN_URL, {HOME: home, REGSHAPE_DEBUG: '1'})).to.equal(undefined)
+      if (process.platform === 'linux') expect(versionLine(BIN_URL, {__IS_WSL_TEST__: '1', HOME: home})).to.equal(undefined)
+    })
+
+    it('is right to skip init hooks: neither regshape nor its core plugins have one', () => {
+      const pjson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+      const plugins = [pjson, ...pjson.oclif.plugins.map((name: string) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')))]
+      for (const plugin of plugins) expect(plugin.oclif.hooks?.init, `${plugin.name} has an init hook`).to.equal(undefined)
+    })
+  })
+
   describe('oclif\'s directories', () => {
     const cases: NodeJS.ProcessEnv[] = [
       {HOME: '/home/someone'},

@@ -1,20 +1,26 @@
 /**
  * What bin/run.js does before oclif (src/startup/): `--version` without oclif, oclif's cache and
- * data directories, worked out before oclif is loaded, and the code cache of the bundles.
+ * data directories, the code cache of the bundles, and the command order oclif gets without ICU.
  */
 import {Config} from '@oclif/core'
 import {expect} from 'chai'
+import fc from 'fast-check'
 import {execFileSync} from 'node:child_process'
+import {createRequire} from 'node:module'
 import {mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
+import {codeUnitOrder, collatesLikeRoot, isLiteralPattern, isSimpleId} from '../../src/bundle/oclif-patches.js'
 import {oclifDir} from '../../src/startup/dirs.js'
 import {versionLine} from '../../src/startup/version.js'
 import {ROOT, RUN_JS, runCli, tempHome} from '../helpers/cli.js'
+import {check} from '../property/settings.js'
 
 const BIN_URL = pathToFileURL(RUN_JS).href
+/** The minimatch that oclif itself uses. */
+const {minimatch} = createRequire(join(ROOT, 'node_modules', '@oclif', 'core', 'package.json'))('minimatch') as {minimatch: (path: string, pattern: string) => boolean}
 const STARTUP = join(ROOT, 'dist', 'bundle', 'startup.cjs')
 
 /** A data directory with what `plugins install` leaves there: oclif then loads user plugins. */
@@ -87,6 +93,54 @@ describe('start-up before oclif', () => {
 
     it('follow macOS for the cache', () => {
       expect(oclifDir('cache', {bin: 'regshape', dirname: 'regshape', env: {HOME: '/Users/someone'}, platform: 'darwin'})).to.equal('/Users/someone/Library/Caches/regshape')
+    })
+  })
+
+  describe('the order of command ids', () => {
+    const collators = ['en', 'en-US', 'und', 'en-US-u-va-posix'].map((locale) => new Intl.Collator(locale))
+
+    it('is the root collation\'s for ids of lower-case letters, ":" and "-"', () =>
+      check(
+        fc.property(fc.array(fc.stringMatching(/^[a-z:-]{0,12}$/), {maxLength: 30}), (ids) => {
+          const sorted = [...ids].sort(codeUnitOrder)
+          for (const collator of collators) expect(sorted).to.deep.equal([...ids].sort(collator.compare))
+        }),
+      ))
+
+    it('keeps ids with other characters, and other locales, to localeCompare', () => {
+      for (const id of ['a1', 'a_b', 'Auth', 'é']) expect(isSimpleId(id)).to.equal(false)
+      expect(collatesLikeRoot({})).to.equal(true)
+      expect(collatesLikeRoot({LANG: 'C.UTF-8'})).to.equal(true)
+      expect(collatesLikeRoot({LANG: 'en_GB.UTF-8'})).to.equal(true)
+      expect(collatesLikeRoot({LC_ALL: 'POSIX'})).to.equal(true)
+      expect(collatesLikeRoot({LANG: 'da_DK.UTF-8'})).to.equal(false)
+      expect(collatesLikeRoot({LANG: 'en_US.UTF-8', LC_MESSAGES: 'cs_CZ.UTF-8'})).to.equal(false)
+      expect(collatesLikeRoot({LANG: 'en_US.UTF-8', LC_ALL: 'et_EE.UTF-8'})).to.equal(false)
+    })
+
+    it('gives the help the same command list as before', async () => {
+      const config = await Config.load(ROOT)
+      const ids = config.commands.map((command) => command.id)
+      const result = await runCli(['--help'])
+      expect(result.code).to.equal(0)
+      for (const id of ids.filter((id) => !id.includes(':'))) expect(result.stdout).to.include(`  ${id}`)
+      expect([...ids].sort(codeUnitOrder)).to.deep.equal([...ids].sort((a, b) => a.localeCompare(b)))
+    })
+  })
+
+  describe('the core plugins\' patterns', () => {
+    it('are matched by name exactly when minimatch would match them only by name', () =>
+      check(
+        fc.property(fc.stringMatching(/^(@[a-z.*-]{1,6}\/)?[a-z.*!?(){}+@-]{1,8}$/), fc.stringMatching(/^(@[a-z.-]{1,6}\/)?[a-z.-]{1,8}$/), (pattern, name) => {
+          if (isLiteralPattern(pattern)) expect(minimatch(name, pattern)).to.equal(name === pattern)
+          if (isLiteralPattern(pattern)) expect(minimatch(pattern, pattern)).to.equal(true)
+        }),
+      ))
+
+    it('that regshape lists are all plain names', () => {
+      const pjson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
+      for (const name of pjson.oclif.plugins) expect(isLiteralPattern(name), name).to.equal(true)
+      for (const pattern of ['@oclif/plugin-*', '!@oclif/plugin-help', '@(a|b)', './x', 'a/../b']) expect(isLiteralPattern(pattern), pattern).to.equal(false)
     })
   })
 

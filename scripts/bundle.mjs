@@ -65,7 +65,12 @@ const common = {
   legalComments: 'eof',
   logLevel: 'warning',
   metafile: true,
+  // Smaller files read, hash and compile faster (~3 ms a start); names stay as they are, and the
+  // source maps (not shipped) give readable stack traces with node --enable-source-maps.
+  minifySyntax: true,
+  minifyWhitespace: true,
   platform: 'node',
+  sourcemap: 'linked',
   target: 'node20',
   // oclif requires typescript only for linked plugins written in TypeScript, from the plugin's
   // own node_modules if need be; the compiler must never be part of the bundle.

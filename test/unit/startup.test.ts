@@ -258,6 +258,14 @@ exports.main = async () => (await __regshapeImport(${JSON.stringify(pathToFileUR
       }
     })
 
+    it('gives way to source maps on Node 20, which map only what Node\'s own loader compiles', async function () {
+      if (Number(process.versions.node.split('.')[0]) >= 22) this.skip()
+      const home = tempHome()
+      const result = await runCli(['auth', 'logout', '-r', 'registry.example.com'], {env: {HOME: home, NODE_OPTIONS: '--enable-source-maps'}})
+      expect(result.code).to.equal(0)
+      expect(() => readdirSync(join(home, '.cache'))).to.throw(/ENOENT/)
+    })
+
     it('is not written with NODE_DISABLE_COMPILE_CACHE=1, nor needed when it cannot be', async () => {
       const home = tempHome()
       const off = await runCli(['auth', 'logout', '-r', 'registry.example.com'], {env: {HOME: home, NODE_DISABLE_COMPILE_CACHE: '1'}})

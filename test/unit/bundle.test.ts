@@ -1,6 +1,7 @@
 import type {Command} from '@oclif/core'
 
 import {expect} from 'chai'
+import {execFile} from 'node:child_process'
 import {readdirSync} from 'node:fs'
 import {join, relative, sep} from 'node:path'
 import {pathToFileURL} from 'node:url'
@@ -30,6 +31,21 @@ describe('src/cli.ts, the commands for oclif\'s explicit strategy', () => {
     for (const [id, command] of Object.entries(COMMANDS)) {
       expect([command.name, command.summary], id).to.deep.equal([files.get(id)?.name, files.get(id)?.summary])
     }
+  })
+})
+
+describe('bin/dev.js', () => {
+  it('runs the commands from src/, through tsx, never the bundle', async () => {
+    const home = tempHome()
+    const env = {...process.env, DOCKER_CONFIG: join(home, 'docker'), HOME: home, NODE_DEBUG: 'module'}
+    const result = await new Promise<{code: null | number; stderr: string; stdout: string}>((resolvePromise, reject) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'dev.js'), 'auth', 'logout', '-r', 'registry.example.com'], {env}, (error, stdout, stderr) =>
+        error && typeof error.code !== 'number' ? reject(error) : resolvePromise({code: child.exitCode, stderr, stdout}),
+      )
+    })
+    expect(result.stdout).to.equal('Not logged in to registry.example.com.\n')
+    expect(result.code).to.equal(0)
+    expect(result.stderr).not.to.include(`${join(ROOT, 'dist')}${sep}`)
   })
 })
 

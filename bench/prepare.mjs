@@ -4,7 +4,7 @@
 //   bcrypt users, openssl for the token signer, GNU time for peak RSS. Installed with apt-get
 //   only when missing and when running as root; otherwise the exact apt-get line is printed.
 //   skopeo is optional: its rows are skipped when it is not installed, never installed here.
-// - a build (dist/ and oclif.manifest.json) when there is none or it is older than the sources,
+// - a build (dist/, its bundles and oclif.manifest.json) when there is none or it is older than the sources,
 //   so the bench never measures stale code, and never pays for a build it does not need.
 import {execFileSync, spawnSync} from 'node:child_process'
 import {existsSync, readdirSync, statSync} from 'node:fs'
@@ -57,8 +57,8 @@ function newestMtime(path) {
   return newest
 }
 
-const outputs = ['dist/commands/auth/login.js', 'dist/commands/auth/logout.js', 'oclif.manifest.json'].map((p) => join(root, p))
-const inputs = ['src', 'package.json', 'tsconfig.json'].map((p) => join(root, p))
+const outputs = ['dist/bundle/regshape.cjs', 'dist/bundle/startup.cjs', 'dist/cli.js', 'oclif.manifest.json'].map((p) => join(root, p))
+const inputs = ['src', 'package.json', 'tsconfig.json', 'scripts/bundle.mjs'].map((p) => join(root, p))
 const stale = outputs.some((p) => !existsSync(p)) || Math.max(...inputs.map(newestMtime)) > Math.min(...outputs.map((p) => statSync(p).mtimeMs))
 if (stale) {
   console.error('bench: building (dist/ or oclif.manifest.json is missing or older than the sources)...')

@@ -216,8 +216,9 @@ describe('telemetry: --time-methods, --time-scenarios, --debug-calls', () => {
 
   it('telemetry code is not even loaded without the flags', async () => {
     const probe = (extra: string[]) =>
-      runCli(['auth', 'logout', '-r', 'registry.example.com', ...extra], {env: {DOCKER_CONFIG: configWith({}), NODE_DEBUG: 'esm'}})
-    const loaded = (result: CliResult) => result.stderr.split('\n').filter((line) => /Storing file:\/\/.*\/dist\/services\/telemetry\//.test(line))
+      runCli(['auth', 'logout', '-r', 'registry.example.com', ...extra], {env: {DOCKER_CONFIG: configWith({}), NODE_DEBUG: 'module'}})
+    // the production build carries the telemetry in a file of its own (scripts/bundle.mjs)
+    const loaded = (result: CliResult) => result.stderr.split('\n').filter((line) => /^MODULE \d+: load ".*\/dist\/bundle\/telemetry\.cjs"/.test(line))
     expect(loaded(await probe([]))).to.deep.equal([])
     expect(loaded(await probe(['--time-methods']))).to.have.length.above(0)
   })

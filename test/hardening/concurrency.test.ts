@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {waitFor} from '../fixtures/ports.js'
 import {type RegistryHandle, startRegistry} from '../fixtures/registry.js'
 import {USERS} from '../fixtures/servers.js'
-import {type CliResult, RUN_JS} from '../helpers/cli.js'
+import {type CliResult, RUN_JS, tempHome} from '../helpers/cli.js'
 import {runOnPty} from '../helpers/pty.js'
 
 const PROCESSES = 20
@@ -21,7 +21,8 @@ interface Running {
 /** Starts `regshape auth login` without waiting, so many run at once. */
 function startLogin(registry: string, dockerConfig: string, extraEnv: NodeJS.ProcessEnv = {}): Running {
   const child = spawn(process.execPath, [RUN_JS, 'auth', 'login', '-r', registry, '-u', alice.username, '--password-stdin'], {
-    env: {DOCKER_CONFIG: dockerConfig, HOME: dockerConfig, PATH: process.env.PATH, ...extraEnv},
+    // HOME apart from the config: regshape keeps its compile cache under HOME (~/.cache/regshape)
+    env: {DOCKER_CONFIG: dockerConfig, HOME: tempHome(), PATH: process.env.PATH, ...extraEnv},
     stdio: ['pipe', 'pipe', 'pipe'],
   })
   let stdout = ''

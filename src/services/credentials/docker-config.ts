@@ -163,14 +163,19 @@ export class DockerConfigFile {
   private async lock(target: string): Promise<() => Promise<void>> {
     await this.ensureDirectory(dirname(target))
     const {default: lockfile} = await import('proper-lockfile')
+    const lockfilePath = `${target}.lock`
     try {
-      return await lockfile.lock(target, {
-        lockfilePath: `${target}.lock`,
+      await lockfile.lock(target, {
+        lockfilePath,
         realpath: false,
         retries: {factor: 1.3, maxTimeout: 300, minTimeout: 15, randomize: true, retries: 120},
         stale: LOCK_STALE_MS,
         update: LOCK_STALE_MS / 2,
       })
+      // Released synchronously: proper-lockfile's own (async) release forgets the lock before its
+      // directory is gone, and a Ctrl-C re-raised after the save (deferSignals) landing in between
+      // would leave the directory behind, as its exit handler no longer knows it.
+      return async () => lockfile.unlockSync(target, {lockfilePath, realpath: false})
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ELOCKED') {
@@ -236,8 +241,12 @@ function deferSignals(): {resume(): void} {
   return {
     resume() {
       for (const signal of DEFERRED_SIGNALS) process.removeListener(signal, hold)
+      if (!received) return
       // Re-raised with our listener gone: the default action (or the lock library's cleanup) runs.
-      if (received) process.kill(process.pid, received)
+      // A listener runs on a later turn of the event loop, so one more turn must come even if
+      // nothing else is left to do; the process ends there, by the signal.
+      setTimeout(() => {}, 1000)
+      process.kill(process.pid, received)
     },
   }
 }

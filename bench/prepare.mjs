@@ -6,10 +6,12 @@
 //   skopeo is optional: its rows are skipped when it is not installed, never installed here.
 // - a build (dist/, its bundles and oclif.manifest.json) when there is none or it is older than the sources,
 //   so the bench never measures stale code, and never pays for a build it does not need.
-import {execFileSync, spawnSync} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {existsSync, readdirSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+
+import {ensureDebianPackages} from '../scripts/debian-packages.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -21,28 +23,7 @@ const needed = {
   '/usr/bin/time': 'time',
 }
 
-const onPath = (command) => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0
-const missing = [...new Set(Object.entries(needed).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg))]
-if (missing.length > 0) {
-  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
-    console.error(`The bench needs these Debian packages: ${missing.join(' ')}\nInstall them with: sudo apt-get install -y ${missing.join(' ')}`)
-    process.exit(1)
-  }
-
-  console.error(`bench: installing ${missing.join(' ')} with apt-get...`)
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
-      env: {...process.env, DEBIAN_FRONTEND: 'noninteractive'},
-      stdio: ['ignore', 'ignore', 'inherit'],
-    }).status === 0
-  if (!install()) {
-    execFileSync('apt-get', ['update'], {stdio: ['ignore', 'ignore', 'inherit']})
-    if (!install()) {
-      console.error(`apt-get could not install ${missing.join(' ')}`)
-      process.exit(1)
-    }
-  }
-}
+ensureDebianPackages(needed, 'The bench')
 
 if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
   console.error('bench: node_modules is missing; run `npm ci` first')

@@ -2,10 +2,12 @@
 // Makes a fresh machine ready for `npm test`: the Debian packages behind the real servers the
 // suite starts (registry, credential helper, TLS tools), and the npm dependencies. Installs what
 // is missing when it can (root with apt-get), and says exactly what is missing when it cannot.
-import {execFileSync, spawnSync} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {existsSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+
+import {ensureDebianPackages} from './debian-packages.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -26,30 +28,7 @@ const needed = {
 // npm run test:packaging also unpacks the standalone tarballs and checks the Homebrew formula
 if (process.argv.includes('--packaging')) Object.assign(needed, {ruby: 'ruby', tar: 'tar'})
 
-const onPath = (command) => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0
-const missing = [...new Set(Object.entries(needed).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg))]
-
-if (missing.length > 0) {
-  const canInstall = process.getuid?.() === 0 && onPath('apt-get')
-  if (!canInstall) {
-    console.error(`The test suite needs these Debian packages: ${missing.join(' ')}\nInstall them with: sudo apt-get install -y ${missing.join(' ')}`)
-    process.exit(1)
-  }
-
-  console.error(`Installing ${missing.join(' ')} with apt-get...`)
-  const install = () =>
-    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...missing], {
-      env: {...process.env, DEBIAN_FRONTEND: 'noninteractive'},
-      stdio: ['ignore', 'ignore', 'inherit'],
-    }).status === 0
-  if (!install()) {
-    execFileSync('apt-get', ['update'], {stdio: ['ignore', 'ignore', 'inherit']})
-    if (!install()) {
-      console.error(`apt-get could not install ${missing.join(' ')}`)
-      process.exit(1)
-    }
-  }
-}
+ensureDebianPackages(needed, 'The test suite')
 
 if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
   console.error('Installing npm dependencies (npm ci)...')

@@ -111,13 +111,21 @@ function findOnPath(command: string): string | undefined {
   return found.status === 0 ? found.stdout.trim() || undefined : undefined
 }
 
-function regshapeLogin(id: string, login: Login, host: string, insecure: boolean, budgetMs?: number): BenchCommand {
+/**
+ * A regshape login as is (docker's HTTPS-first probe for a loopback registry), with --insecure,
+ * or with the scheme written in the name (`-r http://…`, no probe).
+ */
+type LoginVariant = 'http-scheme' | 'insecure' | 'plain'
+
+function regshapeLogin(id: string, login: Login, host: string, variant: LoginVariant, budgetMs?: number): BenchCommand {
   const dockerConfig = join(scratch, id, 'docker')
   mkdirSync(dockerConfig, {recursive: true})
-  const args = [cli, 'auth', 'login', '-r', host, '-u', USERS.alice.username, '--password-stdin', ...(insecure ? ['--insecure'] : [])]
+  const registry = variant === 'http-scheme' ? `http://${host}` : host
+  const args = [cli, 'auth', 'login', '-r', registry, '-u', USERS.alice.username, '--password-stdin', ...(variant === 'insecure' ? ['--insecure'] : [])]
+  const shown = variant === 'insecure' ? ' --insecure' : variant === 'http-scheme' ? ' -r http://…' : ''
   return {
     id,
-    label: `regshape auth login${insecure ? ' --insecure' : ''} (${login === 'basic' ? 'Basic' : 'Bearer'})`,
+    label: `regshape auth login${shown} (${login === 'basic' ? 'Basic' : 'Bearer'})`,
     kind: 'regshape',
     login,
     argv: [node, ...args],
@@ -192,10 +200,12 @@ function timedCommands(basicHost: string, bearerHost: string): BenchCommand[] {
       },
       expect: /^Not logged in to example\.invalid\.$/m,
     },
-    regshapeLogin('login-basic', 'basic', basicHost, false, 150),
-    regshapeLogin('login-basic-insecure', 'basic', basicHost, true, 150),
-    regshapeLogin('login-bearer', 'bearer', bearerHost, false, 170),
-    regshapeLogin('login-bearer-insecure', 'bearer', bearerHost, true, 170),
+    regshapeLogin('login-basic', 'basic', basicHost, 'plain', 150),
+    regshapeLogin('login-basic-insecure', 'basic', basicHost, 'insecure', 150),
+    regshapeLogin('login-basic-http', 'basic', basicHost, 'http-scheme', 150),
+    regshapeLogin('login-bearer', 'bearer', bearerHost, 'plain', 170),
+    regshapeLogin('login-bearer-insecure', 'bearer', bearerHost, 'insecure', 170),
+    regshapeLogin('login-bearer-http', 'bearer', bearerHost, 'http-scheme', 170),
     minimalLogin('minimal-basic', 'basic', basicHost, false),
     minimalLogin('minimal-bearer', 'bearer', bearerHost, false),
     minimalLogin('minimal-basic-https-first', 'basic', basicHost, true),
@@ -397,10 +407,12 @@ async function countingSetup(basic: RegistryHandle): Promise<CountingSetup> {
 
 async function countRoundTrips(setup: CountingSetup): Promise<RoundTrips[]> {
   const commands: BenchCommand[] = [
-    regshapeLogin('count-regshape-basic', 'basic', setup.basicProxy.host, false),
-    regshapeLogin('count-regshape-basic-insecure', 'basic', setup.basicProxy.host, true),
-    regshapeLogin('count-regshape-bearer', 'bearer', setup.bearerProxy.host, false),
-    regshapeLogin('count-regshape-bearer-insecure', 'bearer', setup.bearerProxy.host, true),
+    regshapeLogin('count-regshape-basic', 'basic', setup.basicProxy.host, 'plain'),
+    regshapeLogin('count-regshape-basic-insecure', 'basic', setup.basicProxy.host, 'insecure'),
+    regshapeLogin('count-regshape-basic-http', 'basic', setup.basicProxy.host, 'http-scheme'),
+    regshapeLogin('count-regshape-bearer', 'bearer', setup.bearerProxy.host, 'plain'),
+    regshapeLogin('count-regshape-bearer-insecure', 'bearer', setup.bearerProxy.host, 'insecure'),
+    regshapeLogin('count-regshape-bearer-http', 'bearer', setup.bearerProxy.host, 'http-scheme'),
     minimalLogin('count-minimal-basic', 'basic', setup.basicProxy.host, false),
     minimalLogin('count-minimal-bearer', 'bearer', setup.bearerProxy.host, false),
   ]

@@ -90,6 +90,7 @@ describe('telemetry: --time-methods, --time-scenarios, --debug-calls', () => {
     expectPlausible(authenticated.ms)
     expect(events.filter((event) => event.type === 'method').map((event) => event.name)).to.deep.equal([
       'config read',
+      `tls probe ${registry.host}`,
       'registry GET /v2/',
       'config read',
       'config write',

@@ -119,13 +119,28 @@ describe('RegistryClient and AuthMiddleware against the real registries', () => 
     }
   })
 
-  it('talks plain HTTP to a loopback registry that does not speak TLS, and remembers it', async () => {
+  it('talks plain HTTP to a loopback registry that does not speak TLS, found by a handshake probe, and remembers it', async () => {
     const registry = await openRegistry()
-    const c = await client()
+    const exchanges: HttpExchange[] = []
+    const methods: string[] = []
+    const tracer = {
+      helper() {},
+      http: (exchange: HttpExchange) => exchanges.push(exchange),
+      method<T>(name: string, operation: () => Promise<T>) {
+        methods.push(name)
+        return operation()
+      },
+      step: <T>(_name: string, operation: () => Promise<T>) => operation(),
+    }
+    const c = await client({tracer})
     const ref = parseRegistry(registry.host)
     expect(c.registryUrl(ref, '/v2/')).to.equal(`https://${registry.host}/v2/`)
     const response = await c.request(ref, {method: 'GET', path: '/v2/'}, async () => undefined)
     expect(response.status).to.equal(200)
     expect(c.registryUrl(ref, '/v2/')).to.equal(`http://${registry.host}/v2/`)
+    // No failed HTTPS request: the probe answered first, and only once.
+    expect(exchanges.map((e) => e.url)).to.deep.equal([`http://${registry.host}/v2/`])
+    await c.request(ref, {method: 'GET', path: '/v2/'}, async () => undefined)
+    expect(methods.filter((name) => name.startsWith('tls probe'))).to.deep.equal([`tls probe ${registry.host}`])
   })
 })

@@ -203,6 +203,16 @@ export class RegistryClient {
       return this.send(build())
     }
 
+    if (isLoopback(ref.endpoint)) {
+      const {tracer} = this.options
+      const probe = () => speaksTls(ref.endpoint, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+      const answer = await (tracer ? tracer.method(`tls probe ${ref.endpoint}`, probe) : probe())
+      if (answer !== undefined) {
+        this.schemes.set(ref.endpoint, answer ? 'https' : 'http')
+        return this.send(build())
+      }
+    }
+
     try {
       const response = await this.send(build())
       this.schemes.set(ref.endpoint, 'https')
@@ -299,6 +309,41 @@ function groupHeaders(raw: string[]): Record<string, string[]> {
   return headers
 }
 
+/**
+ * Whether the server at a loopback endpoint speaks TLS, learnt from its answer to a ClientHello.
+ * The probe's TLS context trusts nothing (`ca: []`), so Node does not build its root-certificate
+ * store for it (30-40 ms); it verifies nothing either, and sends nothing but the handshake. The
+ * real request, over HTTPS, then verifies as always. undefined: no answer either way (refused,
+ * reset, silence), and the caller's ordinary attempt reports what went wrong.
+ */
+async function speaksTls(endpoint: string, timeoutMs: number): Promise<boolean | undefined> {
+  const tls = await import('node:tls')
+  const host = endpoint.startsWith('[') ? endpoint.slice(1, endpoint.indexOf(']')) : endpoint.split(':')[0]
+  const port = Number(endpoint.startsWith('[') ? endpoint.slice(endpoint.indexOf(']') + 2) : endpoint.split(':')[1]) || 443
+  return new Promise((resolvePromise) => {
+    const socket = tls.connect({
+      host,
+      port,
+      rejectUnauthorized: false,
+      secureContext: tls.createSecureContext({ca: []}),
+      servername: /^[\d.]+$|:/.test(host) ? undefined : host,
+    })
+    const timer = setTimeout(() => settle(undefined), timeoutMs)
+    function settle(answer: boolean | undefined): void {
+      clearTimeout(timer)
+      socket.destroy()
+      resolvePromise(answer)
+    }
+
+    socket.once('secureConnect', () => settle(true))
+    socket.once('error', (error: NodeJS.ErrnoException) => settle(isNotTls(error) ? false : undefined))
+  })
+}
+
+function isNotTls(error: {code?: string; message?: string}): boolean {
+  return error.code === 'EPROTO' || error.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/.test(error.message ?? '')
+}
+
 export function isLoopback(endpoint: string): boolean {
   const host = endpoint.startsWith('[') ? endpoint.slice(1, endpoint.indexOf(']')) : endpoint.split(':')[0]
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
@@ -329,7 +374,7 @@ function toNetworkError(error: unknown, url: string): TransportError {
   const err = error as {code?: string; message?: string; name?: string}
   const code = err.code
   let message = (err.message ?? describeError(error)).split('\n')[0]
-  const notTls = code === 'EPROTO' || code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/.test(message)
+  const notTls = isNotTls(err)
   if (notTls) message = `${new URL(url).host} does not speak TLS (${code ?? 'EPROTO'})`
   else if (err.name === 'TimeoutError') message = `no answer from ${redactUrl(url)} within the timeout (--timeout)`
   else if (code && TLS_HINTS[code]) message = `TLS: ${message} (${TLS_HINTS[code]})`

@@ -110,18 +110,24 @@ describe('hardening: concurrent writers and interrupted saves', function () {
     expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registries[1].host].sort())
   })
 
-  it('SIGTERM before the save leaves the old file untouched', async () => {
-    const dockerConfig = prefilled()
-    const before = readFileSync(join(dockerConfig, 'config.json'), 'utf8')
-    const silent = spawn(process.execPath, [RUN_JS, 'auth', 'login', '-r', registries[2].host, '-u', 'alice'], {
-      env: {DOCKER_CONFIG: dockerConfig, HOME: dockerConfig, PATH: process.env.PATH},
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    // It waits for nothing (no terminal): it fails or is killed, and never writes half a file.
-    silent.kill('SIGTERM')
-    await new Promise((resolvePromise) => silent.on('close', resolvePromise))
-    expect(readFileSync(join(dockerConfig, 'config.json'), 'utf8')).to.equal(before)
-    expectHealthyConfig(dockerConfig)
+  it('SIGTERM before the save leaves the old file whole; SIGTERM mid-save finishes it first', async () => {
+    // Before: the login is still verifying when the signal comes (the pause is never reached).
+    const early = prefilled()
+    const before = readFileSync(join(early, 'config.json'), 'utf8')
+    const first = startLogin(registries[2].host, early)
+    process.kill(first.pid, 'SIGTERM')
+    expect((await first.done).signal).to.equal('SIGTERM')
+    expect(readFileSync(join(early, 'config.json'), 'utf8')).to.equal(before)
+    expectHealthyConfig(early)
+
+    // Mid-save: held back until the rename is done, then the process ends by the signal.
+    const during = prefilled()
+    const writer = startLogin(registries[3].host, during, {REGSHAPE_TEST_SAVE_PAUSE_MS: '1500'})
+    await waitFor(() => temporariesOf(during, writer.pid).length > 0, 15_000)
+    process.kill(writer.pid, 'SIGTERM')
+    expect((await writer.done).signal).to.equal('SIGTERM')
+    const data = expectHealthyConfig(during)
+    expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registries[3].host].sort())
   })
 })
 

@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {DOCKER_HUB_KEY, normalizeStoredKey, parseRegistry, storedKeyMatches} from '../../src/services/credentials/registry-name.js'
+import {DOCKER_HUB_KEY, normalizeStoredKey, parseRegistry, splitEndpoint, storedKeyMatches} from '../../src/services/credentials/registry-name.js'
 import {InputError} from '../../src/services/errors.js'
 
 describe('registry names and credential keys', () => {
@@ -100,5 +100,12 @@ describe('registry names and credential keys', () => {
         expect(caught!.message).not.to.include('alice')
       }
     })
+  })
+
+  it('splits endpoints into host and port, IPv6 brackets removed', () => {
+    expect(splitEndpoint('registry.example.com')).to.deep.equal({host: 'registry.example.com'})
+    expect(splitEndpoint('127.0.0.1:5000')).to.deep.equal({host: '127.0.0.1', port: 5000})
+    expect(splitEndpoint('[::1]:5000')).to.deep.equal({host: '::1', port: 5000})
+    expect(splitEndpoint('[::1]')).to.deep.equal({host: '::1'})
   })
 })

@@ -81,6 +81,14 @@ function hostOf(input: string): string {
   return authority
 }
 
+/** host and port of an endpoint (`host:port`, `[v6]:port`), the host without IPv6 brackets. */
+export function splitEndpoint(endpoint: string): {host: string; port?: number} {
+  const bracket = endpoint.startsWith('[') ? endpoint.indexOf(']') : -1
+  const host = bracket > 0 ? endpoint.slice(1, bracket) : endpoint.split(':')[0]
+  const portText = bracket > 0 ? endpoint.slice(bracket + 2) : endpoint.split(':')[1]
+  return portText ? {host, port: Number(portText)} : {host}
+}
+
 /** Control characters would let a hostile argument rewrite the terminal line. */
 function safeEcho(text: string): string {
   // eslint-disable-next-line no-control-regex

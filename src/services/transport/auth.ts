@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 
-import type {RegistryRef} from '../credentials/registry-name.js'
+import {type RegistryRef, splitEndpoint} from '../credentials/registry-name.js'
 
 import {AuthenticationError, ProtocolError} from '../errors.js'
 import {type Challenge, parseChallenges} from './challenge.js'
@@ -175,13 +175,9 @@ export function checkRealm(realm: URL, ref: RegistryRef, registryScheme: 'http' 
   }
 
   const realmHost = bareHost(realm.hostname)
-  if (isInternalHost(realmHost) && realmHost !== bareHost(hostOfEndpoint(ref.endpoint))) {
+  if (isInternalHost(realmHost) && realmHost !== splitEndpoint(ref.endpoint).host.toLowerCase()) {
     throw new ProtocolError(`the registry's token realm ${realm.host} is a loopback, private or link-local address other than the registry's own host; refusing to use it`)
   }
-}
-
-function hostOfEndpoint(endpoint: string): string {
-  return endpoint.startsWith('[') ? endpoint.slice(0, endpoint.indexOf(']') + 1) : endpoint.split(':')[0]
 }
 
 function bareHost(host: string): string {

@@ -5,7 +5,7 @@ import {Agent as HttpsAgent} from 'node:https'
 import {readFileSync} from 'node:fs'
 import {rootCertificates} from 'node:tls'
 
-import type {RegistryRef} from '../credentials/registry-name.js'
+import {type RegistryRef, splitEndpoint} from '../credentials/registry-name.js'
 
 import {InputError, NetworkError, ProtocolError, describeError} from '../errors.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
@@ -318,8 +318,7 @@ function groupHeaders(raw: string[]): Record<string, string[]> {
  */
 async function speaksTls(endpoint: string, timeoutMs: number): Promise<boolean | undefined> {
   const tls = await import('node:tls')
-  const host = endpoint.startsWith('[') ? endpoint.slice(1, endpoint.indexOf(']')) : endpoint.split(':')[0]
-  const port = Number(endpoint.startsWith('[') ? endpoint.slice(endpoint.indexOf(']') + 2) : endpoint.split(':')[1]) || 443
+  const {host, port = 443} = splitEndpoint(endpoint)
   return new Promise((resolvePromise) => {
     const socket = tls.connect({
       host,
@@ -345,7 +344,7 @@ function isNotTls(error: {code?: string; message?: string}): boolean {
 }
 
 export function isLoopback(endpoint: string): boolean {
-  const host = endpoint.startsWith('[') ? endpoint.slice(1, endpoint.indexOf(']')) : endpoint.split(':')[0]
+  const {host} = splitEndpoint(endpoint)
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }
 

@@ -9,7 +9,6 @@ import {installCodeCache} from './code-cache.js'
 /** What bin/run.js needs from the bundle (src/cli.ts). */
 export interface Cli {
   execute: typeof execute
-  hoistGlobalFlags(argv: readonly string[]): string[]
 }
 
 /**

@@ -73,7 +73,7 @@ function compile(module: Module, filename: string, options: CodeCacheOptions): P
 /**
  * V8 checks only a cache's length against the source, so a cache file is code: one that someone
  * else could have written (theirs, or writable by group or others) is left unread, and replaced
- * at exit. The directory itself was checked by ../startup/prepare.ts.
+ * at exit. The directory itself was checked by ./prepare.ts.
  */
 function readCache(cacheFile: string): Buffer | undefined {
   let fd: number | undefined

@@ -29,8 +29,8 @@ const CREATES_DATA_DIR = new Set(['plugins:add', 'plugins:install', 'plugins:lin
  * A data directory others can write is ignored with a warning, and `plugins` commands refuse to
  * work in it (npm would run there, reading the .npmrc and the package.json someone else left).
  * A cache directory others can write just means no cache, and so does Node's switch
- * NODE_DISABLE_COMPILE_CACHE=1. Returns the one-line error to exit 1
- * with instead, if any. binUrl is bin/run.js's import.meta.url.
+ * NODE_DISABLE_COMPILE_CACHE=1. Returns the one-line error to exit 1 with instead, if any.
+ * binUrl is bin/run.js's import.meta.url.
  */
 export function prepareStart(binUrl: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Start | {error: string} {
   const homeError = settleHome(env)

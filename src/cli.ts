@@ -10,7 +10,6 @@ import AuthStatus from './commands/auth/status.js'
 import Ping from './commands/ping.js'
 
 export {execute} from '@oclif/core'
-export {hoistGlobalFlags} from './argv.js'
 
 export const COMMANDS = {
   'auth:login': AuthLogin,

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto'
-import {mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {closeSync, constants as fsConstants, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import Module, {createRequire} from 'node:module'
 import {basename, dirname, join, sep} from 'node:path'
 import {Script} from 'node:vm'
@@ -61,16 +61,33 @@ function compile(module: Module, filename: string, options: CodeCacheOptions): P
   const content = readFileSync(filename)
   const hash = sha1(content).slice(0, 16)
   const cacheFile = join(options.directory, `${basename(filename, '.cjs')}-${cacheKeyPrefix()}${hash}.v8cache`)
-  let cachedData: Buffer | undefined
-  try {
-    cachedData = readFileSync(cacheFile)
-  } catch {}
+  const cachedData = readCache(cacheFile)
 
   const script = new Script(WRAPPER_HEAD + content.toString('utf8') + WRAPPER_TAIL, {cachedData, filename})
   const wrapper = script.runInThisContext({displayErrors: true}) as (...args: unknown[]) => void
   const require = createRequire(filename)
   wrapper.call(module.exports, module.exports, require, module, filename, dirname(filename), options.hostImport)
   return cachedData === undefined || script.cachedDataRejected ? {cacheFile, script} : undefined
+}
+
+/**
+ * V8 checks only a cache's length against the source, so a cache file is code: one that someone
+ * else could have written (theirs, or writable by group or others) is left unread, and replaced
+ * at exit. The directory itself was checked by ./prepare.ts.
+ */
+function readCache(cacheFile: string): Buffer | undefined {
+  let fd: number | undefined
+  try {
+    fd = openSync(cacheFile, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK)
+    const info = fstatSync(fd)
+    const uid = process.getuid?.()
+    if (!info.isFile() || (uid !== undefined && ((info.uid !== uid && info.uid !== 0) || (info.mode & 0o022) !== 0))) return undefined
+    return readFileSync(fd)
+  } catch {
+    return undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 function sha1(content: Buffer): string {
@@ -89,8 +106,9 @@ function writeCache({cacheFile, script}: Pending): void {
   try {
     const data = script.createCachedData()
     const directory = dirname(cacheFile)
-    mkdirSync(directory, {recursive: true})
-    writeFileSync(temporary, data)
+    // private, as ./private-dir.ts requires of a cache it reads (the user's umask may say 002)
+    mkdirSync(directory, {mode: 0o700, recursive: true})
+    writeFileSync(temporary, data, {mode: 0o600})
     renameSync(temporary, cacheFile)
     removeOthers(cacheFile)
   } catch {

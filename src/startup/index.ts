@@ -4,4 +4,5 @@
  */
 export {installCodeCache} from './code-cache.js'
 export {type Cli, loadCli} from './load-cli.js'
+export {prepareStart, type Start} from './prepare.js'
 export {versionLine} from './version.js'

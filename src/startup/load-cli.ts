@@ -1,4 +1,3 @@
-import {readFileSync} from 'node:fs'
 import Module, {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -6,30 +5,25 @@ import {fileURLToPath} from 'node:url'
 import type {execute} from '@oclif/core'
 
 import {installCodeCache} from './code-cache.js'
-import {oclifDir} from './dirs.js'
 
 /** What bin/run.js needs from the bundle (src/cli.ts). */
 export interface Cli {
   execute: typeof execute
-  hoistGlobalFlags(argv: readonly string[]): string[]
 }
 
 /**
  * Loads the production bundle (dist/bundle/regshape.cjs, see scripts/bundle.mjs) with a compile
- * cache in regshape's cache directory (`<cacheDir>/code-cache`, e.g. ~/.cache/regshape/code-cache):
- * Node's own where it has one (module.enableCompileCache, Node 22.1 and later, as in the
- * standalone tarballs), else a V8 code cache of the bundles (./code-cache.ts), unless source
- * maps are on. Node's switch NODE_DISABLE_COMPILE_CACHE=1 turns either off. binUrl is
- * bin/run.js's import.meta.url; hostImport is import() from there, for the bundles (see
- * ./code-cache.ts).
+ * cache in `directory`, regshape's `<cacheDir>/code-cache` (e.g. ~/.cache/regshape/code-cache)
+ * when ./prepare.ts found it safe to read, else none: Node's own where it has one
+ * (module.enableCompileCache, Node 22.1 and later, as in the standalone tarballs), else a V8 code
+ * cache of the bundles (./code-cache.ts), unless source maps are on. binUrl is bin/run.js's
+ * import.meta.url; hostImport is import() from there, for the bundles (see ./code-cache.ts).
  */
-export function loadCli(binUrl: string, hostImport: (specifier: string) => Promise<unknown>, env: NodeJS.ProcessEnv = process.env): Cli {
+export function loadCli(binUrl: string, hostImport: (specifier: string) => Promise<unknown>, directory: string | undefined): Cli {
   const root = fileURLToPath(new URL('..', binUrl))
   const bundles = join(root, 'dist', 'bundle')
-  if (!env.NODE_DISABLE_COMPILE_CACHE) {
+  if (directory !== undefined) {
     try {
-      const pjson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {name: string; oclif: {bin?: string; dirname?: string}}
-      const directory = join(oclifDir('cache', {bin: pjson.oclif.bin ?? pjson.name, dirname: pjson.oclif.dirname ?? pjson.name, env}), 'code-cache')
       const {enableCompileCache} = Module as unknown as {enableCompileCache?: (directory: string) => unknown}
       if (enableCompileCache) enableCompileCache(directory)
       // Source maps (node --enable-source-maps) apply to what Node's loader compiles, not to a

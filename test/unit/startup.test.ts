@@ -8,12 +8,13 @@ import fc from 'fast-check'
 import {execFileSync} from 'node:child_process'
 import {createRequire} from 'node:module'
 import {mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
 import {codeUnitOrder, collatesLikeRoot, isLiteralPattern, isSimpleId} from '../../src/bundle/oclif-patches.js'
 import {oclifDir} from '../../src/startup/dirs.js'
+import {settleHome} from '../../src/startup/home.js'
 import {versionLine} from '../../src/startup/version.js'
 import {ROOT, RUN_JS, runCli, tempHome} from '../helpers/cli.js'
 import {check} from '../property/settings.js'
@@ -90,6 +91,19 @@ describe('start-up before oclif', () => {
         expect(oclifDir('data', {bin: 'regshape', dirname: 'regshape', env})).to.equal(config.dataDir)
       })
     }
+
+    it('with HOME empty or relative, are under the home of the user database, where oclif\'s are once bin/run.js settled HOME', async () => {
+      const home = userInfo().homedir
+      for (const given of ['', 'relative']) {
+        const env: NodeJS.ProcessEnv = {HOME: given, XDG_DATA_HOME: 'relative/data'}
+        expect(oclifDir('data', {bin: 'regshape', dirname: 'regshape', env: {HOME: given}})).to.equal(join(home, '.local', 'share', 'regshape'))
+        expect(oclifDir('cache', {bin: 'regshape', dirname: 'regshape', env: {HOME: given}})).to.equal(join(home, '.cache', 'regshape'))
+        expect(settleHome(env, 'linux')).to.equal(undefined)
+        expect(env).to.deep.equal({HOME: home})
+        const config = await withEnv(env, () => Config.load(ROOT))
+        expect([config.home, config.dataDir, config.cacheDir]).to.deep.equal([home, join(home, '.local', 'share', 'regshape'), join(home, '.cache', 'regshape')])
+      }
+    })
 
     it('follow macOS for the cache', () => {
       expect(oclifDir('cache', {bin: 'regshape', dirname: 'regshape', env: {HOME: '/Users/someone'}, platform: 'darwin'})).to.equal('/Users/someone/Library/Caches/regshape')

@@ -1,11 +1,11 @@
 import {randomBytes} from 'node:crypto'
 import {constants as fsConstants} from 'node:fs'
 import {chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat} from 'node:fs/promises'
-import {homedir} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
 import type {Tracer} from '../telemetry/tracer.js'
 
+import {userHome} from '../../startup/home.js'
 import {DockerConfigError, describeError} from '../errors.js'
 
 /**
@@ -35,16 +35,27 @@ export interface DockerConfigData {
 export interface DockerConfigPathOptions {
   /** --docker-config */
   flag?: string
+  /** DOCKER_CONFIG, and HOME when `home` is not given */
   env?: NodeJS.ProcessEnv
   home?: string
 }
 
-/** --docker-config, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+/**
+ * --docker-config, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json, with the home as
+ * Docker finds it ($HOME, else the user database: src/startup/home.ts). Never relative to the
+ * current directory, which an empty HOME gave through os.homedir(): with no home to be found,
+ * this throws rather than guess.
+ */
 export function resolveDockerConfigPath(options: DockerConfigPathOptions = {}): string {
   const env = options.env ?? process.env
   if (options.flag) return resolve(options.flag)
   if (env.DOCKER_CONFIG) return resolve(env.DOCKER_CONFIG, 'config.json')
-  return join(options.home ?? homedir(), '.docker', 'config.json')
+  const home = options.home ?? userHome(env)
+  if (home === undefined) {
+    throw new DockerConfigError('Cannot find your home directory for the Docker config (HOME is not an absolute path, and the user database has none); set HOME, DOCKER_CONFIG or --docker-config', '')
+  }
+
+  return join(home, '.docker', 'config.json')
 }
 
 /** The fields of an `auths` entry that regshape writes; everything else in an entry is kept. */

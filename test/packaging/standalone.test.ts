@@ -3,9 +3,9 @@
  * no Node on PATH, so everything it does runs on the Node inside it.
  */
 import {execFileSync, spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import {expect} from 'chai'
 
@@ -29,10 +29,11 @@ describe(`standalone tarball regshape-${VERSION}-${HOST_TARGET}.tar.gz`, () => {
   })
 
   /** bin/regshape of the unpacked tarball, with only noNodePath on PATH and a fresh HOME. */
-  function regshape(args: string[], options: {env?: NodeJS.ProcessEnv; stdin?: string} = {}): Promise<Result> {
-    const env = {HOME: mkdtempSync(join(tmpdir(), 'regshape-home-')), LANG: 'C.UTF-8', PATH: noNodePath, ...options.env}
+  function regshape(args: string[], options: {cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string} = {}): Promise<Result> {
+    const env: NodeJS.ProcessEnv = {HOME: mkdtempSync(join(tmpdir(), 'regshape-home-')), LANG: 'C.UTF-8', PATH: noNodePath, ...options.env}
+    for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name]
     return new Promise((resolve, reject) => {
-      const child = spawn(join(unpacked, 'bin', 'regshape'), args, {env, stdio: ['pipe', 'pipe', 'pipe']})
+      const child = spawn(join(unpacked, 'bin', 'regshape'), args, {cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe']})
       const stdout: Buffer[] = []
       const stderr: Buffer[] = []
       child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk))
@@ -73,6 +74,26 @@ describe(`standalone tarball regshape-${VERSION}-${HOST_TARGET}.tar.gz`, () => {
     expect(result.stderr).to.equal('')
     expect(result.code).to.equal(0)
     expect(result.stdout.trim()).to.equal(`regshape/${VERSION} ${HOST_TARGET} node-v${BUNDLED_NODE}`)
+  })
+
+  it('runs only the Node inside it, whatever HOME is: nothing from the current directory or ~/.local', async () => {
+    // oclif's own launcher finds HOME with `cd && pwd` (the current directory when HOME is empty)
+    // and then runs ./.local/share/regshape/client/bin/regshape or ./.local/share/oclif/node/node-custom.
+    const cwd = mkdtempSync(join(tmpdir(), 'regshape-cwd-'))
+    const marker = join(cwd, 'planted-ran')
+    for (const planted of [join('.local', 'share', 'regshape', 'client', 'bin', 'regshape'), join('.local', 'share', 'oclif', 'node', 'node-custom')]) {
+      mkdirSync(dirname(join(cwd, planted)), {recursive: true})
+      writeFileSync(join(cwd, planted), `#!/bin/sh\necho planted >> '${marker}'\n`, {mode: 0o755})
+    }
+
+    for (const home of ['', undefined, cwd]) {
+      const result = await regshape(['--version'], {cwd, env: {HOME: home}})
+      expect(result.stderr, `HOME=${home}`).to.equal('')
+      expect(result.stdout, `HOME=${home}`).to.include(`node-v${BUNDLED_NODE}`)
+    }
+
+    expect(existsSync(marker), 'a planted launcher target ran').to.equal(false)
+    expect(readFileSync(join(unpacked, 'bin', 'regshape'), 'utf8')).not.to.include('.local/share')
   })
 
   it('auth login --password-stdin and auth logout work against a real registry', async () => {

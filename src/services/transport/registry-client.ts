@@ -27,7 +27,7 @@ export interface RegistryClientOptions {
   insecure?: boolean
   /** Telemetry; absent unless a telemetry flag is given. */
   tracer?: Tracer
-  /** Per request, connect to last byte. */
+  /** Per request, connect to last byte of the last redirect. */
   timeoutMs?: number
   userAgent?: string
 }
@@ -87,7 +87,6 @@ export class RegistryClient {
       https: {certificateAuthority, rejectUnauthorized: !options.insecure},
       retry: {limit: 0},
       throwHttpErrors: false,
-      timeout: {request: options.timeoutMs ?? DEFAULT_TIMEOUT_MS},
     })
     this.auth = new AuthMiddleware((request) => this.send(request), (ref) => this.schemeOf(ref), options.tracer)
   }
@@ -141,14 +140,19 @@ export class RegistryClient {
     return this.schemes.get(ref.endpoint) ?? ref.scheme ?? 'https'
   }
 
-  /** Every HTTP exchange of the program, registry and token server alike, passes through here. */
+  /**
+   * Every HTTP exchange of the program, registry and token server alike, passes through here.
+   * One deadline (--timeout) covers the request and all its redirects, so a chain of slow hops
+   * cannot stretch it.
+   */
   async send(request: HttpRequest): Promise<HttpResponse> {
+    const deadline = performance.now() + this.timeoutMs
     let current = request
-    for (let redirects = 0; ; redirects++) {
-      const response = await this.sendOnce(current)
+    for (let hop = 0; ; hop++) {
+      const response = await this.sendOnce(current, deadline)
       const location = response.headers.location?.[0]
       if (response.status < 300 || response.status >= 400 || response.status === 304 || !location) return response
-      if (redirects >= MAX_REDIRECTS) throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) from ${redactUrl(request.url)}`)
+      if (hop >= MAX_REDIRECTS) throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) from ${redactUrl(request.url)}`)
       const target = new URL(location, current.url)
       const headers = {...current.headers}
       // Credentials are for the origin they were sent to, never for where it points us.
@@ -165,6 +169,10 @@ export class RegistryClient {
         url: target.toString(),
       }
     }
+  }
+
+  private get timeoutMs(): number {
+    return this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   }
 
   /** A client with the same settings and nothing learnt: no cached challenges, tokens or connections. */
@@ -205,7 +213,7 @@ export class RegistryClient {
 
     if (isLoopback(ref.endpoint)) {
       const {tracer} = this.options
-      const probe = () => speaksTls(ref.endpoint, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+      const probe = () => speaksTls(ref.endpoint, this.timeoutMs)
       const answer = await (tracer ? tracer.method(`tls probe ${ref.endpoint}`, probe) : probe())
       if (answer !== undefined) {
         this.schemes.set(ref.endpoint, answer ? 'https' : 'http')
@@ -226,8 +234,10 @@ export class RegistryClient {
     }
   }
 
-  private async sendOnce(request: HttpRequest): Promise<HttpResponse> {
+  private async sendOnce(request: HttpRequest, deadline: number): Promise<HttpResponse> {
     const started = performance.now()
+    const remainingMs = deadline - started
+    if (remainingMs <= 0) throw new TransportError(`no answer from ${redactUrl(request.url)} within the timeout (--timeout)`, 'ETIMEDOUT', false)
     const maxBodyBytes = request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     let requestHeaders: Record<string, string> = {...request.headers}
     let bytesReceived = 0
@@ -259,6 +269,7 @@ export class RegistryClient {
           body: request.body,
           headers: requestHeaders,
           method: request.method,
+          timeout: {request: remainingMs},
         })
         // The headers as they went out, got's own included, for --debug-calls.
         if (this.options.tracer) {

@@ -1,0 +1,95 @@
+import {expect} from 'chai'
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {type CliResult, expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
+import {challenge, type Handler, type HostileServer, startHostile} from '../helpers/hostile.js'
+
+const PASSWORD = 'transport-test-s3cret'
+const REFRESH_TOKEN = 'transport-test-refresh-t0ken'
+const BASIC = Buffer.from(`alice:${PASSWORD}`).toString('base64')
+const servers: Array<{close(): Promise<void>}> = []
+
+async function hostile(handler: Handler, options: {address?: string; tls?: boolean} = {}): Promise<HostileServer> {
+  const server = await startHostile(handler, options)
+  servers.push(server)
+  return server
+}
+
+function dockerConfig(): string {
+  return mkdtempSync(join(tmpdir(), 'regshape-dc-'))
+}
+
+type Secret = 'identity-token' | 'password'
+
+async function login(host: string, secret: Secret, extra: string[] = []): Promise<CliResult> {
+  const how = secret === 'password' ? ['-u', 'alice', '--password-stdin'] : ['--identity-token-stdin']
+  const timeout = extra.includes('--timeout') ? [] : ['--timeout', '5']
+  return runCli(['auth', 'login', '-r', host, ...how, ...timeout, ...extra], {
+    env: {DOCKER_CONFIG: dockerConfig()},
+    stdin: secret === 'password' ? PASSWORD : REFRESH_TOKEN,
+    timeoutMs: 30_000,
+  })
+}
+
+function expectOneLineFailure(result: CliResult, host: string, reason: RegExp | string): void {
+  expect(result.code, result.stderr).to.equal(1)
+  const lines = result.stderr.trimEnd().split('\n')
+  expect(lines, result.stderr).to.have.length(1)
+  const prefix = `Error: Login failed for ${host}: `
+  expect(lines[0].startsWith(prefix), lines[0]).to.equal(true)
+  if (typeof reason === 'string') expect(lines[0].slice(prefix.length)).to.equal(reason)
+  else expect(lines[0].slice(prefix.length)).to.match(reason)
+  expectNoStackTrace(result)
+  expectNoSecrets(result, [PASSWORD, REFRESH_TOKEN, BASIC])
+}
+
+describe('hardening: the transport', () => {
+  after(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.close()))
+  })
+
+  describe('--timeout', () => {
+    it('bounds a whole request, redirects included: hops each just under the timeout fail at about the timeout', async () => {
+      const registry = await hostile((request, response) => {
+        const next = Number(/\d+$/.exec(request.url ?? '')?.[0] ?? 0) + 1
+        setTimeout(() => {
+          response.writeHead(302, {location: `/v2/hop${next}`})
+          response.end()
+        }, 800)
+      })
+      const started = Date.now()
+      const result = await login(registry.host, 'password', ['--timeout', '1'])
+      const elapsed = Date.now() - started
+      expectOneLineFailure(result, registry.host, /^no answer from http:\/\/127\.0\.0\.1:\d+\/v2\/hop1 within the timeout \(--timeout\)$/)
+      expect(registry.requests).to.have.length(2)
+      // Per-hop timeouts would take 6 hops x 0.8 s; one deadline stops after about 1 s.
+      expect(elapsed).to.be.below(3500)
+    })
+
+    it('accepts a huge value without a TimeoutOverflowWarning, for requests and helpers alike', async () => {
+      const registry = await hostile(challenge('Basic realm="r"'))
+      const result = await login(registry.host, 'password', ['--timeout', '1e12'])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stderr).not.to.match(/TimeoutOverflowWarning|Warning/)
+
+      const bin = mkdtempSync(join(tmpdir(), 'regshape-helpers-'))
+      writeFileSync(join(bin, 'docker-credential-quick'), '#!/bin/sh\ncat >/dev/null\n[ "$1" = list ] && echo "{}"\nexit 0\n', {mode: 0o755})
+      const directory = dockerConfig()
+      writeFileSync(join(directory, 'config.json'), JSON.stringify({credHelpers: {'r.example': 'quick'}}))
+      const logout = await runCli(['auth', 'logout', '-r', 'r.example', '--timeout', '1e12'], {env: {DOCKER_CONFIG: directory, PATH: `${bin}:${process.env.PATH}`}})
+      expect(logout.stderr).not.to.match(/TimeoutOverflowWarning|did not answer/)
+      expect(logout.code, logout.stderr).to.be.oneOf([0, 1])
+    })
+
+    for (const value of ['1e400', 'Infinity', 'NaN', '0x10', '1e-400', ' 5']) {
+      it(`rejects --timeout "${value}" as a usage error (exit 2)`, async () => {
+        const result = await runCli(['auth', 'logout', '-r', 'r.example', '--timeout', value])
+        expect(result.code).to.equal(2)
+        expect(result.stderr).to.equal(`Error: --timeout expects a positive number of seconds, not "${value}" (see --help)\n`)
+      })
+    }
+  })
+
+})

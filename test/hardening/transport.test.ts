@@ -1,8 +1,11 @@
 import {expect} from 'chai'
 import {mkdtempSync, writeFileSync} from 'node:fs'
+import {createServer, type IncomingMessage, type Server} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {sharedPki} from '../fixtures/pki.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
 import {challenge, type Handler, type HostileServer, startHostile} from '../helpers/hostile.js'
 
@@ -45,9 +48,107 @@ function expectOneLineFailure(result: CliResult, host: string, reason: RegExp | 
   expectNoSecrets(result, [PASSWORD, REFRESH_TOKEN, BASIC])
 }
 
+/** A registry whose Bearer realm is `realm`, accepting only `Bearer good-token`. */
+function bearerRegistry(realm: () => string): Handler {
+  return (request, response) => {
+    if (request.headers.authorization === 'Bearer good-token') {
+      response.writeHead(200)
+      response.end('{}')
+      return
+    }
+
+    response.writeHead(401, {'www-authenticate': `Bearer realm="${realm()}",service="svc"`})
+    response.end()
+  }
+}
+
+/** A token server that hands out `good-token`; it stands for whatever a redirect lands on. */
+interface Recorder {
+  close(): Promise<void>
+  origin: string
+  port: number
+  seen: Array<{body: string; headers: IncomingMessage['headers']; method: string; url: string}>
+}
+
+async function recorder(options: {address?: string} = {}): Promise<Recorder> {
+  const seen: Recorder['seen'] = []
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = []
+    request.on('data', (chunk: Buffer) => chunks.push(chunk))
+    request.on('end', () => {
+      seen.push({body: Buffer.concat(chunks).toString('utf8'), headers: request.headers, method: request.method ?? '', url: request.url ?? ''})
+      response.writeHead(200, {'content-type': 'application/json'})
+      response.end('{"token":"good-token","access_token":"good-token"}')
+    })
+  })
+  const address = options.address ?? '127.0.0.1'
+  await new Promise<void>((resolvePromise) => server.listen(0, address, resolvePromise))
+  const {port} = server.address() as AddressInfo
+  const handle = {close: () => closeServer(server), origin: `http://${address}:${port}`, port, seen}
+  servers.push(handle)
+  return handle
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections()
+  return new Promise((resolvePromise) => server.close(() => resolvePromise()))
+}
+
+/** What a recorder saw must hold none of the secrets, in any part of any request. */
+function expectNothingSecret(target: Recorder): void {
+  const text = JSON.stringify(target.seen)
+  for (const secret of [PASSWORD, REFRESH_TOKEN, BASIC, encodeURIComponent(REFRESH_TOKEN)]) expect(text).not.to.include(secret)
+  for (const request of target.seen) expect(request.headers).not.to.have.property('authorization')
+}
+
+function redirectTo(status: number, location: () => string): Handler {
+  return (_request, response) => {
+    response.writeHead(status, {location: location()})
+    response.end()
+  }
+}
+
 describe('hardening: the transport', () => {
   after(async () => {
     await Promise.all(servers.splice(0).map((server) => server.close()))
+  })
+
+  describe('a secret never follows a redirect to another origin, nor from HTTPS to HTTP', () => {
+    for (const status of [307, 308]) {
+      it(`a refresh-token POST answered ${status} to another origin is refused, not resent`, async () => {
+        const elsewhere = await recorder()
+        const realm = await hostile(redirectTo(status, () => `${elsewhere.origin}/token`))
+        const registry = await hostile(bearerRegistry(() => `${realm.origin}/token`))
+        const result = await login(registry.host, 'identity-token')
+        expect(elsewhere.seen).to.have.length(0)
+        expectOneLineFailure(
+          result,
+          registry.host,
+          `${realm.host} redirects a POST request to another origin (${elsewhere.origin}); a request body, which may carry credentials, is never resent elsewhere`,
+        )
+        expect(realm.requests.map((r) => r.method)).to.deep.equal(['POST'])
+      })
+
+      it(`a refresh-token POST to an HTTPS realm answered ${status} to http:// is refused`, async () => {
+        const plain = await recorder()
+        const realm = await hostile(redirectTo(status, () => `http://127.0.0.1:${plain.port}/token`), {tls: true})
+        const registry = await hostile(bearerRegistry(() => `${realm.origin}/token`), {tls: true})
+        const result = await login(registry.host, 'identity-token', ['--ca-file', sharedPki().caFile])
+        expect(plain.seen).to.have.length(0)
+        expectOneLineFailure(result, registry.host, /^127\.0\.0\.1:\d+ redirects a POST request to another origin \(http:\/\/127\.0\.0\.1:\d+\); .* never resent elsewhere$/)
+      })
+
+      it(`a Basic token GET answered ${status} to another origin, or to http://, arrives there without the password`, async () => {
+        const elsewhere = await recorder()
+        const realm = await hostile(redirectTo(status, () => `${elsewhere.origin}/token`), {tls: true})
+        const registry = await hostile(bearerRegistry(() => `${realm.origin}/token`), {tls: true})
+        const result = await login(registry.host, 'password', ['--ca-file', sharedPki().caFile])
+        expectNoSecrets(result, [PASSWORD, BASIC])
+        expect(realm.requests[0].headers.authorization).to.equal(`Basic ${BASIC}`)
+        expect(elsewhere.seen.map((r) => r.method)).to.deep.equal(['GET'])
+        expectNothingSecret(elsewhere)
+      })
+    }
   })
 
   describe('--timeout', () => {

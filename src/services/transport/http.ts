@@ -3,6 +3,10 @@
 export type HttpMethod = 'DELETE' | 'GET' | 'HEAD' | 'PATCH' | 'POST' | 'PUT'
 
 export interface HttpRequest {
+  /**
+   * Never resent to another origin: a redirect elsewhere is refused rather than followed, whatever
+   * its status, since bodies carry credentials (the OAuth2 refresh-token grant).
+   */
   body?: string
   headers?: Record<string, string>
   /** Bodies beyond this are cut off with an error (token responses, error pages). */

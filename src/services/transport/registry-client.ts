@@ -55,6 +55,8 @@ export interface RegistryResponse extends HttpResponse {
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 const MAX_REDIRECTS = 5
+/** Request headers that hold credentials: never sent on to another origin. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'])
 
 export class RegistryClient {
   readonly auth: AuthMiddleware
@@ -153,11 +155,32 @@ export class RegistryClient {
       const location = response.headers.location?.[0]
       if (response.status < 300 || response.status >= 400 || response.status === 304 || !location) return response
       if (hop >= MAX_REDIRECTS) throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) from ${redactUrl(request.url)}`)
-      const target = new URL(location, current.url)
+      let target: URL
+      try {
+        target = new URL(location, current.url)
+      } catch {
+        throw new ProtocolError(`${redactUrl(current.url)} redirects to something that is not a URL`)
+      }
+
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+        throw new ProtocolError(`${redactUrl(current.url)} redirects to a ${target.protocol.replace(/:$/, '')} URL; only http and https are followed`)
+      }
+
+      // Credentials regshape sends never ride in a URL; ones a server puts there are not followed.
+      target.username = ''
+      target.password = ''
+      const from = new URL(current.url)
       const headers = {...current.headers}
-      // Credentials are for the origin they were sent to, never for where it points us.
-      if (target.origin !== new URL(current.url).origin) {
-        for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name]
+      // Credentials are for the origin they were sent to, never for where it points us (an HTTPS
+      // to HTTP redirect is another origin too).
+      if (target.origin !== from.origin) {
+        if (current.body !== undefined) {
+          throw new ProtocolError(
+            `${from.host} redirects a ${current.method} request to another origin (${target.origin}); a request body, which may carry credentials, is never resent elsewhere`,
+          )
+        }
+
+        for (const name of Object.keys(headers)) if (CREDENTIAL_HEADERS.has(name.toLowerCase())) delete headers[name]
       }
 
       const keepsMethod = response.status === 307 || response.status === 308

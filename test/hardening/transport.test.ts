@@ -5,6 +5,9 @@ import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {parseRegistry} from '../../src/services/credentials/registry-name.js'
+import {isInternalAddress, type Resolver} from '../../src/services/transport/addresses.js'
+import {RegistryClient} from '../../src/services/transport/registry-client.js'
 import {sharedPki} from '../fixtures/pki.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
 import {challenge, type Handler, type HostileServer, startHostile} from '../helpers/hostile.js'
@@ -149,6 +152,141 @@ describe('hardening: the transport', () => {
         expectNothingSecret(elsewhere)
       })
     }
+  })
+
+  describe('the internal-address guard on token realms holds for every spelling and every hop', () => {
+    // The registry is on 127.0.0.1; 127.0.0.2 stands for another service inside the network.
+    const spellings: Array<[string, (port: number) => string]> = [
+      ['decimal', (port) => `http://2130706434:${port}/token`],
+      ['hexadecimal', (port) => `http://0x7f.2:${port}/token`],
+      ['octal', (port) => `http://0177.0.0.2:${port}/token`],
+      ['short', (port) => `http://127.2:${port}/token`],
+      ['IPv4-mapped IPv6, dotted', (port) => `http://[::ffff:127.0.0.2]:${port}/token`],
+      ['IPv4-mapped IPv6, hex', (port) => `http://[::ffff:7f00:2]:${port}/token`],
+      ['NAT64', (port) => `http://[64:ff9b::7f00:2]:${port}/token`],
+      ['6to4', (port) => `http://[2002:7f00:2::1]:${port}/token`],
+      ['IPv6 unique local', (port) => `http://[fd00::2]:${port}/token`],
+      ['IPv6 link-local', (port) => `http://[fe80::2]:${port}/token`],
+      ['0.0.0.0', (port) => `http://0:${port}/token`],
+    ]
+    it('classifies addresses as parsed IPs, not as text', () => {
+      const internal = ['127.0.0.1', '10.1.2.3', '172.31.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::', '::1', '::ffff:10.0.0.1',
+        '::ffff:a00:1', '::7f00:1', '64:ff9b::a9fe:a9fe', '64:ff9b:1::1', '2002:c0a8:101::1', 'fc00::1', 'fdff::1', 'fe80::1%eth0', 'febf::1', 'fec0::1']
+      const external = ['8.8.8.8', '172.32.0.1', '192.0.2.1', '100.128.0.1', '2001:db8::1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1', 'ff02::1', 'not-an-ip']
+      expect(internal.filter((address) => !isInternalAddress(address)), 'should be internal').to.deep.equal([])
+      expect(external.filter((address) => isInternalAddress(address)), 'should be external').to.deep.equal([])
+    })
+
+    for (const [what, realmUrl] of spellings) {
+      it(`refuses a realm spelt ${what}`, async () => {
+        const internal = await recorder({address: '127.0.0.2'})
+        const realm = new URL(realmUrl(internal.port))
+        const registry = await hostile(bearerRegistry(() => realm.toString()))
+        const result = await login(registry.host, 'password')
+        expect(internal.seen).to.have.length(0)
+        expectOneLineFailure(
+          result,
+          registry.host,
+          `the registry's token realm ${realm.host} is a loopback, private or link-local address other than the registry's own host; refusing to use it`,
+        )
+      })
+    }
+
+    it('refuses localhost. (trailing dot) for a registry on another loopback address', async () => {
+      const internal = await recorder()
+      const registry = await hostile(bearerRegistry(() => `http://localhost.:${internal.port}/token`), {address: '127.0.0.2'})
+      const result = await login(registry.host, 'password')
+      expect(internal.seen).to.have.length(0)
+      expectOneLineFailure(result, registry.host, `the registry's token realm localhost.:${internal.port} is a loopback, private or link-local address other than the registry's own host; refusing to use it`)
+    })
+
+    const targets: Array<[string, (port: number) => string]> = [
+      ['127.0.0.2', (port) => `http://127.0.0.2:${port}/token`],
+      ['a decimal spelling of 127.0.0.2', (port) => `http://2130706434:${port}/token`],
+      ['an IPv4-mapped 127.0.0.2', (port) => `http://[::ffff:7f00:2]:${port}/token`],
+    ]
+    for (const [what, target] of targets) {
+      it(`refuses a realm on the registry's own host that redirects to ${what}`, async () => {
+        const internal = await recorder({address: '127.0.0.2'})
+        const location = new URL(target(internal.port))
+        const realm = await hostile(redirectTo(302, () => location.toString()))
+        const registry = await hostile(bearerRegistry(() => `${realm.origin}/token`))
+        const result = await login(registry.host, 'password')
+        expect(internal.seen).to.have.length(0)
+        expectOneLineFailure(
+          result,
+          registry.host,
+          `the registry's token realm redirects to ${location.host}, a loopback, private or link-local address other than the registry's own host; refusing to follow it`,
+        )
+        expect(realm.requests).to.have.length(1)
+      })
+    }
+
+    describe('names that resolve to internal addresses (DNS stood in for)', () => {
+      let clients: RegistryClient[] = []
+      afterEach(() => {
+        for (const c of clients) c.close()
+        clients = []
+      })
+
+      async function tryRealm(realmHost: string, resolve: Resolver, port: number): Promise<Error> {
+        const registry = await hostile(bearerRegistry(() => `http://${realmHost}:${port}/token`))
+        const client = await RegistryClient.create({resolve, timeoutMs: 5000})
+        clients.push(client)
+        try {
+          await client.request(parseRegistry(registry.host), {method: 'GET', path: '/v2/'}, async () => ({password: PASSWORD, username: 'alice'}))
+        } catch (error) {
+          return error as Error
+        }
+
+        throw new Error('the request should have been refused')
+      }
+
+      it('refuses a realm name that resolves to another internal address', async () => {
+        const internal = await recorder({address: '127.0.0.2'})
+        const calls: string[] = []
+        const error = await tryRealm('tokens.example', async (name) => {
+          calls.push(name)
+          return [{address: '127.0.0.2', family: 4}]
+        }, internal.port)
+        expect(error.message).to.equal(
+          `the registry's token realm tokens.example:${internal.port} (127.0.0.2) is a loopback, private or link-local address other than the registry's own host; refusing to use it`,
+        )
+        expect(calls).to.include('tokens.example')
+        expect(internal.seen).to.have.length(0)
+      })
+
+      it('refuses a name with any internal address among public ones', async () => {
+        const internal = await recorder({address: '127.0.0.2'})
+        const error = await tryRealm('tokens.example', async () => [{address: '192.0.2.10', family: 4}, {address: '::ffff:127.0.0.2', family: 6}], internal.port)
+        expect(error.message).to.match(/^the registry's token realm tokens\.example:\d+ \(::ffff:127\.0\.0\.2\) is a loopback/)
+        expect(internal.seen).to.have.length(0)
+      })
+
+      it('resolves once and connects to what it checked, so a second DNS answer (rebinding) never counts', async () => {
+        const internal = await recorder({address: '127.0.0.2'})
+        const calls: string[] = []
+        // First answer: the registry's own address (allowed); any later one: the internal target.
+        const error = await tryRealm('rebind.example', async (name) => {
+          calls.push(name)
+          return [{address: calls.filter((n) => n === name).length === 1 ? '127.0.0.1' : '127.0.0.2', family: 4}]
+        }, internal.port)
+        expect(calls.filter((name) => name === 'rebind.example')).to.have.length(1)
+        // 127.0.0.1 on the internal server's port has nobody listening: refused, not redirected.
+        expect(error.message).to.match(/ECONNREFUSED/)
+        expect(internal.seen).to.have.length(0)
+      })
+
+      it('allows a realm name that resolves to the registry\'s own address', async () => {
+        const tokens = await recorder()
+        const registry = await hostile(bearerRegistry(() => `http://tokens.example:${tokens.port}/token`))
+        const client = await RegistryClient.create({resolve: async () => [{address: '127.0.0.1', family: 4}], timeoutMs: 5000})
+        clients.push(client)
+        const response = await client.request(parseRegistry(registry.host), {method: 'GET', path: '/v2/'}, async () => ({password: PASSWORD, username: 'alice'}))
+        expect(response.status).to.equal(200)
+        expect(tokens.seen).to.have.length(1)
+      })
+    })
   })
 
   describe('--timeout', () => {

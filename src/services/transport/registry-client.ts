@@ -8,10 +8,11 @@ import {rootCertificates} from 'node:tls'
 import {type RegistryRef, splitEndpoint} from '../credentials/registry-name.js'
 
 import {InputError, NetworkError, ProtocolError, describeError} from '../errors.js'
+import {type ResolvedAddress, type Resolver, checkLiteral, checkResolved, isAllowedHost, InternalAddressError} from './addresses.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
 import type {Challenge} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
-import type {HttpMethod, HttpRequest, HttpResponse} from './http.js'
+import type {AddressGuard, HttpMethod, HttpRequest, HttpResponse} from './http.js'
 import {describeBody, redactHeaders, redactUrl} from './redact.js'
 
 /**
@@ -29,6 +30,8 @@ export interface RegistryClientOptions {
   tracer?: Tracer
   /** Per request, connect to last byte of the last redirect. */
   timeoutMs?: number
+  /** Name resolution (dns.lookup by default); tests stand in for DNS with it. */
+  resolve?: Resolver
   userAgent?: string
 }
 
@@ -57,6 +60,11 @@ const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 const MAX_REDIRECTS = 5
 /** Request headers that hold credentials: never sent on to another origin. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'])
+
+const systemResolve: Resolver = async (hostname) => {
+  const {lookup} = await import('node:dns/promises')
+  return lookup(hostname, {all: true})
+}
 
 export class RegistryClient {
   readonly auth: AuthMiddleware
@@ -151,7 +159,7 @@ export class RegistryClient {
     const deadline = performance.now() + this.timeoutMs
     let current = request
     for (let hop = 0; ; hop++) {
-      const response = await this.sendOnce(current, deadline)
+      const response = await this.sendOnce(current, hop, deadline)
       const location = response.headers.location?.[0]
       if (response.status < 300 || response.status >= 400 || response.status === 304 || !location) return response
       if (hop >= MAX_REDIRECTS) throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) from ${redactUrl(request.url)}`)
@@ -257,10 +265,16 @@ export class RegistryClient {
     }
   }
 
-  private async sendOnce(request: HttpRequest, deadline: number): Promise<HttpResponse> {
+  private async sendOnce(request: HttpRequest, hop: number, deadline: number): Promise<HttpResponse> {
     const started = performance.now()
     const remainingMs = deadline - started
     if (remainingMs <= 0) throw new TransportError(`no answer from ${redactUrl(request.url)} within the timeout (--timeout)`, 'ETIMEDOUT', false)
+    const {guard} = request
+    const url = new URL(request.url)
+    // A guarded URL off the registry's own host connects afresh (agent false), never on a pooled
+    // socket, so the address check in the lookup below sees every connection it makes.
+    const guarded = guard && !isAllowedHost(url, guard) ? guard : undefined
+    if (guarded) checkLiteral(url, guarded, hop)
     const maxBodyBytes = request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     let requestHeaders: Record<string, string> = {...request.headers}
     let bytesReceived = 0
@@ -289,7 +303,9 @@ export class RegistryClient {
     try {
       const response = await new Promise<HttpResponse>((resolvePromise, rejectPromise) => {
         const stream = this.got.stream(request.url, {
+          ...(guarded ? {agent: {http: false, https: false}} : {}),
           body: request.body,
+          dnsLookup: this.lookup(hop, url.port, guarded) as never,
           headers: requestHeaders,
           method: request.method,
           timeout: {request: remainingMs},
@@ -326,9 +342,36 @@ export class RegistryClient {
       observe()
       return response
     } catch (error) {
-      const failure = error instanceof ProtocolError ? error : toNetworkError(error, request.url)
+      const cause = (error as {cause?: unknown}).cause
+      const failure = error instanceof ProtocolError ? error : cause instanceof InternalAddressError ? cause : toNetworkError(error, request.url)
       observe(failure.message)
       throw failure
+    }
+  }
+
+  /**
+   * The lookup sockets use (got's dnsLookup, Node's `lookup`): one resolution, judged by the
+   * address guard when there is one, and the very addresses it judged are the ones connected to.
+   */
+  private lookup(hop: number, port: string, guard: AddressGuard | undefined) {
+    const resolve = this.options.resolve ?? systemResolve
+    return (
+      hostname: string,
+      options: {all?: boolean; family?: number | string},
+      callback: (error: Error | null, address: ResolvedAddress[] | string, family?: number) => void,
+    ): void => {
+      const wanted = options.family === 4 || options.family === 'IPv4' ? 4 : options.family === 6 || options.family === 'IPv6' ? 6 : 0
+      const answer = (async () => {
+        const addresses = (await resolve(hostname)).filter((a) => wanted === 0 || a.family === wanted)
+        if (guard) await checkResolved(hostname, addresses, guard, hop, resolve, port)
+        if (addresses.length === 0) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {code: 'ENOTFOUND', hostname})
+        return addresses
+      })()
+      // Called outside the promise, so an exception in the socket code is not taken for a DNS failure.
+      answer.then(
+        (addresses) => process.nextTick(() => (options.all ? callback(null, addresses) : callback(null, addresses[0].address, addresses[0].family))),
+        (error: Error) => process.nextTick(() => callback(error, options.all ? [] : '')),
+      )
     }
   }
 }

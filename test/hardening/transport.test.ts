@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import {type AddressInfo, connect, createServer as createNetServer, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -92,8 +92,8 @@ async function recorder(options: {address?: string} = {}): Promise<Recorder> {
   return handle
 }
 
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections()
+function closeServer(server: Server | ReturnType<typeof createNetServer>): Promise<void> {
+  ;(server as Server).closeAllConnections?.()
   return new Promise((resolvePromise) => server.close(() => resolvePromise()))
 }
 
@@ -331,4 +331,60 @@ describe('hardening: the transport', () => {
     }
   })
 
+  describe('a plain-HTTP loopback registry that mishandles a TLS ClientHello', () => {
+    /**
+     * Plain HTTP behind a listener that, on a first byte of 0x16 (a TLS handshake record), resets
+     * the connection or says nothing: the behaviour of some proxies and embedded HTTP servers.
+     * Anything else is piped to an ordinary HTTP registry stand-in.
+     */
+    async function clientHelloHostile(onHello: 'reset' | 'silence'): Promise<{hellos: number; host: string; http: HostileServer}> {
+      const http = await hostile(challenge('Basic realm="r"'))
+      const state = {hellos: 0, host: '', http}
+      const sockets = new Set<Socket>()
+      const front = createNetServer((socket) => {
+        sockets.add(socket)
+        socket.on('close', () => sockets.delete(socket))
+        socket.on('error', () => {})
+        socket.once('data', (first: Buffer) => {
+          if (first[0] === 0x16) {
+            state.hellos++
+            if (onHello === 'reset') socket.resetAndDestroy()
+            return
+          }
+
+          const back = connect(http.port, '127.0.0.1', () => {
+            back.write(first)
+            socket.pipe(back).pipe(socket)
+          })
+          back.on('error', () => socket.destroy())
+        })
+      })
+      await new Promise<void>((resolvePromise) => front.listen(0, '127.0.0.1', resolvePromise))
+      state.host = `127.0.0.1:${(front.address() as AddressInfo).port}`
+      servers.push({
+        close() {
+          for (const socket of sockets) socket.destroy()
+          return closeServer(front)
+        },
+      })
+      return state
+    }
+
+    for (const onHello of ['reset', 'silence'] as const) {
+      for (const insecure of [true, false]) {
+        it(`falls back to plain HTTP quickly when the ClientHello meets ${onHello}${insecure ? ' (--insecure)' : ' (loopback, no --insecure)'}`, async () => {
+          const server = await clientHelloHostile(onHello)
+          const started = Date.now()
+          const result = await login(server.host, 'password', ['--timeout', '20', ...(insecure ? ['--insecure'] : [])])
+          const elapsed = Date.now() - started
+          expect(result.code, result.stderr).to.equal(0)
+          expect(result.stdout).to.equal('Login succeeded.\n')
+          expect(server.hellos).to.equal(1)
+          expect(server.http.requests.map((r) => r.url)).to.deep.equal(['/v2/', '/v2/'])
+          // The probe waits about 2 s for a handshake, never the 20 s of --timeout.
+          expect(elapsed).to.be.below(6000)
+        })
+      }
+    }
+  })
 })

@@ -58,6 +58,11 @@ export interface RegistryResponse extends HttpResponse {
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 const MAX_REDIRECTS = 5
+/**
+ * How long the TLS probe of an insecure or loopback registry waits for a handshake. A TLS server
+ * answers a ClientHello in milliseconds; one that stays silent is taken for plain HTTP.
+ */
+const PROBE_TIMEOUT_MS = 2000
 /** Request headers that hold credentials: never sent on to another origin. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'])
 
@@ -242,9 +247,10 @@ export class RegistryClient {
       return this.send(build())
     }
 
-    if (isLoopback(ref.endpoint)) {
+    const lenient = this.options.insecure || isLoopback(ref.endpoint)
+    if (lenient) {
       const {tracer} = this.options
-      const probe = () => speaksTls(ref.endpoint, this.timeoutMs)
+      const probe = () => speaksTls(ref.endpoint, Math.min(PROBE_TIMEOUT_MS, this.timeoutMs))
       const answer = await (tracer ? tracer.method(`tls probe ${ref.endpoint}`, probe) : probe())
       if (answer !== undefined) {
         this.schemes.set(ref.endpoint, answer ? 'https' : 'http')
@@ -259,7 +265,7 @@ export class RegistryClient {
     } catch (error) {
       // Docker's rule for insecure and local registries: if the server does not speak TLS at all,
       // talk plain HTTP to it. A certificate that fails verification is never a reason to fall back.
-      if (!(this.options.insecure || isLoopback(ref.endpoint)) || !(error instanceof TransportError) || !error.notTls) throw error
+      if (!lenient || !(error instanceof TransportError) || !error.notTls) throw error
       this.schemes.set(ref.endpoint, 'http')
       return this.send(build())
     }
@@ -387,16 +393,22 @@ function groupHeaders(raw: string[]): Record<string, string[]> {
 }
 
 /**
- * Whether the server at a loopback endpoint speaks TLS, learnt from its answer to a ClientHello.
- * The probe's TLS context trusts nothing (`ca: []`), so Node does not build its root-certificate
- * store for it (30-40 ms); it verifies nothing either, and sends nothing but the handshake. The
- * real request, over HTTPS, then verifies as always. undefined: no answer either way (refused,
- * reset, silence), and the caller's ordinary attempt reports what went wrong.
+ * Whether the server at an insecure or loopback endpoint speaks TLS, learnt from its answer to a
+ * ClientHello. The probe's TLS context trusts nothing (`ca: []`), so Node does not build its
+ * root-certificate store for it (30-40 ms); it verifies nothing either, and sends nothing but the
+ * handshake. The real request, over HTTPS, then verifies as always.
+ *
+ * false: the TCP connection opened but no handshake came back, whether the server answered in
+ * plain HTTP, reset the connection or kept silent for `timeoutMs`; like skopeo with
+ * --tls-verify=false and docker for its insecure registries (loopback ones by default), that
+ * means plain HTTP. undefined: no connection at all (refused, unreachable, unknown host), so the
+ * caller's ordinary attempt reports what went wrong.
  */
 async function speaksTls(endpoint: string, timeoutMs: number): Promise<boolean | undefined> {
   const tls = await import('node:tls')
   const {host, port = 443} = splitEndpoint(endpoint)
   return new Promise((resolvePromise) => {
+    let connected = false
     const socket = tls.connect({
       host,
       port,
@@ -404,15 +416,18 @@ async function speaksTls(endpoint: string, timeoutMs: number): Promise<boolean |
       secureContext: tls.createSecureContext({ca: []}),
       servername: /^[\d.]+$|:/.test(host) ? undefined : host,
     })
-    const timer = setTimeout(() => settle(undefined), timeoutMs)
+    const timer = setTimeout(() => settle(connected ? false : undefined), timeoutMs)
     function settle(answer: boolean | undefined): void {
       clearTimeout(timer)
       socket.destroy()
       resolvePromise(answer)
     }
 
+    socket.once('connect', () => {
+      connected = true
+    })
     socket.once('secureConnect', () => settle(true))
-    socket.once('error', (error: NodeJS.ErrnoException) => settle(isNotTls(error) ? false : undefined))
+    socket.once('error', (error: NodeJS.ErrnoException) => settle(connected || isNotTls(error) ? false : undefined))
   })
 }
 

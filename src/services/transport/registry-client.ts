@@ -311,7 +311,8 @@ export class RegistryClient {
         const stream = this.got.stream(request.url, {
           ...(guarded ? {agent: {http: false, https: false}} : {}),
           body: request.body,
-          dnsLookup: this.lookup(hop, url.port, guarded) as never,
+          // Node's own lookup unless a guard must judge the answer or tests stand in for DNS.
+          dnsLookup: guarded || this.options.resolve ? (this.lookup(hop, url.port, guarded) as never) : undefined,
           headers: requestHeaders,
           method: request.method,
           timeout: {request: remainingMs},

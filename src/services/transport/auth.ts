@@ -5,7 +5,8 @@ import {type RegistryRef, splitEndpoint} from '../credentials/registry-name.js'
 import {AuthenticationError, ProtocolError} from '../errors.js'
 import {type Challenge, parseChallenges} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
-import type {HttpRequest, HttpResponse} from './http.js'
+import {checkLiteral} from './addresses.js'
+import type {AddressGuard, HttpRequest, HttpResponse} from './http.js'
 
 /**
  * AuthMiddleware answers a registry's 401 challenge: Basic with the username and password, or
@@ -107,14 +108,22 @@ export class AuthMiddleware {
     const cached = this.tokens.get(cacheKey)
     if (cached && cached.expiresAt > Date.now()) return cached
     const fetch = () =>
-      credentials?.identityToken ? this.refreshGrant(realm, service, scope, credentials.identityToken) : this.getToken(realm, service, scope, credentials)
+      credentials?.identityToken
+        ? this.refreshGrant(realm, service, scope, credentials.identityToken, realmGuard(ref))
+        : this.getToken(realm, service, scope, credentials, realmGuard(ref))
     const grant = await (this.tracer ? this.tracer.method(`token ${realm.host}${scope ? ` ${scope}` : ''}`, fetch) : fetch())
     this.tokens.set(cacheKey, grant)
     return grant
   }
 
   /** distribution's token spec: GET realm?service&scope&account, with Basic credentials if we have them. */
-  private async getToken(realm: URL, service: string | undefined, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
+  private async getToken(
+    realm: URL,
+    service: string | undefined,
+    scope: string | undefined,
+    credentials: Credentials | undefined,
+    guard: AddressGuard,
+  ): Promise<TokenGrant> {
     const url = new URL(realm)
     if (service) url.searchParams.set('service', service)
     if (scope) url.searchParams.append('scope', scope)
@@ -125,17 +134,18 @@ export class AuthMiddleware {
       headers.authorization = `Basic ${Buffer.from(`${credentials!.username}:${credentials!.password}`, 'utf8').toString('base64')}`
     }
 
-    const response = await this.send({headers, maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES, method: 'GET', url: url.toString()})
+    const response = await this.send({guard, headers, maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES, method: 'GET', url: url.toString()})
     return parseTokenResponse(response, url, withPassword)
   }
 
   /** OAuth2 refresh-token grant (distribution's oauth spec), for Docker's identity tokens. */
-  async refreshGrant(realm: URL, service: string | undefined, scope: string | undefined, refreshToken: string): Promise<TokenGrant> {
+  async refreshGrant(realm: URL, service: string | undefined, scope: string | undefined, refreshToken: string, guard?: AddressGuard): Promise<TokenGrant> {
     const form = new URLSearchParams({client_id: CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken})
     if (service) form.set('service', service)
     if (scope) form.set('scope', scope)
     const response = await this.send({
       body: form.toString(),
+      guard,
       headers: {'content-type': 'application/x-www-form-urlencoded'},
       maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES,
       method: 'POST',
@@ -164,40 +174,23 @@ function realmOf(challenge: Challenge): URL {
 }
 
 /**
- * Where a registry may send us with our credentials (as oras-go and go-containerregistry check):
- * never from HTTPS down to plain HTTP, and never to a loopback, private or link-local address
- * unless the registry itself lives on that host (a hostile registry must not aim us at a service
- * inside the network).
+ * Where a registry may send us with our credentials (as go-containerregistry's validateRealmURL
+ * checks): never from HTTPS down to plain HTTP, and never to a loopback, private or link-local
+ * address unless the registry itself lives on that host (a hostile registry must not aim us at a
+ * service inside the network). This is the early check, on the realm as written; the transport
+ * applies the same guard again to resolved names and to every redirect (realmGuard).
  */
 export function checkRealm(realm: URL, ref: RegistryRef, registryScheme: 'http' | 'https'): void {
   if (registryScheme === 'https' && realm.protocol !== 'https:') {
     throw new ProtocolError(`the registry's token realm ${realm.origin} is not HTTPS; credentials for an HTTPS registry are never sent over plain HTTP`)
   }
 
-  const realmHost = bareHost(realm.hostname)
-  if (isInternalHost(realmHost) && realmHost !== splitEndpoint(ref.endpoint).host.toLowerCase()) {
-    throw new ProtocolError(`the registry's token realm ${realm.host} is a loopback, private or link-local address other than the registry's own host; refusing to use it`)
-  }
+  checkLiteral(realm, realmGuard(ref), 0)
 }
 
-function bareHost(host: string): string {
-  return host.toLowerCase().replace(/^\[(.*)\]$/, '$1')
-}
-
-function isInternalHost(host: string): boolean {
-  if (host === 'localhost' || host.endsWith('.localhost')) return true
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host)
-  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(mapped ? mapped[1] : host)
-  if (ipv4) {
-    const [a, b] = [Number(ipv4[1]), Number(ipv4[2])]
-    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127)
-  }
-
-  if (host.includes(':')) {
-    return host === '::1' || host === '::' || /^f[cd][0-9a-f]{2}:/.test(host) || /^fe[89ab][0-9a-f]:/.test(host)
-  }
-
-  return false
+/** The address guard every request to a registry's token realm carries, redirects included. */
+export function realmGuard(ref: RegistryRef): AddressGuard {
+  return {allowedHost: splitEndpoint(ref.endpoint).host, what: 'the registry\'s token realm'}
 }
 
 function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: boolean): TokenGrant {

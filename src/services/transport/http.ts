@@ -2,8 +2,25 @@
 
 export type HttpMethod = 'DELETE' | 'GET' | 'HEAD' | 'PATCH' | 'POST' | 'PUT'
 
+/**
+ * For URLs a registry hands us (token realms): no connection, on the first hop or after any
+ * redirect, to a loopback, private or link-local address, however spelt or resolved, unless it is
+ * the registry's own host.
+ */
+export interface AddressGuard {
+  /** The registry's host: the one internal host these URLs may name. */
+  allowedHost: string
+  /** What the URL is, for the error: "the registry's token realm". */
+  what: string
+}
+
 export interface HttpRequest {
+  /**
+   * Never resent to another origin: a redirect elsewhere is refused rather than followed, whatever
+   * its status, since bodies carry credentials (the OAuth2 refresh-token grant).
+   */
   body?: string
+  guard?: AddressGuard
   headers?: Record<string, string>
   /** Bodies beyond this are cut off with an error (token responses, error pages). */
   maxBodyBytes?: number

@@ -8,10 +8,11 @@ import {rootCertificates} from 'node:tls'
 import {type RegistryRef, splitEndpoint} from '../credentials/registry-name.js'
 
 import {InputError, NetworkError, ProtocolError, describeError} from '../errors.js'
+import {type ResolvedAddress, type Resolver, checkLiteral, checkResolved, isAllowedHost, InternalAddressError} from './addresses.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
 import type {Challenge} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
-import type {HttpMethod, HttpRequest, HttpResponse} from './http.js'
+import type {AddressGuard, HttpMethod, HttpRequest, HttpResponse} from './http.js'
 import {describeBody, redactHeaders, redactUrl} from './redact.js'
 
 /**
@@ -27,8 +28,10 @@ export interface RegistryClientOptions {
   insecure?: boolean
   /** Telemetry; absent unless a telemetry flag is given. */
   tracer?: Tracer
-  /** Per request, connect to last byte. */
+  /** Per request, connect to last byte of the last redirect. */
   timeoutMs?: number
+  /** Name resolution (dns.lookup by default); tests stand in for DNS with it. */
+  resolve?: Resolver
   userAgent?: string
 }
 
@@ -55,6 +58,18 @@ export interface RegistryResponse extends HttpResponse {
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 const MAX_REDIRECTS = 5
+/**
+ * How long the TLS probe of an insecure or loopback registry waits for a handshake. A TLS server
+ * answers a ClientHello in milliseconds; one that stays silent is taken for plain HTTP.
+ */
+const PROBE_TIMEOUT_MS = 2000
+/** Request headers that hold credentials: never sent on to another origin. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization'])
+
+const systemResolve: Resolver = async (hostname) => {
+  const {lookup} = await import('node:dns/promises')
+  return lookup(hostname, {all: true})
+}
 
 export class RegistryClient {
   readonly auth: AuthMiddleware
@@ -87,7 +102,6 @@ export class RegistryClient {
       https: {certificateAuthority, rejectUnauthorized: !options.insecure},
       retry: {limit: 0},
       throwHttpErrors: false,
-      timeout: {request: options.timeoutMs ?? DEFAULT_TIMEOUT_MS},
     })
     this.auth = new AuthMiddleware((request) => this.send(request), (ref) => this.schemeOf(ref), options.tracer)
   }
@@ -141,19 +155,45 @@ export class RegistryClient {
     return this.schemes.get(ref.endpoint) ?? ref.scheme ?? 'https'
   }
 
-  /** Every HTTP exchange of the program, registry and token server alike, passes through here. */
+  /**
+   * Every HTTP exchange of the program, registry and token server alike, passes through here.
+   * One deadline (--timeout) covers the request and all its redirects, so a chain of slow hops
+   * cannot stretch it.
+   */
   async send(request: HttpRequest): Promise<HttpResponse> {
+    const deadline = performance.now() + this.timeoutMs
     let current = request
-    for (let redirects = 0; ; redirects++) {
-      const response = await this.sendOnce(current)
+    for (let hop = 0; ; hop++) {
+      const response = await this.sendOnce(current, hop, deadline)
       const location = response.headers.location?.[0]
       if (response.status < 300 || response.status >= 400 || response.status === 304 || !location) return response
-      if (redirects >= MAX_REDIRECTS) throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) from ${redactUrl(request.url)}`)
-      const target = new URL(location, current.url)
+      if (hop >= MAX_REDIRECTS) throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) from ${redactUrl(request.url)}`)
+      let target: URL
+      try {
+        target = new URL(location, current.url)
+      } catch {
+        throw new ProtocolError(`${redactUrl(current.url)} redirects to something that is not a URL`)
+      }
+
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+        throw new ProtocolError(`${redactUrl(current.url)} redirects to a ${target.protocol.replace(/:$/, '')} URL; only http and https are followed`)
+      }
+
+      // Credentials regshape sends never ride in a URL; ones a server puts there are not followed.
+      target.username = ''
+      target.password = ''
+      const from = new URL(current.url)
       const headers = {...current.headers}
-      // Credentials are for the origin they were sent to, never for where it points us.
-      if (target.origin !== new URL(current.url).origin) {
-        for (const name of Object.keys(headers)) if (name.toLowerCase() === 'authorization') delete headers[name]
+      // Credentials are for the origin they were sent to, never for where it points us (an HTTPS
+      // to HTTP redirect is another origin too).
+      if (target.origin !== from.origin) {
+        if (current.body !== undefined) {
+          throw new ProtocolError(
+            `${from.host} redirects a ${current.method} request to another origin (${target.origin}); a request body, which may carry credentials, is never resent elsewhere`,
+          )
+        }
+
+        for (const name of Object.keys(headers)) if (CREDENTIAL_HEADERS.has(name.toLowerCase())) delete headers[name]
       }
 
       const keepsMethod = response.status === 307 || response.status === 308
@@ -165,6 +205,10 @@ export class RegistryClient {
         url: target.toString(),
       }
     }
+  }
+
+  private get timeoutMs(): number {
+    return this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   }
 
   /** A client with the same settings and nothing learnt: no cached challenges, tokens or connections. */
@@ -203,9 +247,10 @@ export class RegistryClient {
       return this.send(build())
     }
 
-    if (isLoopback(ref.endpoint)) {
+    const lenient = this.options.insecure || isLoopback(ref.endpoint)
+    if (lenient) {
       const {tracer} = this.options
-      const probe = () => speaksTls(ref.endpoint, this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+      const probe = () => speaksTls(ref.endpoint, Math.min(PROBE_TIMEOUT_MS, this.timeoutMs))
       const answer = await (tracer ? tracer.method(`tls probe ${ref.endpoint}`, probe) : probe())
       if (answer !== undefined) {
         this.schemes.set(ref.endpoint, answer ? 'https' : 'http')
@@ -220,14 +265,22 @@ export class RegistryClient {
     } catch (error) {
       // Docker's rule for insecure and local registries: if the server does not speak TLS at all,
       // talk plain HTTP to it. A certificate that fails verification is never a reason to fall back.
-      if (!(this.options.insecure || isLoopback(ref.endpoint)) || !(error instanceof TransportError) || !error.notTls) throw error
+      if (!lenient || !(error instanceof TransportError) || !error.notTls) throw error
       this.schemes.set(ref.endpoint, 'http')
       return this.send(build())
     }
   }
 
-  private async sendOnce(request: HttpRequest): Promise<HttpResponse> {
+  private async sendOnce(request: HttpRequest, hop: number, deadline: number): Promise<HttpResponse> {
     const started = performance.now()
+    const remainingMs = deadline - started
+    if (remainingMs <= 0) throw new TransportError(`no answer from ${redactUrl(request.url)} within the timeout (--timeout)`, 'ETIMEDOUT', false)
+    const {guard} = request
+    const url = new URL(request.url)
+    // A guarded URL off the registry's own host connects afresh (agent false), never on a pooled
+    // socket, so the address check in the lookup below sees every connection it makes.
+    const guarded = guard && !isAllowedHost(url, guard) ? guard : undefined
+    if (guarded) checkLiteral(url, guarded, hop)
     const maxBodyBytes = request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     let requestHeaders: Record<string, string> = {...request.headers}
     let bytesReceived = 0
@@ -256,9 +309,13 @@ export class RegistryClient {
     try {
       const response = await new Promise<HttpResponse>((resolvePromise, rejectPromise) => {
         const stream = this.got.stream(request.url, {
+          ...(guarded ? {agent: {http: false, https: false}} : {}),
           body: request.body,
+          // Node's own lookup unless a guard must judge the answer or tests stand in for DNS.
+          dnsLookup: guarded || this.options.resolve ? (this.lookup(hop, url.port, guarded) as never) : undefined,
           headers: requestHeaders,
           method: request.method,
+          timeout: {request: remainingMs},
         })
         // The headers as they went out, got's own included, for --debug-calls.
         if (this.options.tracer) {
@@ -292,9 +349,36 @@ export class RegistryClient {
       observe()
       return response
     } catch (error) {
-      const failure = error instanceof ProtocolError ? error : toNetworkError(error, request.url)
+      const cause = (error as {cause?: unknown}).cause
+      const failure = error instanceof ProtocolError ? error : cause instanceof InternalAddressError ? cause : toNetworkError(error, request.url)
       observe(failure.message)
       throw failure
+    }
+  }
+
+  /**
+   * The lookup sockets use (got's dnsLookup, Node's `lookup`): one resolution, judged by the
+   * address guard when there is one, and the very addresses it judged are the ones connected to.
+   */
+  private lookup(hop: number, port: string, guard: AddressGuard | undefined) {
+    const resolve = this.options.resolve ?? systemResolve
+    return (
+      hostname: string,
+      options: {all?: boolean; family?: number | string},
+      callback: (error: Error | null, address: ResolvedAddress[] | string, family?: number) => void,
+    ): void => {
+      const wanted = options.family === 4 || options.family === 'IPv4' ? 4 : options.family === 6 || options.family === 'IPv6' ? 6 : 0
+      const answer = (async () => {
+        const addresses = (await resolve(hostname)).filter((a) => wanted === 0 || a.family === wanted)
+        if (guard) await checkResolved(hostname, addresses, guard, hop, resolve, port)
+        if (addresses.length === 0) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), {code: 'ENOTFOUND', hostname})
+        return addresses
+      })()
+      // Called outside the promise, so an exception in the socket code is not taken for a DNS failure.
+      answer.then(
+        (addresses) => process.nextTick(() => (options.all ? callback(null, addresses) : callback(null, addresses[0].address, addresses[0].family))),
+        (error: Error) => process.nextTick(() => callback(error, options.all ? [] : '')),
+      )
     }
   }
 }
@@ -310,16 +394,22 @@ function groupHeaders(raw: string[]): Record<string, string[]> {
 }
 
 /**
- * Whether the server at a loopback endpoint speaks TLS, learnt from its answer to a ClientHello.
- * The probe's TLS context trusts nothing (`ca: []`), so Node does not build its root-certificate
- * store for it (30-40 ms); it verifies nothing either, and sends nothing but the handshake. The
- * real request, over HTTPS, then verifies as always. undefined: no answer either way (refused,
- * reset, silence), and the caller's ordinary attempt reports what went wrong.
+ * Whether the server at an insecure or loopback endpoint speaks TLS, learnt from its answer to a
+ * ClientHello. The probe's TLS context trusts nothing (`ca: []`), so Node does not build its
+ * root-certificate store for it (30-40 ms); it verifies nothing either, and sends nothing but the
+ * handshake. The real request, over HTTPS, then verifies as always.
+ *
+ * false: the TCP connection opened but no handshake came back, whether the server answered in
+ * plain HTTP, reset the connection or kept silent for `timeoutMs`; like skopeo with
+ * --tls-verify=false and docker for its insecure registries (loopback ones by default), that
+ * means plain HTTP. undefined: no connection at all (refused, unreachable, unknown host), so the
+ * caller's ordinary attempt reports what went wrong.
  */
 async function speaksTls(endpoint: string, timeoutMs: number): Promise<boolean | undefined> {
   const tls = await import('node:tls')
   const {host, port = 443} = splitEndpoint(endpoint)
   return new Promise((resolvePromise) => {
+    let connected = false
     const socket = tls.connect({
       host,
       port,
@@ -327,15 +417,18 @@ async function speaksTls(endpoint: string, timeoutMs: number): Promise<boolean |
       secureContext: tls.createSecureContext({ca: []}),
       servername: /^[\d.]+$|:/.test(host) ? undefined : host,
     })
-    const timer = setTimeout(() => settle(undefined), timeoutMs)
+    const timer = setTimeout(() => settle(connected ? false : undefined), timeoutMs)
     function settle(answer: boolean | undefined): void {
       clearTimeout(timer)
       socket.destroy()
       resolvePromise(answer)
     }
 
+    socket.once('connect', () => {
+      connected = true
+    })
     socket.once('secureConnect', () => settle(true))
-    socket.once('error', (error: NodeJS.ErrnoException) => settle(isNotTls(error) ? false : undefined))
+    socket.once('error', (error: NodeJS.ErrnoException) => settle(connected || isNotTls(error) ? false : undefined))
   })
 }
 

@@ -37,6 +37,13 @@ interface RunResult {
 }
 
 const MAX_OUTPUT_BYTES = 1024 * 1024
+/**
+ * Docker runs `docker-credential-<name>` found on PATH. A name with a path separator (or `..`)
+ * would run a program from wherever the path points instead, e.g. from the current directory:
+ * only a plain file-name word is accepted (Docker Desktop's `desktop.exe` included).
+ */
+const PLAIN_HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/
+
 
 export class CredentialHelperClient {
   readonly binary: string
@@ -114,6 +121,15 @@ export class CredentialHelperClient {
   }
 
   private run(action: string, input: string): Promise<RunResult> {
+    if (!PLAIN_HELPER_NAME.test(this.name)) {
+      const error = new CredentialHelperError(
+        `refusing to run credential helper "${this.name}" (set as ${this.options.configuredBy}): a helper is named by a plain word such as "pass" and run as docker-credential-<name> from PATH`,
+        this.name,
+        'invalid',
+      )
+      return Promise.reject(error)
+    }
+
     const {tracer} = this.options
     return tracer ? tracer.method(`helper ${this.name} ${action}`, () => this.spawnHelper(action, input)) : this.spawnHelper(action, input)
   }

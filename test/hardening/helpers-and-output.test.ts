@@ -1,0 +1,106 @@
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {basicRegistry, USERS} from '../fixtures/servers.js'
+import {type CliResult, expectNoStackTrace, ROOT, RUN_JS, tempHome} from '../helpers/cli.js'
+
+/**
+ * Credential helpers that misbehave, and output that must stay trustworthy whatever the config
+ * file, a helper or a registry puts in it. The helpers are small shell scripts: they stand for
+ * hostile or broken helpers (one that echoes its input, a `set -x` trace, a `get` that prints its
+ * answer and fails, one that leaves a child behind, one that hangs), which no real helper is.
+ */
+
+const bin = mkdtempSync(join(tmpdir(), 'regshape-helpers-'))
+const marker = join(bin, 'ran')
+const LEAKED = 'leaked-helper-secret-71'
+const scripts: Record<string, string> = {
+  // Echoes the store payload (the secret inside) and fails.
+  echoing: '#!/bin/sh\ncat\nexit 1\n',
+  // A shell helper left with `set -x`: its trace on stderr shows the payload it read.
+  tracing: '#!/bin/sh\nset -x\ninput=$(cat)\nexit 1\n',
+  // `get` prints its answer, then fails anyway.
+  'prints-then-fails': `#!/bin/sh\ncat >/dev/null\necho '{"ServerURL":"x","Username":"u","Secret":"${LEAKED}"}'\necho "backend error" >&2\nexit 1\n`,
+  // Answers, exits 0, and leaves a background child holding its stdout.
+  'leaves-child': `#!/bin/sh\ncat >/dev/null\nsleep 30 &\necho '{"ServerURL":"x","Username":"carol","Secret":"child-secret-9"}'\nexit 0\n`,
+  // Never answers.
+  hanging: '#!/bin/sh\nexec sleep 60\n',
+  // Quotes the secret it was given (JSON-escaped, as it came), without the field name.
+  quoting: '#!/bin/sh\ninput=$(cat)\nrest=${input#*\\"Secret\\":\\"}\nprintf \'cannot store %s\\n\' "${rest%\\"*}"\nexit 1\n',
+  // Prints its whole input base64-encoded, as a debugging aid might.
+  encoding: '#!/bin/sh\nprintf "bad payload %s" "$(base64 -w0)"\nexit 1\n',
+  // Fails with terminal escape sequences in its message (CSI colour, OSC title, C1 CSI, CR).
+  escaping: "#!/bin/sh\ncat >/dev/null\nprintf '\\033[31mlocked\\033]0;pwned\\007 \\302\\233J\\rforged\\n'\nexit 1\n",
+}
+for (const [name, script] of Object.entries(scripts)) writeFileSync(join(bin, `docker-credential-${name}`), script, {mode: 0o755})
+
+const PATH = `${bin}:${process.env.PATH}`
+
+function configDir(data: unknown): {directory: string; path: string} {
+  const directory = mkdtempSync(join(tmpdir(), 'regshape-dc-'))
+  writeFileSync(join(directory, 'config.json'), JSON.stringify(data))
+  return {directory, path: join(directory, 'config.json')}
+}
+
+/** Runs a shell command line (cwd and ulimit are the point) with the built CLI as `$RUN`. */
+function runShell(script: string, env: NodeJS.ProcessEnv, cwd = ROOT, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('/bin/sh', ['-c', script], {
+      cwd,
+      detached: true,
+      env: {HOME: tempHome(), LANG: 'C.UTF-8', PATH, NODE: process.execPath, RUN: RUN_JS, ...env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    const timer = setTimeout(() => {
+      process.kill(-child.pid!, 'SIGKILL')
+      reject(new Error(`${script} did not finish within ${timeoutMs} ms`))
+    }, timeoutMs)
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolvePromise({code, signal, stderr, stdout})
+    })
+  })
+}
+
+describe('hardening: credential helpers and trustworthy output', () => {
+  describe('helper names', () => {
+    it('refuses a credHelpers or credsStore name that is not a plain word, and never runs what it points to', async () => {
+      const registry = await basicRegistry()
+      // `docker-credential-x/../evil` resolves to ./evil from the current directory: plant one
+      // there, and one in a PATH directory, both next to a docker-credential-x directory.
+      const cwd = mkdtempSync(join(tmpdir(), 'regshape-cwd-'))
+      const evil = `#!/bin/sh\ntouch ${marker}\necho '{"Username":"u","Secret":"s"}'\n`
+      for (const dir of [cwd, bin]) {
+        mkdirSync(join(dir, 'docker-credential-x'), {recursive: true})
+        writeFileSync(join(dir, 'evil'), evil, {mode: 0o755})
+      }
+
+      for (const name of ['x/../evil', '../evil', 'x\\..\\evil', '.']) {
+        for (const [config, key] of [
+          [{credHelpers: {[registry.host]: name}}, 'a credHelpers entry'],
+          [{credsStore: name}, 'credsStore'],
+        ] as const) {
+          const {directory, path} = configDir(config)
+          const env = {DOCKER_CONFIG: directory, NAME: name}
+          for (const command of ['login -u alice --password-stdin', 'status', 'logout']) {
+            const result = await runShell(`echo "$PW" | exec "$NODE" "$RUN" auth ${command} -r ${registry.host}`, {...env, PW: USERS.alice.password}, cwd)
+            expect(result.code, result.stderr).to.equal(1)
+            const lines = result.stderr.trimEnd().split('\n')
+            expect(lines, result.stderr).to.have.length(1)
+            expect(lines[0]).to.include(`refusing to run credential helper "${name}" (set as ${key} in ${path})`)
+            expectNoStackTrace(result)
+          }
+        }
+      }
+
+      expect(existsSync(marker), 'the planted helper ran').to.equal(false)
+    })
+  })
+})

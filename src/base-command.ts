@@ -8,6 +8,7 @@ import type {RegistryRequest, RegistryResponse} from './services/transport/regis
 import {formatJson} from './output.js'
 import {ExitCode, RegshapeError, UsageError, describeError} from './services/errors.js'
 import {type Services, createServices} from './services/factory.js'
+import {rememberSecret, scrubSecrets} from './services/known-secrets.js'
 
 /**
  * The base of every regshape command, the CLI's own and plugins' alike: the shared (GLOBAL) flags,
@@ -125,6 +126,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     const {args, flags} = parsed
     this.flags = flags as RegshapeFlags<T>
     this.args = args as RegshapeArgs<T>
+    rememberSecret(this.flags.password)
     // Docker's warning, for every command: argv is visible to other users through ps and /proc.
     if (this.flags.password !== undefined) this.warning('WARNING! Using --password via the CLI is insecure. Use --password-stdin.')
     const {'debug-calls': calls, json, 'time-methods': methods, 'time-scenarios': scenarios} = this.flags
@@ -138,12 +140,13 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
 
   /** Prints a command's result: the human line(s), or the JSON object. */
   protected emitResult(human: string, json: JsonObject): void {
-    process.stdout.write(`${this.jsonMode ? formatJson(json) : human}\n`)
+    // The last net: no output carries a secret this run has held. In JSON only the values are scrubbed: a secret that happens to spell a key must not break the shape.
+    process.stdout.write(`${this.jsonMode ? formatJson(scrubValues(json)) : scrubSecrets(human)}\n`)
   }
 
   /** A warning for people; on stderr in both modes, so JSON on stdout stays parseable. */
   protected warning(message: string): void {
-    process.stderr.write(`${message}\n`)
+    process.stderr.write(`${scrubSecrets(message)}\n`)
   }
 
   /** The registry named on the command line, for error output. */
@@ -176,10 +179,11 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     // The workflow's timings first, so the error stays the last line a person reads.
     this.telemetry?.finish(false)
     const {exitCode, message} = userFacing(error)
+    const shown = scrubSecrets(message)
     if (this.jsonMode) {
-      process.stdout.write(`${formatJson({status: 'error', registry: this.registryForOutput(), error: message})}\n`)
+      process.stdout.write(`${formatJson({status: 'error', registry: this.registryForOutput(), error: shown})}\n`)
     } else {
-      process.stderr.write(`Error: ${message}\n`)
+      process.stderr.write(`Error: ${shown}\n`)
     }
 
     this.exitWith(exitCode)
@@ -198,6 +202,13 @@ export function userFacing(error: unknown): {exitCode: number; message: string} 
   const name = (error as Error)?.name
   if (name === 'ExitPromptError' || name === 'AbortPromptError') return {exitCode: ExitCode.Interrupted, message: 'Interrupted'}
   return {exitCode: ExitCode.Failure, message: oneLine(`unexpected error: ${describeError(error)}`)}
+}
+
+function scrubValues(value: unknown): unknown {
+  if (typeof value === 'string') return scrubSecrets(value)
+  if (Array.isArray(value)) return value.map((item) => scrubValues(item))
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, scrubValues(inner)]))
+  return value
 }
 
 function parseErrorMessage(error: Error): string {

@@ -4,8 +4,9 @@ import {existsSync, mkdirSync, mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {startRegistry} from '../fixtures/registry.js'
 import {basicRegistry, USERS} from '../fixtures/servers.js'
-import {type CliResult, expectNoStackTrace, ROOT, RUN_JS, tempHome} from '../helpers/cli.js'
+import {type CliResult, expectNoSecrets, expectNoStackTrace, ROOT, RUN_JS, runCli, tempHome} from '../helpers/cli.js'
 
 /**
  * Credential helpers that misbehave, and output that must stay trustworthy whatever the config
@@ -101,6 +102,68 @@ describe('hardening: credential helpers and trustworthy output', () => {
       }
 
       expect(existsSync(marker), 'the planted helper ran').to.equal(false)
+    })
+  })
+
+  describe('secrets in helper output', () => {
+    const secret = 'store-secret-"q"\\-ünï 42'
+
+    for (const helper of ['echoing', 'tracing']) {
+      it(`auth login with a helper that shows its input (${helper}): the secret is masked in the error`, async () => {
+        const registry = await basicRegistry()
+        const {directory} = configDir({credHelpers: {[registry.host]: helper}})
+        // The registry must accept the login for the store to run: alice's real password.
+        for (const args of [[], ['--json'], ['--debug-calls']]) {
+          const result = await runCli([...args, 'auth', 'login', '-r', registry.host, '-u', 'alice', '--password-stdin'], {
+            env: {DOCKER_CONFIG: directory, PATH},
+            stdin: USERS.alice.password,
+          })
+          expect(result.code, result.stderr).to.equal(1)
+          expect(result.stdout + result.stderr).to.include(`docker-credential-${helper} store failed`)
+          expectNoSecrets(result, [USERS.alice.password])
+        }
+      })
+    }
+
+    it('a secret with quotes, backslashes and UTF-8 is masked in every form a helper shows it', async () => {
+      const registry = await startRegistry({auth: {kind: 'htpasswd', users: {alice: secret}}})
+      try {
+        const login = async (helper: string) => {
+          const {directory} = configDir({credHelpers: {[registry.host]: helper}})
+          const result = await runCli(['auth', 'login', '-r', registry.host, '-u', 'alice', '--password-stdin'], {env: {DOCKER_CONFIG: directory, PATH}, stdin: secret})
+          expect(result.code, result.stderr).to.equal(1)
+          expect(result.stderr.split('\n')).to.have.length(2)
+          expectNoSecrets(result, [secret])
+          return result.stderr
+        }
+
+        // Output with a Secret field is not shown at all.
+        for (const helper of ['echoing', 'tracing']) {
+          expect(await login(helper)).to.equal(`Error: Could not store credentials: docker-credential-${helper} store failed: exit status 1 (its output holds a Secret field, not shown)\n`)
+        }
+
+        // Anything else is shown with the secret masked.
+        expect(await login('quoting')).to.equal('Error: Could not store credentials: docker-credential-quoting store failed: cannot store ***\n')
+        const payload = JSON.stringify({ServerURL: registry.host, Username: 'alice', Secret: secret})
+        const encoded = await login('encoding')
+        expect(encoded).to.include('bad payload ')
+        expect(encoded).to.include('***')
+        expect(encoded).not.to.include(Buffer.from(payload).toString('base64'))
+        // What comes before the secret is still there, so the helper really printed the payload.
+        expect(encoded).to.include(Buffer.from(payload.slice(0, 30)).toString('base64').slice(0, 36))
+      } finally {
+        await registry.close()
+      }
+    })
+
+    it('a get that printed its answer and then failed: auth status never shows that output', async () => {
+      const {directory} = configDir({credHelpers: {'a.example': 'prints-then-fails', 'b.example': 'prints-then-fails'}})
+      for (const args of [['auth', 'status'], ['--json', 'auth', 'status'], ['auth', 'status', '-r', 'a.example'], ['--json', 'auth', 'status', '-r', 'a.example'], ['auth', 'status', '--verify']]) {
+        const result = await runCli(args, {env: {DOCKER_CONFIG: directory, PATH}})
+        expect(result.stdout + result.stderr).to.include('docker-credential-prints-then-fails get failed: backend error')
+        expectNoSecrets(result, [LEAKED])
+        expectNoStackTrace(result)
+      }
     })
   })
 })

@@ -3,6 +3,7 @@ import {spawn} from 'node:child_process'
 import type {Tracer} from '../telemetry/tracer.js'
 
 import {CredentialHelperError} from '../errors.js'
+import {rememberSecret, scrubSecrets} from '../known-secrets.js'
 import {MASK} from '../transport/redact.js'
 
 /**
@@ -44,7 +45,6 @@ const MAX_OUTPUT_BYTES = 1024 * 1024
  */
 const PLAIN_HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/
 
-
 export class CredentialHelperClient {
   readonly binary: string
 
@@ -62,6 +62,9 @@ export class CredentialHelperClient {
       if (isNotFound(result.stdout)) return undefined
       throw this.failure('get', result)
     }
+
+    // Known before it is checked: whatever goes wrong next, no message may show it.
+    for (const secret of secretsIn(result.stdout)) rememberSecret(secret)
 
     let answer: unknown
     try {
@@ -82,6 +85,7 @@ export class CredentialHelperClient {
   }
 
   async store(serverURL: string, credentials: HelperCredentials): Promise<void> {
+    rememberSecret(credentials.secret)
     const payload = JSON.stringify({ServerURL: serverURL, Username: credentials.username, Secret: credentials.secret})
     const result = await this.run('store', payload)
     if (result.code !== 0) throw this.failure('store', result)
@@ -114,10 +118,15 @@ export class CredentialHelperClient {
   }
 
   private failure(action: string, result: RunResult): CredentialHelperError {
-    // Helpers print their errors on stdout; for `get` that stream could also carry a secret, but a
-    // failed get prints only the error. Cap the text so a runaway helper cannot flood the terminal.
-    const detail = oneLine(result.stdout) || oneLine(result.stderr) || `exit status ${result.code ?? 'signal'}`
-    return new CredentialHelperError(`${this.binary} ${action} failed: ${detail}`, this.name, 'failed')
+    // Helpers print their errors on stdout, but a helper's output can hold a secret: a `get` that
+    // printed its answer and then failed, a helper echoing its input, a `set -x` trace on stderr.
+    // Output that carries a Secret field is described, never shown; any other text is shown
+    // scrubbed of every secret this run knows, and capped so a runaway helper cannot flood the terminal.
+    for (const secret of [...secretsIn(result.stdout), ...secretsIn(result.stderr)]) rememberSecret(secret)
+    const shown = (text: string) => (SECRET_FIELD.test(text) ? '' : oneLine(scrubSecrets(text)))
+    const withheld = SECRET_FIELD.test(result.stdout) || SECRET_FIELD.test(result.stderr) ? ' (its output holds a Secret field, not shown)' : ''
+    const detail = shown(result.stdout) || shown(result.stderr) || `exit status ${result.code ?? 'signal'}`
+    return new CredentialHelperError(`${this.binary} ${action} failed: ${detail}${withheld}`, this.name, 'failed')
   }
 
   private run(action: string, input: string): Promise<RunResult> {
@@ -154,7 +163,7 @@ export class CredentialHelperClient {
           exitCode: result?.code ?? null,
           helper: this.name,
           // The store payload carries the secret: telemetry sees it masked, and only that.
-          input: action === 'store' ? maskSecret(input) : input,
+          input: action === 'store' ? maskSecret(input) : scrubSecrets(input),
           outputBytes: size,
         })
         if (error) rejectPromise(error)
@@ -206,6 +215,23 @@ function maskSecret(payload: string): string {
 function isNotFound(stdout: string): boolean {
   const text = stdout.trim()
   return text === NOT_FOUND_MESSAGE || PASS_NOT_FOUND.test(text)
+}
+
+/** The Secret fields of helper JSON, even inside output that is not JSON as a whole. */
+const SECRET_FIELD = /"secret"\s*:/i
+const SECRET_VALUES = /"secret"\s*:\s*"((?:[^"\\]|\\.)*)"/gi
+
+function secretsIn(text: string): string[] {
+  const found: string[] = []
+  for (const match of text.matchAll(SECRET_VALUES)) {
+    try {
+      found.push(JSON.parse(`"${match[1]}"`) as string)
+    } catch {
+      found.push(match[1])
+    }
+  }
+
+  return found
 }
 
 function oneLine(text: string): string {

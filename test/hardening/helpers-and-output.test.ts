@@ -166,4 +166,13 @@ describe('hardening: credential helpers and trustworthy output', () => {
       }
     })
   })
+
+  it('a helper that exits 0 but leaves a child holding its stdout is done when it exits', async () => {
+    const {directory} = configDir({credHelpers: {'c.example': 'leaves-child'}})
+    const started = Date.now()
+    const result = await runCli(['auth', 'status', '-r', 'c.example', '--timeout', '20'], {env: {DOCKER_CONFIG: directory, PATH}, timeoutMs: 25_000})
+    expect(Date.now() - started).to.be.below(5000)
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.include('Credentials: carol\n')
+  })
 })

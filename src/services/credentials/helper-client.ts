@@ -39,6 +39,13 @@ interface RunResult {
 
 const MAX_OUTPUT_BYTES = 1024 * 1024
 /**
+ * After the helper exits, how long its output may still take to arrive. A child it left behind
+ * (a daemon, a backgrounded `sleep`) can hold the pipes open for ever: the helper's answer is
+ * what it wrote before exiting, and that is in the pipe by then.
+ */
+const DRAIN_MS = 200
+
+/**
  * Docker runs `docker-credential-<name>` found on PATH. A name with a path separator (or `..`)
  * would run a program from wherever the path points instead, e.g. from the current directory:
  * only a plain file-name word is accepted (Docker Desktop's `desktop.exe` included).
@@ -152,22 +159,28 @@ export class CredentialHelperClient {
       const stderr: Buffer[] = []
       let size = 0
       let settled = false
-      const finish = (error: Error | undefined, result?: RunResult) => {
+      let drain: NodeJS.Timeout | undefined
+      const finish = (error: Error | undefined, code: null | number = null) => {
         if (settled) return
         settled = true
         clearTimeout(timer)
+        clearTimeout(drain)
+        // Our ends of the pipes: a grandchild still holding theirs must not keep regshape alive.
+        child.stdout.destroy()
+        child.stderr.destroy()
+        const result: RunResult = {code, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout).toString('utf8')}
         this.options.tracer?.helper({
           action,
           durationMs: performance.now() - started,
           error: error?.message,
-          exitCode: result?.code ?? null,
+          exitCode: error ? null : code,
           helper: this.name,
           // The store payload carries the secret: telemetry sees it masked, and only that.
           input: action === 'store' ? maskSecret(input) : scrubSecrets(input),
           outputBytes: size,
         })
         if (error) rejectPromise(error)
-        else resolvePromise(result as RunResult)
+        else resolvePromise(result)
       }
 
       const timer = setTimeout(() => {
@@ -194,9 +207,12 @@ export class CredentialHelperClient {
           finish(new CredentialHelperError(`could not run ${this.binary}: ${error.code ?? error.message}`, this.name, 'failed', {cause: error}))
         }
       })
-      child.on('close', (code) => {
-        finish(undefined, {code, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout).toString('utf8')})
+      // The helper is done when it exits; 'close' (all pipes closed) normally follows at once, but
+      // a child it left running may hold them open until long after.
+      child.on('exit', (code) => {
+        if (!settled) drain = setTimeout(() => finish(undefined, code), DRAIN_MS)
       })
+      child.on('close', (code) => finish(undefined, code))
       // A helper that exits without reading stdin makes this write fail with EPIPE; its exit code tells the story.
       child.stdin.on('error', () => {})
       child.stdin.end(input)

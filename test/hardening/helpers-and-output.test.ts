@@ -175,4 +175,36 @@ describe('hardening: credential helpers and trustworthy output', () => {
     expect(result.code, result.stderr).to.equal(0)
     expect(result.stdout).to.include('Credentials: carol\n')
   })
+
+  it('auth status asks a hanging helper for all entries at once: one --timeout, not one per entry', async () => {
+    const hosts = ['h1.example', 'h2.example', 'h3.example', 'h4.example', 'h5.example']
+    const {directory} = configDir({credHelpers: Object.fromEntries(hosts.map((host) => [host, 'hanging']))})
+    const started = Date.now()
+    const result = await runCli(['--json', 'auth', 'status', '--timeout', '2'], {env: {DOCKER_CONFIG: directory, PATH}, timeoutMs: 30_000})
+    const elapsed = Date.now() - started
+    expect(result.code, result.stderr).to.equal(0)
+    expect(elapsed, `${elapsed} ms`).to.be.below(6000)
+    const {entries} = JSON.parse(result.stdout)
+    expect(entries.map((entry: {key: string}) => entry.key)).to.deep.equal(hosts)
+    for (const entry of entries) expect(entry.error).to.equal('docker-credential-hanging get did not answer within 2 s (--timeout)')
+  })
+
+  it('auth status --verify over 300 entries under ulimit -n 256', async function () {
+    this.timeout(180_000)
+    const registry = await startRegistry({auth: {kind: 'htpasswd', users: {alice: USERS.alice.password}}})
+    try {
+      // Legacy spellings of one registry's key, as old tools wrote them: 300 entries to verify.
+      const auth = Buffer.from(`alice:${USERS.alice.password}`).toString('base64')
+      const auths = Object.fromEntries(Array.from({length: 300}, (_, index) => [`http://${registry.host}/v1/${index}`, {auth}]))
+      const {directory} = configDir({auths})
+      const result = await runShell('ulimit -n 256 && exec "$NODE" "$RUN" --json auth status --verify', {DOCKER_CONFIG: directory}, ROOT, 170_000)
+      expect(result.stderr).not.to.include('EMFILE')
+      expect(result.code, result.stderr).to.equal(0)
+      const {entries} = JSON.parse(result.stdout)
+      expect(entries).to.have.length(300)
+      expect(entries.filter((entry: {verification: {result: string}}) => entry.verification.result === 'valid')).to.have.length(300)
+    } finally {
+      await registry.close()
+    }
+  })
 })

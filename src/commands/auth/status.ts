@@ -6,6 +6,7 @@ import {credentialsOf, listStoredCredentials, type StoredEntry} from '../../serv
 import {type RegistryRef, parseRegistry} from '../../services/credentials/registry-name.js'
 import {type CredentialKind, describeSource, sourceJson} from '../../services/credentials/resolve.js'
 import {AuthenticationError, CredentialHelperError, DockerConfigError, NetworkError, RegshapeError} from '../../services/errors.js'
+import {CHECK_PARALLELISM, mapLimit} from '../../services/limit.js'
 import {verifyCredentials} from '../../services/login.js'
 import type {Credentials} from '../../services/transport/auth.js'
 
@@ -62,7 +63,7 @@ With --registry, shows what the credential resolution chain yields for that regi
       throw error
     }
 
-    const verifications = this.flags.verify ? await Promise.all(entries.map((entry) => this.verifyEntry(entry))) : undefined
+    const verifications = this.flags.verify ? await mapLimit(entries, CHECK_PARALLELISM, (entry) => this.verifyEntry(entry)) : undefined
     const rows = entries.map((entry, index) => [
       entry.key,
       `${describeLocation(entry.location)}${entry.location.kind === 'helper' ? ` (${entry.location.via})` : ''}${entry.inUse ? '' : messages.notUsed}`,

@@ -207,4 +207,52 @@ describe('hardening: credential helpers and trustworthy output', () => {
       await registry.close()
     }
   })
+
+  describe('error output never quotes a secret from the command line', () => {
+    const SECRET = 'cmdline-s3cr3t-55'
+
+    it('drops userinfo from the registry of the JSON error object', async () => {
+      for (const registry of [`alice:${SECRET}@r.example`, `https://alice:${SECRET}@r.example/x`, `${SECRET}@r.example:5000`]) {
+        for (const args of [['auth', 'login', '-r', registry, '-u', 'alice', '--password-stdin'], ['ping', registry], ['auth', 'status', '-r', registry], ['auth', 'logout', `--registry=${registry}`]]) {
+          const result = await runCli(['--json', ...args], {stdin: 'pw'})
+          expect(result.code, result.stdout).to.equal(1)
+          const output = JSON.parse(result.stdout)
+          expect(output.status).to.equal('error')
+          expect(output.registry).not.to.include('@')
+          expectNoSecrets(result, [SECRET])
+        }
+      }
+    })
+
+    it('never echoes the value of a mistyped or unknown flag, long or short, human or --json', async () => {
+      const variants = [
+        [`--passwod=${SECRET}`],
+        ['--passwod', SECRET],
+        [`-P${SECRET}`],
+        ['-P', SECRET],
+        [`-x${SECRET}`],
+        [`-Xp${SECRET}`],
+        [`--json=${SECRET}`],
+        [`--timeout=${SECRET}`],
+        ['--timeout', SECRET],
+        ['--timeout', `-${SECRET}`],
+        ['--timeout', `--${SECRET}`],
+        [SECRET],
+      ]
+      for (const variant of variants) {
+        for (const json of [false, true]) {
+          const result = await runCli([...(json ? ['--json'] : []), 'auth', 'logout', '-r', 'r.example', ...variant])
+          expect(result.code, `${variant.join(' ')}: ${result.stderr}`).to.equal(2)
+          const message = json ? JSON.parse(result.stdout).error : result.stderr
+          expect(message).to.match(/\(see --help\)\n?$/)
+          expectNoSecrets(result, [SECRET])
+        }
+      }
+
+      const named = await runCli(['auth', 'logout', '-r', 'r.example', `--passwod=${SECRET}`])
+      expect(named.stderr).to.equal('Error: Nonexistent flag: --passwod (see --help)\n')
+      const short = await runCli(['auth', 'logout', '-r', 'r.example', `-x${SECRET}`])
+      expect(short.stderr).to.equal('Error: Nonexistent flag: -x (see --help)\n')
+    })
+  })
 })

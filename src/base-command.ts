@@ -5,7 +5,7 @@ import type {ResolvedCredentials} from './services/credentials/resolve.js'
 import type {Telemetry} from './services/telemetry/telemetry.js'
 import type {RegistryRequest, RegistryResponse} from './services/transport/registry-client.js'
 
-import {formatJson} from './output.js'
+import {formatJson, terminalSafe} from './output.js'
 import {ExitCode, RegshapeError, UsageError, describeError} from './services/errors.js'
 import {type Services, createServices} from './services/factory.js'
 import {rememberSecret, scrubSecrets} from './services/known-secrets.js'
@@ -142,13 +142,15 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
 
   /** Prints a command's result: the human line(s), or the JSON object. */
   protected emitResult(human: string, json: JsonObject): void {
-    // The last net: no output carries a secret this run has held. In JSON only the values are scrubbed: a secret that happens to spell a key must not break the shape.
+    // The last net: no output carries a secret this run has held (commands escape what they print
+    // of outside text themselves, field by field, since the human form has its own line breaks).
+    // In JSON only the values are scrubbed: a secret that happens to spell a key must not break the shape.
     process.stdout.write(`${this.jsonMode ? formatJson(scrubValues(json)) : scrubSecrets(human)}\n`)
   }
 
   /** A warning for people; on stderr in both modes, so JSON on stdout stays parseable. */
   protected warning(message: string): void {
-    process.stderr.write(`${scrubSecrets(message)}\n`)
+    process.stderr.write(`${terminalSafe(scrubSecrets(message))}\n`)
   }
 
   /**
@@ -189,7 +191,8 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       const registry = this.registryForOutput()
       process.stdout.write(`${formatJson({status: 'error', registry: registry === undefined ? undefined : registryWithoutUserinfo(registry), error: shown})}\n`)
     } else {
-      process.stderr.write(`Error: ${shown}\n`)
+      // An error's text quotes helpers, config keys and registries: escaped for the terminal.
+      process.stderr.write(`Error: ${terminalSafe(shown)}\n`)
     }
 
     this.exitWith(exitCode)

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {startRegistry} from '../fixtures/registry.js'
 import {basicRegistry, USERS} from '../fixtures/servers.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, ROOT, RUN_JS, runCli, tempHome} from '../helpers/cli.js'
+import {type HostileServer, startHostile} from '../helpers/hostile.js'
 
 /**
  * Credential helpers that misbehave, and output that must stay trustworthy whatever the config
@@ -39,6 +40,7 @@ const scripts: Record<string, string> = {
 for (const [name, script] of Object.entries(scripts)) writeFileSync(join(bin, `docker-credential-${name}`), script, {mode: 0o755})
 
 const PATH = `${bin}:${process.env.PATH}`
+const servers: HostileServer[] = []
 
 function configDir(data: unknown): {directory: string; path: string} {
   const directory = mkdtempSync(join(tmpdir(), 'regshape-dc-'))
@@ -70,7 +72,20 @@ function runShell(script: string, env: NodeJS.ProcessEnv, cwd = ROOT, timeoutMs 
   })
 }
 
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/
+
+/** Nothing a terminal would obey: no ESC, CR or C1 control, and LF only between our own lines. */
+function expectTerminalSafe(result: CliResult): void {
+  expect(RAW_CONTROL.test(result.stdout), JSON.stringify(result.stdout)).to.equal(false)
+  expect(RAW_CONTROL.test(result.stderr), JSON.stringify(result.stderr)).to.equal(false)
+}
+
 describe('hardening: credential helpers and trustworthy output', () => {
+  after(async () => {
+    await Promise.all(servers.splice(0).map((server) => server.close()))
+  })
+
   describe('helper names', () => {
     it('refuses a credHelpers or credsStore name that is not a plain word, and never runs what it points to', async () => {
       const registry = await basicRegistry()
@@ -253,6 +268,64 @@ describe('hardening: credential helpers and trustworthy output', () => {
       expect(named.stderr).to.equal('Error: Nonexistent flag: --passwod (see --help)\n')
       const short = await runCli(['auth', 'logout', '-r', 'r.example', `-x${SECRET}`])
       expect(short.stderr).to.equal('Error: Nonexistent flag: -x (see --help)\n')
+    })
+  })
+
+  describe('control characters never reach the terminal', () => {
+    const hostile = ['ansi\u001B[31mred', 'cr\rforged  row', 'lf\nforged.example  /x  eve', 'c1\u009B2J', 'del\u007F', 'bidi\u202Eevil']
+
+    it('auth status escapes config keys and usernames, one row per entry', async () => {
+      const auths = Object.fromEntries(hostile.map((text, index) => [`${text}-${index}.example`, {auth: Buffer.from(`${text}:pw-${index}`).toString('base64')}]))
+      const {directory} = configDir({auths, credHelpers: {'esc.example': 'escaping'}})
+      const result = await runCli(['auth', 'status'], {env: {DOCKER_CONFIG: directory, PATH}})
+      expect(result.code, result.stderr).to.equal(0)
+      expectTerminalSafe(result)
+      expect(result.stdout).not.to.include('\u202E')
+      // The header, one row per auths entry, one for the helper entry that failed.
+      expect(result.stdout.trimEnd().split('\n')).to.have.length(1 + hostile.length + 1)
+      expect(result.stdout).to.include('ansi\\x1b[31mred')
+      // The helper's CR is whitespace to the one-line rule: it became a space before escaping.
+      expect(result.stdout).to.include('\\x1b[31mlocked\\x1b]0;pwned\\x07 \\x9bJ forged')
+
+      const json = await runCli(['--json', 'auth', 'status'], {env: {DOCKER_CONFIG: directory, PATH}})
+      expectTerminalSafe(json)
+      expect(JSON.parse(json.stdout).entries.map((entry: {username: string}) => entry.username)).to.include.members(hostile)
+
+      const one = await runCli(['auth', 'status', '-r', 'esc.example'], {env: {DOCKER_CONFIG: directory, PATH}})
+      expect(one.code).to.equal(1)
+      expectTerminalSafe(one)
+      expect(one.stderr.split('\n')).to.have.length(2)
+    })
+
+    it('ping escapes what a registry answers (realm, API version) and a username from the config', async () => {
+      // A registry answering with C1 controls (sent as latin1 bytes: all HTTP headers allow) in its
+      // challenge and version header: it stands for a hostile registry.
+      const server = await startHostile((request, response) => {
+        const headers = {'docker-distribution-api-version': 'registry/2.0\u009B2J', 'www-authenticate': 'Basic realm="\u009B31mevil\u0085line"'}
+        response.writeHead(request.headers.authorization ? 200 : 401, headers)
+        response.end('{}')
+      })
+      servers.push(server)
+      const {directory} = configDir({auths: {[server.host]: {auth: Buffer.from('ev\u001B[2Jil\ruser:pw').toString('base64')}}})
+      for (const json of [false, true]) {
+        const result = await runCli([...(json ? ['--json'] : []), 'ping', server.host], {env: {DOCKER_CONFIG: directory}})
+        expect(result.code, result.stderr).to.equal(0)
+        expectTerminalSafe(result)
+        if (json) expect(JSON.parse(result.stdout).auth.realm).to.equal('\u009B31mevil\u0085line')
+        else expect(result.stdout).to.include('Auth:        Basic (realm \\x9b31mevil\\x85line)')
+      }
+    })
+
+    it('an error from a helper with escape sequences is escaped, on one line', async () => {
+      const registry = await basicRegistry()
+      const {directory} = configDir({credHelpers: {[registry.host]: 'escaping'}})
+      for (const json of [false, true]) {
+        const result = await runCli([...(json ? ['--json'] : []), 'ping', registry.host], {env: {DOCKER_CONFIG: directory, PATH}})
+        expect(result.code).to.equal(1)
+        expectTerminalSafe(result)
+        if (json) expect(JSON.parse(result.stdout).error).to.include('\u001B[31mlocked')
+        else expect(result.stderr).to.equal('Error: docker-credential-escaping get failed: \\x1b[31mlocked\\x1b]0;pwned\\x07 \\x9bJ forged\n')
+      }
     })
   })
 })

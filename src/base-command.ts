@@ -5,9 +5,11 @@ import type {ResolvedCredentials} from './services/credentials/resolve.js'
 import type {Telemetry} from './services/telemetry/telemetry.js'
 import type {RegistryRequest, RegistryResponse} from './services/transport/registry-client.js'
 
-import {formatJson} from './output.js'
+import {formatJson, terminalSafe} from './output.js'
 import {ExitCode, RegshapeError, UsageError, describeError} from './services/errors.js'
 import {type Services, createServices} from './services/factory.js'
+import {rememberSecret, scrubSecrets} from './services/known-secrets.js'
+import {MASK} from './services/transport/redact.js'
 
 /**
  * The base of every regshape command, the CLI's own and plugins' alike: the shared (GLOBAL) flags,
@@ -123,12 +125,14 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       })
     } catch (error) {
       // Whatever fails while reading the command line is a usage error, whichever class oclif used.
-      throw new UsageError(parseErrorMessage(error as Error))
+      const defined = Object.keys({...this.ctor.baseFlags, ...this.ctor.flags})
+      throw new UsageError(parseErrorMessage(error as Error, this.argv, defined))
     }
 
     const {args, flags} = parsed
     this.flags = flags as RegshapeFlags<T>
     this.args = args as RegshapeArgs<T>
+    rememberSecret(this.flags.password)
     // Docker's warning, for every command: argv is visible to other users through ps and /proc.
     if (this.flags.password !== undefined) this.warning('WARNING! Using --password via the CLI is insecure. Use --password-stdin.')
     const {'debug-calls': calls, json, 'time-methods': methods, 'time-scenarios': scenarios} = this.flags
@@ -142,15 +146,21 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
 
   /** Prints a command's result: the human line(s), or the JSON object. */
   protected emitResult(human: string, json: JsonObject): void {
-    process.stdout.write(`${this.jsonMode ? formatJson(json) : human}\n`)
+    // The last net: no output carries a secret this run has held (commands escape what they print
+    // of outside text themselves, field by field, since the human form has its own line breaks).
+    // In JSON only the values are scrubbed: a secret that happens to spell a key must not break the shape.
+    process.stdout.write(`${this.jsonMode ? formatJson(scrubValues(json)) : scrubSecrets(human)}\n`)
   }
 
   /** A warning for people; on stderr in both modes, so JSON on stdout stays parseable. */
   protected warning(message: string): void {
-    process.stderr.write(`${message}\n`)
+    process.stderr.write(`${terminalSafe(scrubSecrets(message))}\n`)
   }
 
-  /** The registry named on the command line, for error output. */
+  /**
+   * The registry named on the command line, for error output; the caller strips any userinfo (see
+   * registryWithoutUserinfo), so an override may return what it was given.
+   */
   protected registryForOutput(): string | undefined {
     const fromFlags = (this.flags as undefined | {registry?: string})?.registry
     if (fromFlags !== undefined) return fromFlags
@@ -180,10 +190,13 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     // The workflow's timings first, so the error stays the last line a person reads.
     this.telemetry?.finish(false)
     const {exitCode, message} = userFacing(error)
+    const shown = scrubSecrets(message)
     if (this.jsonMode) {
-      process.stdout.write(`${formatJson({status: 'error', registry: this.registryForOutput(), error: message})}\n`)
+      const registry = this.registryForOutput()
+      process.stdout.write(`${formatJson({status: 'error', registry: registry === undefined ? undefined : registryWithoutUserinfo(registry), error: shown})}\n`)
     } else {
-      process.stderr.write(`Error: ${message}\n`)
+      // An error's text quotes helpers, config keys and registries: escaped for the terminal.
+      process.stderr.write(`Error: ${terminalSafe(shown)}\n`)
     }
 
     this.exitWith(exitCode)
@@ -204,14 +217,91 @@ export function userFacing(error: unknown): {exitCode: number; message: string} 
   return {exitCode: ExitCode.Failure, message: oneLine(`unexpected error: ${describeError(error)}`)}
 }
 
-function parseErrorMessage(error: Error): string {
+function scrubValues(value: unknown): unknown {
+  if (typeof value === 'string') return scrubSecrets(value)
+  if (Array.isArray(value)) return value.map((item) => scrubValues(item))
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, scrubValues(inner)]))
+  return value
+}
+
+/**
+ * `user:password@host` as typed, for the JSON error object, becomes `host`: the error output must not
+ * hand the password back (parseRegistry refuses such names without quoting them).
+ */
+export function registryWithoutUserinfo(registry: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(registry)?.[0] ?? ''
+  const rest = registry.slice(scheme.length)
+  const authorityEnd = rest.search(/[/?#]/)
+  const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd)
+  const at = authority.lastIndexOf('@')
+  return at === -1 ? registry : `${scheme}${rest.slice(at + 1)}`
+}
+
+/**
+ * oclif's parse error, rewritten so that it never echoes a value from the command line: a value
+ * may be a secret typed into the wrong place (`--pasword=s3cr3t`, `-P s3cr3t`, `--timeout s3cr3t`).
+ * Flag names stay, they are what the user needs to see; values are cut from the forms oclif
+ * quotes them in, and any value still left is masked.
+ */
+export function parseErrorMessage(error: Error, argv: readonly string[] = [], definedFlags: readonly string[] = []): string {
   // An unexpected argument may be a secret typed in the wrong place (`--pasword s3cr3t`): never echo it.
   if (/^Unexpected arguments?:/.test(error.message)) return 'unexpected argument (see --help)'
+  const unknown = (error as Error & {flags?: unknown}).flags
+  if (/^Nonexistent flags?:/.test(error.message) && Array.isArray(unknown)) {
+    const names = [...new Set(unknown.map((flag) => flagNameOnly(String(flag))))]
+    return `Nonexistent flag${names.length === 1 ? '' : 's'}: ${names.join(', ')} (see --help)`
+  }
+
   const lines = error.message
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !/^See more help with/.test(line) && !/^The following errors? occurred:?$/.test(line) && !/^Parsing --\S+$/.test(line))
-  return `${lines.join('; ')} (see --help)`
+    // oclif's own forms that quote a value: `Expected --flag=VALUE to be one of: …`,
+    // `Expected VALUE to be one of: …` (an argument), `--flag=VALUE cannot also be provided when using --other`.
+    .map((line) =>
+      line
+        .replace(/^Expected (--[\w-]+)=[\s\S]* to be one of: /, 'Expected $1 to be one of: ')
+        .replace(/^Expected [\s\S]* to be one of: /, 'Expected an argument to be one of: ')
+        .replace(/^(--[\w-]+)=[\s\S]* cannot also be provided when using /, '$1 cannot also be provided when using '),
+    )
+  return `${maskValues(lines.join('; '), argv, definedFlags)} (see --help)`
+}
+
+/** `--passwod=s3cr3t` → `--passwod`, `-Xs3cr3t` → `-X`. */
+function flagNameOnly(flag: string): string {
+  if (flag.startsWith('--')) return flag.split('=')[0]
+  return flag.slice(0, 2)
+}
+
+/**
+ * Every value on the command line masked wherever it still stands as a word of the message: what
+ * follows `=`, what is attached to a short flag, every word that is not a flag, and a dashed word
+ * that names no flag (the value of a flag before it: `--timeout -s3cr3t`). A word of the message
+ * itself ("Missing", "flag") is masked only if the user typed that very word.
+ */
+function maskValues(message: string, argv: readonly string[], definedFlags: readonly string[]): string {
+  const values = new Set<string>()
+  for (const arg of argv) {
+    if (arg === '--' || arg === '-') continue
+    if (arg.startsWith('--')) {
+      const [name] = arg.slice(2).split('=')
+      if (arg.includes('=')) values.add(arg.slice(arg.indexOf('=') + 1))
+      if (!definedFlags.includes(name)) values.add(arg)
+    } else if (arg.startsWith('-')) {
+      values.add(arg)
+      if (arg.length > 2) values.add(arg.slice(arg[2] === '=' ? 3 : 2))
+    } else {
+      values.add(arg)
+    }
+  }
+
+  let masked = message
+  for (const value of [...values].filter((v) => v !== '').sort((a, b) => b.length - a.length)) {
+    const escaped = value.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    masked = masked.replaceAll(new RegExp(`(?<![\\w-])${escaped}(?![\\w-])`, 'g'), MASK)
+  }
+
+  return masked
 }
 
 function oneLine(text: string): string {

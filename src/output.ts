@@ -8,9 +8,37 @@ export function formatJson(value: unknown): string {
   if (value !== null && typeof value === 'object') {
     const members = Object.entries(value)
       .filter(([, inner]) => inner !== undefined)
-      .map(([key, inner]) => `${JSON.stringify(key)}: ${formatJson(inner)}`)
+      .map(([key, inner]) => `${jsonString(key)}: ${formatJson(inner)}`)
     return `{${members.join(', ')}}`
   }
 
-  return JSON.stringify(value ?? null)
+  return typeof value === 'string' ? jsonString(value) : JSON.stringify(value ?? null)
+}
+
+/**
+ * What JSON.stringify leaves raw but a terminal still obeys: DEL, the C1 controls (U+009B is a
+ * one-character CSI), the line and paragraph separators and the bidirectional overrides. Written as
+ * \u escapes, the JSON parses to the same string.
+ */
+// eslint-disable-next-line no-control-regex
+const JSON_UNSAFE = /[\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g
+
+function jsonString(text: string): string {
+  return JSON.stringify(text).replaceAll(JSON_UNSAFE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+// eslint-disable-next-line no-control-regex
+const TERMINAL_UNSAFE = /[\u0000-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g
+const NAMED: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+/**
+ * Text regshape did not write (config keys, usernames, helper names and messages, what a registry
+ * answered) as a terminal may show it: control characters become visible escapes, so no ESC or C1
+ * sequence reaches the terminal and no CR or LF can start a forged line.
+ */
+export function terminalSafe(text: string): string {
+  return text.replaceAll(TERMINAL_UNSAFE, (char) => {
+    const code = char.charCodeAt(0)
+    return NAMED[char] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`)
+  })
 }

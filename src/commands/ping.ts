@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {RegshapeCommand} from '../base-command.js'
+import {terminalSafe} from '../output.js'
 import {parseRegistry} from '../services/credentials/registry-name.js'
 import {describeSource, sourceJson} from '../services/credentials/resolve.js'
 import {NetworkError, ProtocolError, RegshapeError, UsageError} from '../services/errors.js'
@@ -84,7 +85,8 @@ Exits 0 when the registry speaks the distribution API, even if it wants credenti
       ['Round trip', `${result.roundTripMs.toFixed(1)} ms`],
     ]
     const width = Math.max(...lines.map(([label]) => label.length)) + 2
-    return lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`).join('\n')
+    // Realm, service, API version and username come from the registry and the config file.
+    return lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${terminalSafe(value)}`).join('\n')
   }
 
   private json(registry: string, result: PingResult): Record<string, unknown> {

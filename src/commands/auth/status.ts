@@ -1,11 +1,13 @@
 import {Flags} from '@oclif/core'
 
 import {RegshapeCommand} from '../../base-command.js'
+import {terminalSafe} from '../../output.js'
 import {describeLocation, type StoreLocation} from '../../services/credentials/credential-store.js'
 import {credentialsOf, listStoredCredentials, type StoredEntry} from '../../services/credentials/inventory.js'
 import {type RegistryRef, parseRegistry} from '../../services/credentials/registry-name.js'
 import {type CredentialKind, describeSource, sourceJson} from '../../services/credentials/resolve.js'
 import {AuthenticationError, CredentialHelperError, DockerConfigError, NetworkError, RegshapeError} from '../../services/errors.js'
+import {CHECK_PARALLELISM, mapLimit} from '../../services/limit.js'
 import {verifyCredentials} from '../../services/login.js'
 import type {Credentials} from '../../services/transport/auth.js'
 
@@ -62,7 +64,7 @@ With --registry, shows what the credential resolution chain yields for that regi
       throw error
     }
 
-    const verifications = this.flags.verify ? await Promise.all(entries.map((entry) => this.verifyEntry(entry))) : undefined
+    const verifications = this.flags.verify ? await mapLimit(entries, CHECK_PARALLELISM, (entry) => this.verifyEntry(entry)) : undefined
     const rows = entries.map((entry, index) => [
       entry.key,
       `${describeLocation(entry.location)}${entry.location.kind === 'helper' ? ` (${entry.location.via})` : ''}${entry.inUse ? '' : messages.notUsed}`,
@@ -71,7 +73,7 @@ With --registry, shows what the credential resolution chain yields for that regi
     ])
     const human =
       entries.length === 0
-        ? messages.noEntries(store.configFile.path)
+        ? terminalSafe(messages.noEntries(store.configFile.path))
         : table(['REGISTRY', 'STORE', 'USERNAME', ...(verifications ? ['STATUS'] : [])], rows)
     this.emitResult(human, {
       status: 'success',
@@ -109,7 +111,7 @@ With --registry, shows what the credential resolution chain yields for that regi
       ...(verification ? [['Verified', describeVerification(verification)] as [string, string]] : []),
     ]
     const width = Math.max(...lines.map(([label]) => label.length)) + 2
-    this.emitResult(lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`).join('\n'), {
+    this.emitResult(lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${terminalSafe(value)}`).join('\n'), {
       status: 'success',
       registry: ref.input,
       key: ref.key,
@@ -173,8 +175,13 @@ function locationJson(location: StoreLocation): Record<string, string> {
   return location.kind === 'file' ? {kind: 'file', path: location.path} : {helper: location.helper, kind: 'helper', via: location.via}
 }
 
-/** Left-aligned columns, two spaces apart: all this output needs, without a table library's start-up cost. */
-function table(headers: string[], rows: string[][]): string {
+/**
+ * Left-aligned columns, two spaces apart: all this output needs, without a table library's start-up
+ * cost. Cells hold config keys, usernames and helper messages: escaped, so none can move the
+ * cursor or start a row of its own.
+ */
+function table(headers: string[], cells: string[][]): string {
+  const rows = cells.map((row) => row.map((cell) => terminalSafe(cell)))
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column].length)))
   return [headers, ...rows].map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]))).join('  ')).join('\n')
 }

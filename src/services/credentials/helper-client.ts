@@ -3,6 +3,7 @@ import {spawn} from 'node:child_process'
 import type {Tracer} from '../telemetry/tracer.js'
 
 import {CredentialHelperError} from '../errors.js'
+import {rememberSecret, scrubSecrets} from '../known-secrets.js'
 import {MASK} from '../transport/redact.js'
 
 /**
@@ -37,6 +38,19 @@ interface RunResult {
 }
 
 const MAX_OUTPUT_BYTES = 1024 * 1024
+/**
+ * After the helper exits, how long its output may still take to arrive. A child it left behind
+ * (a daemon, a backgrounded `sleep`) can hold the pipes open for ever: the helper's answer is
+ * what it wrote before exiting, and that is in the pipe by then.
+ */
+const DRAIN_MS = 200
+
+/**
+ * Docker runs `docker-credential-<name>` found on PATH. A name with a path separator (or `..`)
+ * would run a program from wherever the path points instead, e.g. from the current directory:
+ * only a plain file-name word is accepted (Docker Desktop's `desktop.exe` included).
+ */
+const PLAIN_HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/
 
 export class CredentialHelperClient {
   readonly binary: string
@@ -55,6 +69,9 @@ export class CredentialHelperClient {
       if (isNotFound(result.stdout)) return undefined
       throw this.failure('get', result)
     }
+
+    // Known before it is checked: whatever goes wrong next, no message may show it.
+    for (const secret of secretsIn(result.stdout)) rememberSecret(secret)
 
     let answer: unknown
     try {
@@ -75,6 +92,7 @@ export class CredentialHelperClient {
   }
 
   async store(serverURL: string, credentials: HelperCredentials): Promise<void> {
+    rememberSecret(credentials.secret)
     const payload = JSON.stringify({ServerURL: serverURL, Username: credentials.username, Secret: credentials.secret})
     const result = await this.run('store', payload)
     if (result.code !== 0) throw this.failure('store', result)
@@ -107,13 +125,27 @@ export class CredentialHelperClient {
   }
 
   private failure(action: string, result: RunResult): CredentialHelperError {
-    // Helpers print their errors on stdout; for `get` that stream could also carry a secret, but a
-    // failed get prints only the error. Cap the text so a runaway helper cannot flood the terminal.
-    const detail = oneLine(result.stdout) || oneLine(result.stderr) || `exit status ${result.code ?? 'signal'}`
-    return new CredentialHelperError(`${this.binary} ${action} failed: ${detail}`, this.name, 'failed')
+    // Helpers print their errors on stdout, but a helper's output can hold a secret: a `get` that
+    // printed its answer and then failed, a helper echoing its input, a `set -x` trace on stderr.
+    // Output that carries a Secret field is described, never shown; any other text is shown
+    // scrubbed of every secret this run knows, and capped so a runaway helper cannot flood the terminal.
+    for (const secret of [...secretsIn(result.stdout), ...secretsIn(result.stderr)]) rememberSecret(secret)
+    const shown = (text: string) => (SECRET_FIELD.test(text) ? '' : oneLine(scrubSecrets(text)))
+    const withheld = SECRET_FIELD.test(result.stdout) || SECRET_FIELD.test(result.stderr) ? ' (its output holds a Secret field, not shown)' : ''
+    const detail = shown(result.stdout) || shown(result.stderr) || `exit status ${result.code ?? 'signal'}`
+    return new CredentialHelperError(`${this.binary} ${action} failed: ${detail}${withheld}`, this.name, 'failed')
   }
 
   private run(action: string, input: string): Promise<RunResult> {
+    if (!PLAIN_HELPER_NAME.test(this.name)) {
+      const error = new CredentialHelperError(
+        `refusing to run credential helper "${this.name}" (set as ${this.options.configuredBy}): a helper is named by a plain word such as "pass" and run as docker-credential-<name> from PATH`,
+        this.name,
+        'invalid',
+      )
+      return Promise.reject(error)
+    }
+
     const {tracer} = this.options
     return tracer ? tracer.method(`helper ${this.name} ${action}`, () => this.spawnHelper(action, input)) : this.spawnHelper(action, input)
   }
@@ -127,22 +159,28 @@ export class CredentialHelperClient {
       const stderr: Buffer[] = []
       let size = 0
       let settled = false
-      const finish = (error: Error | undefined, result?: RunResult) => {
+      let drain: NodeJS.Timeout | undefined
+      const finish = (error: Error | undefined, code: null | number = null) => {
         if (settled) return
         settled = true
         clearTimeout(timer)
+        clearTimeout(drain)
+        // Our ends of the pipes: a grandchild still holding theirs must not keep regshape alive.
+        child.stdout.destroy()
+        child.stderr.destroy()
+        const result: RunResult = {code, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout).toString('utf8')}
         this.options.tracer?.helper({
           action,
           durationMs: performance.now() - started,
           error: error?.message,
-          exitCode: result?.code ?? null,
+          exitCode: error ? null : code,
           helper: this.name,
           // The store payload carries the secret: telemetry sees it masked, and only that.
-          input: action === 'store' ? maskSecret(input) : input,
+          input: action === 'store' ? maskSecret(input) : scrubSecrets(input),
           outputBytes: size,
         })
         if (error) rejectPromise(error)
-        else resolvePromise(result as RunResult)
+        else resolvePromise(result)
       }
 
       const timer = setTimeout(() => {
@@ -169,9 +207,12 @@ export class CredentialHelperClient {
           finish(new CredentialHelperError(`could not run ${this.binary}: ${error.code ?? error.message}`, this.name, 'failed', {cause: error}))
         }
       })
-      child.on('close', (code) => {
-        finish(undefined, {code, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout).toString('utf8')})
+      // The helper is done when it exits; 'close' (all pipes closed) normally follows at once, but
+      // a child it left running may hold them open until long after.
+      child.on('exit', (code) => {
+        if (!settled) drain = setTimeout(() => finish(undefined, code), DRAIN_MS)
       })
+      child.on('close', (code) => finish(undefined, code))
       // A helper that exits without reading stdin makes this write fail with EPIPE; its exit code tells the story.
       child.stdin.on('error', () => {})
       child.stdin.end(input)
@@ -190,6 +231,23 @@ function maskSecret(payload: string): string {
 function isNotFound(stdout: string): boolean {
   const text = stdout.trim()
   return text === NOT_FOUND_MESSAGE || PASS_NOT_FOUND.test(text)
+}
+
+/** The Secret fields of helper JSON, even inside output that is not JSON as a whole. */
+const SECRET_FIELD = /"secret"\s*:/i
+const SECRET_VALUES = /"secret"\s*:\s*"((?:[^"\\]|\\.)*)"/gi
+
+function secretsIn(text: string): string[] {
+  const found: string[] = []
+  for (const match of text.matchAll(SECRET_VALUES)) {
+    try {
+      found.push(JSON.parse(`"${match[1]}"`) as string)
+    } catch {
+      found.push(match[1])
+    }
+  }
+
+  return found
 }
 
 function oneLine(text: string): string {

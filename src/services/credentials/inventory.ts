@@ -1,6 +1,7 @@
 import type {Credentials} from '../transport/auth.js'
 
 import {CredentialHelperError} from '../errors.js'
+import {CHECK_PARALLELISM, mapLimit} from '../limit.js'
 import {type CredentialStore, type StoreLocation, credentialsFromEntry, findEntry, IDENTITY_TOKEN_USERNAME, selectStore} from './credential-store.js'
 import {type RegistryRef, normalizeStoredKey, parseRegistry} from './registry-name.js'
 import {type CredentialKind, credentialKind} from './resolve.js'
@@ -40,18 +41,26 @@ export async function listStoredCredentials(store: CredentialStore): Promise<Sto
     entries.push({credentialKind: credentialKind(credentials), inUse, key, location: {kind: 'file', path}, registry, username: credentials.username})
   }
 
-  for (const [key, helper] of Object.entries(data.credHelpers ?? {})) {
-    const registry = normalizeStoredKey(key)
-    if (registry === undefined) continue
+  // Asked side by side, and a helper that did not answer once is not asked again: a hanging
+  // helper costs one --timeout, not one per entry.
+  const perRegistry = Object.entries(data.credHelpers ?? {}).filter(([key]) => normalizeStoredKey(key) !== undefined)
+  const timedOut = new Map<string, CredentialHelperError>()
+  const helperEntries = await mapLimit(perRegistry, CHECK_PARALLELISM, async ([key, helper]): Promise<StoredEntry | undefined> => {
+    const registry = normalizeStoredKey(key) as string
     const location: StoreLocation = {helper, kind: 'helper', via: 'credHelpers'}
     try {
-      const found = await store.helper(location).get(key)
-      if (!found) continue
-      entries.push({...helperEntry(key, registry, location, found.username), inUse: key === registry})
+      const earlier = timedOut.get(helper)
+      if (earlier) throw earlier
+      const found = await store.helper(location).get(key).catch((error: unknown) => {
+        if (error instanceof CredentialHelperError && error.reason === 'timeout') timedOut.set(helper, error)
+        throw error
+      })
+      return found ? {...helperEntry(key, registry, location, found.username), inUse: key === registry} : undefined
     } catch (error) {
-      entries.push({...helperEntry(key, registry, location, undefined), error: describeHelperError(error), inUse: key === registry})
+      return {...helperEntry(key, registry, location, undefined), error: describeHelperError(error), inUse: key === registry}
     }
-  }
+  })
+  for (const entry of helperEntries) if (entry) entries.push(entry)
 
   if (data.credsStore) {
     const location: StoreLocation = {helper: data.credsStore, kind: 'helper', via: 'credsStore'}

@@ -51,7 +51,8 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       async parse(input) {
         // Plain decimal numbers only: Number() would also take "0x10", " 5" and "Infinity".
         const seconds = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(input) ? Number(input) : Number.NaN
-        if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`--timeout expects a positive number of seconds, not "${input}"`)
+        // The value is not quoted: a value in the wrong place may be a secret (see parseErrorMessage).
+        if (!Number.isFinite(seconds) || seconds <= 0) throw new Error('--timeout expects a positive number of seconds')
         // Node's timers hold at most 2^31-1 ms (about 24.8 days) and fire at once, with a
         // TimeoutOverflowWarning, beyond it; longer waits mean "no limit" in practice, so they are
         // capped at the whole seconds that fit.

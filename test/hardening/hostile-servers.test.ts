@@ -251,7 +251,7 @@ describe('hardening: hostile and broken servers', () => {
     it('rejects a --timeout that is not a positive number (exit 2)', async () => {
       const result = await runCli(['auth', 'logout', '-r', 'r.example', '--timeout', '-1'])
       expect(result.code).to.equal(2)
-      expect(result.stderr).to.equal('Error: --timeout expects a positive number of seconds, not "***" (see --help)\n')
+      expect(result.stderr).to.equal('Error: --timeout expects a positive number of seconds (see --help)\n')
       const twice = await runCli(['auth', 'logout', '-r', 'r.example', '--timeout', '1', '--timeout', '2'])
       expect(twice.code).to.equal(2)
       expect(twice.stderr).to.equal('Error: Flag --timeout can only be specified once (see --help)\n')

@@ -326,7 +326,7 @@ describe('hardening: the transport', () => {
       it(`rejects --timeout "${value}" as a usage error (exit 2)`, async () => {
         const result = await runCli(['auth', 'logout', '-r', 'r.example', '--timeout', value])
         expect(result.code).to.equal(2)
-        expect(result.stderr).to.equal(`Error: --timeout expects a positive number of seconds, not "${value}" (see --help)\n`)
+        expect(result.stderr).to.equal('Error: --timeout expects a positive number of seconds (see --help)\n')
       })
     }
   })

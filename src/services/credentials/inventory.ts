@@ -2,6 +2,7 @@ import type {Credentials} from '../transport/auth.js'
 
 import {CredentialHelperError} from '../errors.js'
 import {type CredentialStore, type StoreLocation, credentialsFromEntry, findEntry, IDENTITY_TOKEN_USERNAME, selectStore} from './credential-store.js'
+import {own} from './docker-config.js'
 import {type RegistryRef, normalizeStoredKey, parseRegistry} from './registry-name.js'
 import {type CredentialKind, credentialKind} from './resolve.js'
 
@@ -42,7 +43,8 @@ export async function listStoredCredentials(store: CredentialStore): Promise<Sto
 
   for (const [key, helper] of Object.entries(data.credHelpers ?? {})) {
     const registry = normalizeStoredKey(key)
-    if (registry === undefined) continue
+    // `""` keeps the registry in the file; its auths entry is listed above.
+    if (registry === undefined || helper === '') continue
     const location: StoreLocation = {helper, kind: 'helper', via: 'credHelpers'}
     try {
       const found = await store.helper(location).get(key)
@@ -65,7 +67,7 @@ export async function listStoredCredentials(store: CredentialStore): Promise<Sto
     for (const [key, username] of Object.entries(listed)) {
       const registry = normalizeStoredKey(key)
       if (registry === undefined) continue
-      entries.push({...helperEntry(key, registry, location, username), inUse: key === registry && !data.credHelpers?.[registry]})
+      entries.push({...helperEntry(key, registry, location, username), inUse: key === registry && isCredsStore(selectStore(data, registry, path))})
     }
   }
 
@@ -76,7 +78,7 @@ export async function listStoredCredentials(store: CredentialStore): Promise<Sto
 export async function credentialsOf(store: CredentialStore, entry: StoredEntry): Promise<Credentials | undefined> {
   if (entry.location.kind === 'file') {
     const {data} = await store.configFile.load()
-    const stored = data.auths?.[entry.key]
+    const stored = own(data.auths, entry.key)
     return stored ? credentialsFromEntry(stored) : undefined
   }
 
@@ -88,6 +90,10 @@ export async function credentialsOf(store: CredentialStore, entry: StoredEntry):
 function helperEntry(key: string, registry: string, location: StoreLocation, username: string | undefined): Omit<StoredEntry, 'inUse'> {
   const isToken = username === IDENTITY_TOKEN_USERNAME
   return {credentialKind: isToken ? 'identity-token' : 'password', key, location, registry, username: isToken ? undefined : username}
+}
+
+function isCredsStore(location: StoreLocation): boolean {
+  return location.kind === 'helper' && location.via === 'credsStore'
 }
 
 function refOf(registry: string): RegistryRef | undefined {

@@ -1,9 +1,11 @@
 import {expect} from 'chai'
-import {execFileSync} from 'node:child_process'
-import {lstatSync, mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn} from 'node:child_process'
+import {existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {hostname} from 'node:os'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {LockError, acquireLock} from '../../src/services/credentials/config-lock.js'
 import {CredentialStore} from '../../src/services/credentials/credential-store.js'
 import {DockerConfigFile, MAX_CONFIG_BYTES, encodeAuth} from '../../src/services/credentials/docker-config.js'
 import {parseRegistry} from '../../src/services/credentials/registry-name.js'
@@ -264,5 +266,55 @@ describe('hardening: registry names that are Object.prototype property names', (
     const data = JSON.parse(readFileSync(path, 'utf8'))
     expect(Object.keys(data.auths)).to.deep.equal(NAMES)
     expect(Object.getOwnPropertyDescriptor(data.auths, '__proto__')?.value).to.deep.equal(Object.getOwnPropertyDescriptor(auths, '__proto__')?.value)
+  })
+})
+
+describe('hardening: config.json.lock owners', function () {
+  this.timeout(30_000)
+
+  /** An owner file as regshape writes it, for a process of our choosing. */
+  function lockOwnedBy(pid: number, host = hostname()): string {
+    const lockPath = join(tempDir(), 'config.json.lock')
+    mkdirSync(lockPath)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    writeFileSync(join(lockPath, 'owner'), JSON.stringify({host, nonce: 'someone-else', pid, start}))
+    return lockPath
+  }
+
+  it('a stopped owner keeps its lock for as long as it lives; once it has exited, the lock is taken at once', async () => {
+    const owner = spawn('sleep', ['60'], {stdio: 'ignore'})
+    try {
+      const lockPath = lockOwnedBy(owner.pid as number)
+      owner.kill('SIGSTOP')
+      const started = Date.now()
+      // Polled by the wait: give up after 4 s, longer than any mtime-based stale threshold.
+      const waited = await acquireLock(lockPath, () => Date.now() - started > 4000).then(
+        () => 'acquired',
+        (error) => (error instanceof LockError ? error.problem.kind : String(error)),
+      )
+      expect(waited).to.equal('interrupted')
+      expect(JSON.parse(readFileSync(join(lockPath, 'owner'), 'utf8')).nonce).to.equal('someone-else')
+
+      owner.kill('SIGKILL')
+      await new Promise((resolvePromise) => owner.once('exit', resolvePromise))
+      const taken = Date.now()
+      const lock = await acquireLock(lockPath)
+      expect(Date.now() - taken).to.be.lessThan(1000)
+      expect(await lock.stillHeld()).to.equal(true)
+      await lock.release()
+      expect(existsSync(lockPath)).to.equal(false)
+      expect(readdirSync(join(lockPath, '..'))).to.deep.equal([])
+    } finally {
+      owner.kill('SIGKILL')
+    }
+  })
+
+  it('a fresh lock from another host is waited for, not judged by a pid that means nothing here', async () => {
+    const lockPath = lockOwnedBy(process.pid, 'some-other-host')
+    const started = Date.now()
+    const waited = await acquireLock(lockPath, () => Date.now() - started > 1500).catch((error) => error)
+    expect(waited).to.be.instanceOf(LockError)
+    expect(waited.problem.kind).to.equal('interrupted')
   })
 })

@@ -98,3 +98,43 @@ describe('property: the config.json reader agrees with JSON.parse', () => {
       }),
     ))
 })
+
+/** Registry-like keys (never integer-like, which JS objects reorder), Object.prototype's names among them. */
+const registryKey = fc.oneof(
+  fc.constantFrom('constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__', 'a.example.com', 'b.example.com:5000'),
+  fc.stringMatching(/^[a-z][a-z0-9-]{0,8}(\.[a-z]{2,4})?(:\d{2,4})?$/),
+)
+const authsSection = fc.array(fc.tuple(registryKey, fc.string({maxLength: 6})), {maxLength: 6})
+
+/** JSON object text from ordered pairs (an object literal would eat `__proto__`). */
+function objectText(pairs: Array<[string, unknown]>): string {
+  return `{${pairs.map(([key, value]) => `${JSON.stringify(key)}: ${JSON.stringify(value)}`).join(', ')}}`
+}
+
+describe('property: repeated "auths" sections survive a rewrite as docker reads them', () => {
+  it('a login writes the union (later entries winning, first places kept) plus its own entry', () =>
+    check(
+      fc.asyncProperty(authsSection, authsSection, async (first, second) => {
+        const directory = mkdtempSync(join(tmpdir(), 'regshape-prop-'))
+        try {
+          const path = join(directory, 'config.json')
+          const entries = (pairs: Array<[string, string]>) => pairs.map(([key, password]): [string, unknown] => [key, {auth: encodeAuth('u', password)}])
+          writeFileSync(path, `{"auths": ${objectText(entries(first))}, "x": 1, "auths": ${objectText(entries(second))}}`)
+          // Go: the second object decodes into the map the first one filled.
+          const expected = new Map<string, unknown>()
+          for (const [key, value] of [...entries(first), ...entries(second)]) expected.set(key, value)
+          expected.set('new.example.com', {auth: encodeAuth('alice', 'pw')})
+          await new DockerConfigFile(path).update((data) => {
+            data.auths!['new.example.com'] = {auth: encodeAuth('alice', 'pw')}
+          })
+          const written = JSON.parse(readFileSync(path, 'utf8'))
+          expect(Object.keys(written)).to.deep.equal(['auths', 'x'])
+          const pairs = Object.keys(written.auths).map((key) => [key, Object.getOwnPropertyDescriptor(written.auths, key)?.value])
+          expect(pairs).to.deep.equal([...expected.entries()])
+        } finally {
+          rmSync(directory, {force: true, recursive: true})
+        }
+      }),
+    ))
+})
+

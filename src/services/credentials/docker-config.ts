@@ -123,7 +123,7 @@ export class DockerConfigFile {
     } catch (error) {
       if (error instanceof DockerConfigError) throw error
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return {data: {}, exists: false, identity: 'absent'}
+      if (code === 'ENOENT') return {data: emptyObject(), exists: false, identity: 'absent'}
       throw new DockerConfigError(`Docker config ${this.path} cannot be read: ${describeFsError(error)}`, this.path, {cause: error})
     }
 

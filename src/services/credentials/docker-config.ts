@@ -178,7 +178,8 @@ export class DockerConfigFile {
             mutate(data)
             if (JSON.stringify(data) === before) return {changed: false}
             try {
-              await this.replace(data, target, identity)
+              const replace = () => this.replace(data, target, identity)
+              await (this.tracer ? this.tracer.method('config write', replace) : replace())
               return {changed: true}
             } catch (error) {
               if (!(error instanceof ChangedMeanwhile)) throw error

@@ -85,18 +85,12 @@ export async function acquireLock(lockPath: string, interrupted: () => boolean =
 
       const state = await inspect(lockPath)
       if (state.kind === 'not-a-directory') throw new LockError({kind: 'not-a-directory'})
-      if (state.kind === 'owned') {
-        lastOwner = state.owner
-        if (await isAbandoned(state.owner, lockPath)) {
-          await takeOver(lockPath, state.owner)
-          continue
-        }
-      } else if (state.kind === 'ownerless' && Date.now() - state.mtimeMs > OWNERLESS_STALE_MS) {
-        await clearOwnerless(lockPath)
-        continue
-      } else if (state.kind === 'gone') {
-        continue
-      }
+      if (state.kind === 'gone') continue
+      if (state.kind === 'owned') lastOwner = state.owner
+      // Retried at once only when the way is clear; a takeover that fails (no write access to the
+      // lock directory, say) is waited out like a busy lock, never spun on.
+      if (state.kind === 'owned' && (await isAbandoned(state.owner, lockPath)) && (await takeOver(lockPath, state.owner))) continue
+      if (state.kind === 'ownerless' && Date.now() - state.mtimeMs > OWNERLESS_STALE_MS && (await clearOwnerless(lockPath))) continue
 
       if (interrupted()) throw new LockError({kind: 'interrupted'})
       if (Date.now() > deadline) throw new LockError({kind: 'busy', owner: lastOwner})
@@ -176,30 +170,40 @@ async function isAbandoned(owner: LockOwner, lockPath: string): Promise<boolean>
  * Moves the abandoned owner file aside (only one contender can), checks it is the one judged
  * abandoned, and removes the directory; if a live lock was moved by mistake, it is put back.
  */
-async function takeOver(lockPath: string, judged: LockOwner): Promise<void> {
+async function takeOver(lockPath: string, judged: LockOwner): Promise<boolean> {
   const ownerFile = join(lockPath, 'owner')
   const aside = join(lockPath, `owner.${process.pid}.${randomBytes(4).toString('hex')}.stale`)
   try {
     await rename(ownerFile, aside)
-  } catch {
-    return
+  } catch (error) {
+    // Gone already: another contender got there first, and the way may be clear.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT'
   }
 
   const moved = await readOwner(aside)
   if (moved?.nonce === judged.nonce) {
     await unlink(aside).catch(() => {})
-    await rmdir(lockPath).catch(() => {})
-    return
+    return removeDirectory(lockPath)
   }
 
   await link(aside, ownerFile).catch(() => {})
   await unlink(aside).catch(() => {})
+  return false
 }
 
-async function clearOwnerless(lockPath: string): Promise<void> {
+async function clearOwnerless(lockPath: string): Promise<boolean> {
   const names = await readdir(lockPath).catch(() => [] as string[])
   for (const name of names) if (/^owner\.\d+\.[0-9a-f]{8}\.stale$/.test(name)) await unlink(join(lockPath, name)).catch(() => {})
-  await rmdir(lockPath).catch(() => {})
+  return removeDirectory(lockPath)
+}
+
+async function removeDirectory(path: string): Promise<boolean> {
+  try {
+    await rmdir(path)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT'
+  }
 }
 
 /** Lock directories half-built by a process that was killed before it could rename or remove them. */

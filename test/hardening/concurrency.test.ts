@@ -199,6 +199,24 @@ describe('hardening: the config lock', function () {
     expect(data.auths['keep.example.com']).to.deep.equal({auth: 'a2VlcDpt'})
   })
 
+  it('Ctrl-C while waiting for a busy lock ends the wait at once and leaves nothing behind', async () => {
+    const dockerConfig = prefilled()
+    const holder = startLogin(registries[0].host, dockerConfig, {REGSHAPE_TEST_SAVE_PAUSE_MS: '4000'})
+    await waitFor(() => temporariesOf(dockerConfig, holder.pid).length > 0, 15_000)
+    const waiter = startLogin(registries[1].host, dockerConfig)
+    // The waiter's half-built lock directory shows it is waiting.
+    await waitFor(() => readdirSync(dockerConfig).some((name) => name.startsWith(`config.json.lock.${waiter.pid}.`)), 15_000)
+    const interruptedAt = Date.now()
+    process.kill(waiter.pid, 'SIGINT')
+    const waited = await waiter.done
+    expect(waited.signal).to.equal('SIGINT')
+    expect(Date.now() - interruptedAt).to.be.lessThan(1500)
+    expect(readdirSync(dockerConfig).filter((name) => name.includes(String(waiter.pid)))).to.deep.equal([])
+    expect((await holder.done).code).to.equal(0)
+    const data = expectHealthyConfig(dockerConfig)
+    expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registries[0].host].sort())
+  })
+
   it('a regular file at config.json.lock fails at once, naming it', async () => {
     const dockerConfig = prefilled()
     writeFileSync(join(dockerConfig, 'config.json.lock'), '')

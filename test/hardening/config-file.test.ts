@@ -171,6 +171,21 @@ describe('hardening: config.json as Docker\'s decoder reads it (repeats and null
     expect(Object.keys(data.auths ?? {})).to.deep.equal(['kept.example.com'])
   })
 
+  it('keys match docker\'s fields case-insensitively, as Go matches them: "Auths" and "auths" are one section', async () => {
+    const registry = await basicRegistry()
+    const {path} = configText(`{"Auths": {"upper.example.com": {"auth": "${encodeAuth('u', 'upper-pw')}"}}, "auths": {"lower.example.com": {"auth": "${encodeAuth('l', 'lower-pw')}"}}, "CREDHELPERS": {"${registry.host}": ""}, "CredsStore": "nonexistent"}`)
+    const status = await runCli(['--json', 'auth', 'status', '--docker-config', path])
+    expect(status.code, status.stderr).to.equal(0)
+    // '*' is the CredsStore helper that could not be asked: it is read as credsStore too.
+    expect(JSON.parse(status.stdout).entries.map((entry: any) => entry.key)).to.deep.equal(['*', 'lower.example.com', 'upper.example.com'])
+    // credHelpers[host] = "" (spelled CREDHELPERS) keeps this registry out of the CredsStore helper.
+    const result = await login(registry.host, path)
+    expect(result.code, result.stderr).to.equal(0)
+    const written = JSON.parse(readFileSync(path, 'utf8'))
+    expect(Object.keys(written)).to.deep.equal(['auths', 'credHelpers', 'credsStore'])
+    expect(Object.keys(written.auths)).to.deep.equal(['upper.example.com', 'lower.example.com', registry.host])
+  })
+
   it('"credsStore": null leaves an earlier credsStore in force; a null credHelpers value is docker\'s ""', async () => {
     const {path} = configText('{"credsStore": "pass", "credsStore": null, "credHelpers": {"r.example.com": null}, "auths": {"r.example.com": null}}')
     const {data} = await new DockerConfigFile(path).load()

@@ -387,13 +387,15 @@ function basenameOf(path: string): string {
  * - a repeated key whose values are both objects merges them, later members winning (Go decodes
  *   into the map the field already holds; every map-typed field of ConfigFile does this);
  * - otherwise a repeated key's last value wins (strings, slices);
+ * - a key matches a field case-insensitively (`"Auths"` is `auths`), as Go's decoder matches;
  * - `"auths": null` and `"credHelpers": null` are empty maps; `"credsStore": null` changes nothing
  *   (null decodes into a Go string as a no-op); a null `auths` entry is an empty entry and a null
  *   `credHelpers` value an empty helper name, as Go's zero values.
  */
 function foldTopLevel(entries: Array<[string, unknown]>): DockerConfigData {
   const data = emptyObject<DockerConfigData>()
-  for (const [key, value] of entries) {
+  for (const [written, value] of entries) {
+    const key = goFieldName(written)
     const previous = own(data, key)
     if (isPlainObject(previous) && isPlainObject(value)) {
       for (const [inner, item] of Object.entries(value)) previous[inner] = item
@@ -408,6 +410,19 @@ function foldTopLevel(entries: Array<[string, unknown]>): DockerConfigData {
   if (isPlainObject(auths)) for (const [key, entry] of Object.entries(auths)) if (entry === null) auths[key] = emptyObject()
   if (isPlainObject(credHelpers)) for (const [key, helper] of Object.entries(credHelpers)) if (helper === null) credHelpers[key] = ''
   return data
+}
+
+const FIELDS_REGSHAPE_READS = new Map(['auths', 'credHelpers', 'credsStore'].map((name) => [name.toLowerCase(), name]))
+
+/**
+ * The field of ConfigFile that Go's encoding/json decodes `key` into, for the fields regshape reads
+ * (others pass through as written). Go folds case with Unicode simple folding; among the letters of
+ * these names only `s` has a non-ASCII fold, U+017F.
+ */
+function goFieldName(key: string): string {
+  const folded = key.replaceAll('\u017F', 's')
+  if (!/^[A-Za-z]+$/.test(folded)) return key
+  return FIELDS_REGSHAPE_READS.get(folded.toLowerCase()) ?? key
 }
 
 /** The parts regshape reads must have the types Docker gives them, or we would misread them. */

@@ -186,6 +186,14 @@ describe('hardening: config.json as Docker\'s decoder reads it (repeats and null
     expect(Object.keys(written.auths)).to.deep.equal(['upper.example.com', 'lower.example.com', registry.host])
   })
 
+  it('an entry\'s fields match case-insensitively too: "Auth" is read, and a login replaces it', async () => {
+    const {path} = configText(`{"auths": {"r.example.com": {"Auth": "${encodeAuth('old', 'old-pw')}", "Email": "e@x", "custom": 1}}}`)
+    const store = new CredentialStore(new DockerConfigFile(path))
+    expect((await store.get(parseRegistry('r.example.com'))).credentials).to.deep.equal({password: 'old-pw', username: 'old'})
+    await store.store(parseRegistry('r.example.com'), {password: 'new-pw', username: 'new'})
+    expect(JSON.parse(readFileSync(path, 'utf8')).auths['r.example.com']).to.deep.equal({auth: encodeAuth('new', 'new-pw'), custom: 1})
+  })
+
   it('"credsStore": null leaves an earlier credsStore in force; a null credHelpers value is docker\'s ""', async () => {
     const {path} = configText('{"credsStore": "pass", "credsStore": null, "credHelpers": {"r.example.com": null}, "auths": {"r.example.com": null}}')
     const {data} = await new DockerConfigFile(path).load()

@@ -8,15 +8,16 @@ import {parseJson} from '../../src/services/credentials/config-json.js'
 import {DockerConfigFile, encodeAuth} from '../../src/services/credentials/docker-config.js'
 import {check} from './settings.js'
 
-const OWNED = new Set(['auths', 'credHelpers', 'credsStore'])
+/** Lower-cased: docker matches these names case-insensitively, so their case variants are owned too. */
+const OWNED = new Set(['auths', 'credhelpers', 'credsstore'])
 /** Keys regshape does not own, with any JSON under them (integer-like keys reorder in JS objects). */
 const unknownKeys = fc.dictionary(
-  fc.string({maxLength: 12, minLength: 1}).filter((key) => !OWNED.has(key) && !/^\d+$/.test(key) && key !== '__proto__'),
+  fc.string({maxLength: 12, minLength: 1}).filter((key) => !OWNED.has(key.toLowerCase()) && !/^\d+$/.test(key) && key !== '__proto__'),
   fc.jsonValue({maxDepth: 3}),
   {maxKeys: 6},
 )
 const entryExtras = fc.dictionary(
-  fc.string({maxLength: 8, minLength: 1}).filter((key) => !['auth', 'email', 'identitytoken', 'password', 'registrytoken', 'serveraddress', 'username', '__proto__'].includes(key) && !/^\d+$/.test(key)),
+  fc.string({maxLength: 8, minLength: 1}).filter((key) => !['auth', 'email', 'identitytoken', 'password', 'registrytoken', 'serveraddress', 'username', '__proto__'].includes(key.toLowerCase()) && !/^\d+$/.test(key)),
   fc.jsonValue({maxDepth: 2}),
   {maxKeys: 3},
 )

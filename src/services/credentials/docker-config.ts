@@ -407,9 +407,20 @@ function foldTopLevel(entries: Array<[string, unknown]>): DockerConfigData {
 
   for (const key of ['auths', 'credHelpers'] as const) if (own(data, key) === null) data[key] = emptyObject<Record<string, never>>()
   const {auths, credHelpers} = data
-  if (isPlainObject(auths)) for (const [key, entry] of Object.entries(auths)) if (entry === null) auths[key] = emptyObject()
+  if (isPlainObject(auths)) for (const [key, entry] of Object.entries(auths)) auths[key] = entry === null ? emptyObject() : (canonicalEntry(entry) as AuthEntry)
   if (isPlainObject(credHelpers)) for (const [key, helper] of Object.entries(credHelpers)) if (helper === null) credHelpers[key] = ''
   return data
+}
+
+/** The fields of docker's AuthConfig; in an entry they match case-insensitively too. */
+const AUTH_CONFIG_FIELDS = new Map(OWNED_ENTRY_FIELDS.map((name) => [name, name]))
+
+/** An `auths` entry with docker's field names spelled as docker writes them (`"Auth"` is `auth`). */
+function canonicalEntry(entry: unknown): unknown {
+  if (!isPlainObject(entry)) return entry
+  const result = emptyObject()
+  for (const [key, value] of Object.entries(entry)) result[goFieldName(key, AUTH_CONFIG_FIELDS)] = value
+  return result
 }
 
 const FIELDS_REGSHAPE_READS = new Map(['auths', 'credHelpers', 'credsStore'].map((name) => [name.toLowerCase(), name]))
@@ -417,12 +428,12 @@ const FIELDS_REGSHAPE_READS = new Map(['auths', 'credHelpers', 'credsStore'].map
 /**
  * The field of ConfigFile that Go's encoding/json decodes `key` into, for the fields regshape reads
  * (others pass through as written). Go folds case with Unicode simple folding; among the letters of
- * these names only `s` has a non-ASCII fold, U+017F.
+ * these names (and of AuthConfig's) only `s` and `k` have non-ASCII folds, U+017F and U+212A.
  */
-function goFieldName(key: string): string {
-  const folded = key.replaceAll('\u017F', 's')
+function goFieldName(key: string, fields = FIELDS_REGSHAPE_READS): string {
+  const folded = key.replaceAll('\u017F', 's').replaceAll('\u212A', 'k')
   if (!/^[A-Za-z]+$/.test(folded)) return key
-  return FIELDS_REGSHAPE_READS.get(folded.toLowerCase()) ?? key
+  return fields.get(folded.toLowerCase()) ?? key
 }
 
 /** The parts regshape reads must have the types Docker gives them, or we would misread them. */

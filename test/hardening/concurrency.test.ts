@@ -1,13 +1,13 @@
 import {expect} from 'chai'
-import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {waitFor} from '../fixtures/ports.js'
 import {type RegistryHandle, startRegistry} from '../fixtures/registry.js'
 import {USERS} from '../fixtures/servers.js'
-import {type CliResult, RUN_JS, tempHome} from '../helpers/cli.js'
+import {type CliResult, expectNoStackTrace, RUN_JS, runCli, tempHome} from '../helpers/cli.js'
 import {runOnPty} from '../helpers/pty.js'
 
 const PROCESSES = 20
@@ -128,6 +128,126 @@ describe('hardening: concurrent writers and interrupted saves', function () {
     expect((await writer.done).signal).to.equal('SIGTERM')
     const data = expectHealthyConfig(during)
     expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registries[3].host].sort())
+  })
+})
+
+describe('hardening: the config lock', function () {
+  this.timeout(180_000)
+  let registries: RegistryHandle[] = []
+
+  before(async () => {
+    registries = await Promise.all(Array.from({length: 4}, () => startRegistry({auth: {kind: 'htpasswd', users: {alice: alice.password}}})))
+  })
+
+  after(async () => {
+    await Promise.all(registries.map((registry) => registry.close()))
+  })
+
+  it('a holder stopped (SIGSTOP) inside its save, well past any stale threshold, keeps its lock: after SIGCONT both logins are in the file', async () => {
+    const dockerConfig = prefilled()
+    const [first, second] = registries
+    const holder = startLogin(first.host, dockerConfig, {REGSHAPE_TEST_SAVE_PAUSE_MS: '1000'})
+    await waitFor(() => temporariesOf(dockerConfig, holder.pid).length > 0, 15_000)
+    process.kill(holder.pid, 'SIGSTOP')
+    try {
+      const other = startLogin(second.host, dockerConfig)
+      // Longer than proper-lockfile's 3 s stale time, which is what a stolen lock looked like.
+      await new Promise((resolvePromise) => setTimeout(resolvePromise, 6000))
+      process.kill(holder.pid, 'SIGCONT')
+      const [held, waited] = await Promise.all([holder.done, other.done])
+      for (const result of [held, waited]) {
+        expect(result.code, result.stderr).to.equal(0)
+        expectNoStackTrace(result)
+      }
+    } finally {
+      try {
+        process.kill(holder.pid, 'SIGCONT')
+      } catch {}
+    }
+
+    const data = expectHealthyConfig(dockerConfig)
+    expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', first.host, second.host].sort())
+  })
+
+  it('150 logins interrupted (SIGINT, SIGTERM, SIGHUP) at random points, ten at a time on one file, leave no lock behind', async () => {
+    const dockerConfig = prefilled()
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+    let interrupted = 0
+    for (let batch = 0; batch < 15; batch++) {
+      const runs = Array.from({length: 10}, (_, index) => {
+        // Some pause inside the save, so that signals land in every part of it, lock work included.
+        const running = startLogin(registries[index % registries.length].host, dockerConfig, {REGSHAPE_TEST_SAVE_PAUSE_MS: String(Math.floor(Math.random() * 40))})
+        const timer = setTimeout(() => {
+          try {
+            process.kill(running.pid, signals[index % signals.length])
+          } catch {}
+        }, 150 + Math.random() * 900)
+        return running.done.then((result) => {
+          clearTimeout(timer)
+          if (result.signal) interrupted++
+          // Either it finished, or the signal ended it; never a half-written error.
+          if (!result.signal) expect(result.code, result.stderr).to.equal(0)
+          return result
+        })
+      })
+      await Promise.all(runs)
+      expect(existsSync(join(dockerConfig, 'config.json.lock')), `lock left after batch ${batch}`).to.equal(false)
+    }
+
+    expect(interrupted, 'signals that landed').to.be.greaterThan(30)
+    const data = expectHealthyConfig(dockerConfig)
+    expect(data.auths['keep.example.com']).to.deep.equal({auth: 'a2VlcDpt'})
+  })
+
+  it('Ctrl-C while waiting for a busy lock ends the wait at once and leaves nothing behind', async () => {
+    const dockerConfig = prefilled()
+    const holder = startLogin(registries[0].host, dockerConfig, {REGSHAPE_TEST_SAVE_PAUSE_MS: '4000'})
+    await waitFor(() => temporariesOf(dockerConfig, holder.pid).length > 0, 15_000)
+    const waiter = startLogin(registries[1].host, dockerConfig)
+    // The waiter's half-built lock directory shows it is waiting.
+    await waitFor(() => readdirSync(dockerConfig).some((name) => name.startsWith(`config.json.lock.${waiter.pid}.`)), 15_000)
+    const interruptedAt = Date.now()
+    process.kill(waiter.pid, 'SIGINT')
+    const waited = await waiter.done
+    expect(waited.signal).to.equal('SIGINT')
+    expect(Date.now() - interruptedAt).to.be.lessThan(1500)
+    expect(readdirSync(dockerConfig).filter((name) => name.includes(String(waiter.pid)))).to.deep.equal([])
+    expect((await holder.done).code).to.equal(0)
+    const data = expectHealthyConfig(dockerConfig)
+    expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registries[0].host].sort())
+  })
+
+  it('a regular file at config.json.lock fails at once, naming it', async () => {
+    const dockerConfig = prefilled()
+    writeFileSync(join(dockerConfig, 'config.json.lock'), '')
+    const started = Date.now()
+    const result = await runCli(['auth', 'logout', '-r', 'keep.example.com'], {env: {DOCKER_CONFIG: dockerConfig}})
+    // Startup of the CLI included; a lock waited for would take about 30 s.
+    expect(Date.now() - started).to.be.lessThan(3000)
+    expect(result.code).to.equal(1)
+    const config = join(dockerConfig, 'config.json')
+    expect(result.stderr).to.equal(`Error: Could not remove credentials: Docker config ${config} cannot be locked: ${config}.lock is in the way (it is not a directory); remove it\n`)
+    expect(JSON.parse(readFileSync(config, 'utf8')).auths).to.have.property('keep.example.com')
+  })
+
+  it('a read-only config directory, as an unprivileged user, fails at once with "permission denied"', () => {
+    const dockerConfig = prefilled()
+    chownSync(dockerConfig, 65_534, 65_534)
+    chownSync(join(dockerConfig, 'config.json'), 65_534, 65_534)
+    chmodSync(dockerConfig, 0o500)
+    const home = tempHome()
+    chownSync(home, 65_534, 65_534)
+    const started = Date.now()
+    const result = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, RUN_JS, 'auth', 'logout', '-r', 'keep.example.com'], {
+      encoding: 'utf8',
+      env: {DOCKER_CONFIG: dockerConfig, HOME: home, PATH: process.env.PATH},
+      timeout: 60_000,
+    })
+    expect(Date.now() - started).to.be.lessThan(3000)
+    expect(result.status, result.stderr).to.equal(1)
+    const config = join(dockerConfig, 'config.json')
+    expect(result.stderr).to.equal(`Error: Could not remove credentials: Docker config ${config} cannot be locked (${config}.lock): permission denied\n`)
+    expect(JSON.parse(readFileSync(config, 'utf8')).auths).to.have.property('keep.example.com')
   })
 })
 

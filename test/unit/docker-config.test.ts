@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
 import {chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -45,7 +46,7 @@ describe('Docker config file', () => {
 
   describe('reading', () => {
     it('reads an absent file as an empty config', async () => {
-      expect(await new DockerConfigFile(join(tempDir(), 'none.json')).load()).to.deep.equal({data: {}, exists: false})
+      expect(await new DockerConfigFile(join(tempDir(), 'none.json')).load()).to.include({exists: false}).and.to.have.deep.property('data', {})
     })
 
     it('reads an empty or blank file as an empty config, as docker does', async () => {
@@ -177,6 +178,26 @@ describe('Docker config file', () => {
       }
 
       expect(readdirSync(directory)).to.deep.equal(['config.json'])
+    })
+
+    it('never renames over a FIFO, even when handed data read earlier', async () => {
+      const path = join(tempDir(), 'config.json')
+      execFileSync('mkfifo', [path])
+      for (const attempt of [
+        () => new DockerConfigFile(path).write({auths: {}}),
+        () => new DockerConfigFile(path).update((data) => void (data.auths = {h: {auth: 'eA=='}}), {}),
+      ]) {
+        try {
+          await attempt()
+          expect.fail('should have thrown')
+        } catch (error) {
+          expect((error as Error).message).to.equal(`Docker config ${path} is a FIFO, not a regular file; regshape neither reads nor replaces it`)
+        }
+
+        expect(lstatSync(path).isFIFO()).to.equal(true)
+      }
+
+      expect(readdirSync(join(path, '..'))).to.deep.equal(['config.json'])
     })
 
     it('never rewrites a file it could not parse', async () => {

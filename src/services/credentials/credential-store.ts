@@ -1,7 +1,8 @@
 import type {Tracer} from '../telemetry/tracer.js'
 
 import {CredentialHelperError} from '../errors.js'
-import {type AuthEntry, type DockerConfigData, DockerConfigFile, authEntryWith, decodeAuth, encodeAuth} from './docker-config.js'
+import {emptyObject} from './config-json.js'
+import {type AuthEntry, type DockerConfigData, DockerConfigFile, authEntryWith, decodeAuth, encodeAuth, own} from './docker-config.js'
 import {CredentialHelperClient, type HelperClientOptions} from './helper-client.js'
 import {type RegistryRef, normalizeStoredKey, storedKeyMatches} from './registry-name.js'
 
@@ -28,8 +29,10 @@ export const IDENTITY_TOKEN_USERNAME = '<token>'
 export type NewCredentials = {identityToken: string} | {password: string; username: string}
 
 export function selectStore(data: DockerConfigData, key: string, path: string): StoreLocation {
-  const perRegistry = data.credHelpers?.[key]
-  if (perRegistry) return {helper: perRegistry, kind: 'helper', via: 'credHelpers'}
+  const perRegistry = own(data.credHelpers, key)
+  // As docker's getConfiguredCredentialStore: an entry that exists decides, and `""` is the way
+  // to keep one registry in the file while credsStore holds the others.
+  if (perRegistry !== undefined) return perRegistry === '' ? {kind: 'file', path} : {helper: perRegistry, kind: 'helper', via: 'credHelpers'}
   if (data.credsStore) return {helper: data.credsStore, kind: 'helper', via: 'credsStore'}
   return {kind: 'file', path}
 }
@@ -93,8 +96,8 @@ export class CredentialStore {
     }
 
     await this.configFile.update((latest) => {
-      latest.auths ??= {}
-      latest.auths[ref.key] = authEntryWith(latest.auths[ref.key], fields)
+      latest.auths ??= emptyObject()
+      latest.auths[ref.key] = authEntryWith(own(latest.auths, ref.key), fields)
     }, data)
     return location
   }
@@ -160,7 +163,7 @@ export class CredentialStore {
 /** The auths entry holding credentials for `ref`: the canonical key first, then legacy spellings. */
 export function findEntry(data: DockerConfigData, ref: RegistryRef): undefined | {entry: AuthEntry; key: string} {
   const auths = data.auths ?? {}
-  const exact = auths[ref.key]
+  const exact = own(auths, ref.key)
   if (exact && credentialsFromEntry(exact)) return {entry: exact, key: ref.key}
   for (const [key, entry] of Object.entries(auths)) {
     if (key !== ref.key && normalizeStoredKey(key) === ref.key && credentialsFromEntry(entry)) return {entry, key}

@@ -1,12 +1,15 @@
 import {randomBytes} from 'node:crypto'
-import {constants as fsConstants} from 'node:fs'
-import {chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat} from 'node:fs/promises'
+import {type BigIntStats, constants as fsConstants, type Stats} from 'node:fs'
+import {type FileHandle, chmod, chown, lstat, mkdir, open, readdir, readlink, rename, rm, stat} from 'node:fs/promises'
+import {hostname} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
 import type {Tracer} from '../telemetry/tracer.js'
 
 import {userHome} from '../../startup/home.js'
 import {DockerConfigError, describeError} from '../errors.js'
+import {JsonSyntaxError, cloneJson, emptyObject, parseJson} from './config-json.js'
+import {LockError, acquireLock} from './config-lock.js'
 
 /**
  * Docker's config.json: where it is, how to read it, and how to change it without losing anything.
@@ -75,15 +78,30 @@ export function decodeAuth(auth: string): undefined | {password: string; usernam
 
 /** An entry replacing `previous` in `auths`, keeping the fields regshape does not own. */
 export function authEntryWith(previous: AuthEntry | undefined, fields: AuthEntry): AuthEntry {
-  const kept = Object.fromEntries(Object.entries(previous ?? {}).filter(([name]) => !OWNED_ENTRY_FIELDS.includes(name)))
-  return {...kept, ...fields}
+  const entry = emptyObject<AuthEntry>()
+  for (const [name, value] of Object.entries(previous ?? {})) if (!OWNED_ENTRY_FIELDS.includes(name)) entry[name] = value
+  for (const [name, value] of Object.entries(fields)) entry[name] = value
+  return entry
+}
+
+/**
+ * `map[key]` for config data: only the map's own entries count, so a registry called
+ * `constructor` or `toString` is an ordinary name even in an object that has a prototype.
+ */
+export function own<T>(map: Record<string, T> | undefined, key: string): T | undefined {
+  return map !== undefined && Object.hasOwn(map, key) ? map[key] : undefined
 }
 
 export interface LoadedConfig {
   data: DockerConfigData
   /** Whether the file existed (an absent file reads as an empty config). */
   exists: boolean
+  /** What was read (device, inode, size, mtime), to see whether the file changed since. */
+  identity?: string
 }
+
+/** Larger than any real config.json; keeps a wrong --docker-config from filling memory. */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
 /** A pure, synchronous edit of the config data (it may run twice: see DockerConfigFile.update). */
 export type ConfigMutator = (data: DockerConfigData) => void
@@ -99,37 +117,50 @@ export class DockerConfigFile {
   }
 
   private async read(): Promise<LoadedConfig> {
-    let text: string
+    let bytes: Buffer
+    let identity: string
     try {
-      const info = await stat(this.path)
-      if (info.isDirectory()) {
-        throw new DockerConfigError(`Docker config ${this.path} is a directory, not a file`, this.path)
+      // Looked at before it is opened: opening a device or a FIFO can block or have effects.
+      checkRegularFile(await stat(this.path), this.path)
+      // O_NONBLOCK: a FIFO swapped in since the stat must not make the open wait for a writer.
+      const handle = await open(this.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY)
+      try {
+        const info = await handle.stat({bigint: true})
+        checkRegularFile(info, this.path)
+        identity = identityOf(info)
+        bytes = await readCapped(handle, this.path)
+      } finally {
+        await handle.close()
       }
-
-      text = await readFile(this.path, 'utf8')
     } catch (error) {
       if (error instanceof DockerConfigError) throw error
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return {data: {}, exists: false}
+      if (code === 'ENOENT') return {data: emptyObject(), exists: false, identity: 'absent'}
       throw new DockerConfigError(`Docker config ${this.path} cannot be read: ${describeFsError(error)}`, this.path, {cause: error})
     }
 
+    const text = bytes.toString('utf8')
     // Docker treats an empty file as an empty config; so do we.
-    if (text.trim() === '') return {data: {}, exists: true}
-    let parsed: unknown
+    if (text.trim() === '') return {data: emptyObject(), exists: true, identity}
+    let parsed: ReturnType<typeof parseJson>
     try {
-      parsed = JSON.parse(text)
+      parsed = parseJson(text)
     } catch (error) {
-      throw new DockerConfigError(`Docker config ${this.path} is not valid JSON (${describeError(error)}); fix or move it, regshape will not overwrite it`, this.path, {cause: error})
+      if (!(error instanceof JsonSyntaxError)) throw error
+      // Where, never what: the text around the mistake may be a password.
+      throw new DockerConfigError(
+        `Docker config ${this.path} is not valid JSON (${error.reason} at line ${error.line}, column ${error.column}); fix or move it, regshape will not overwrite it`,
+        this.path,
+      )
     }
 
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    if (!parsed.rootEntries) {
       throw new DockerConfigError(`Docker config ${this.path} is not a JSON object; fix or move it, regshape will not overwrite it`, this.path)
     }
 
-    const data = parsed as DockerConfigData
+    const data = foldTopLevel(parsed.rootEntries)
     checkShape(data, this.path)
-    return {data, exists: true}
+    return {data, exists: true, identity}
   }
 
   /**
@@ -142,58 +173,96 @@ export class DockerConfigFile {
   async update(mutate: ConfigMutator, snapshot?: DockerConfigData): Promise<{changed: boolean}> {
     const step = <T>(name: string, operation: () => Promise<T>) => (this.tracer ? this.tracer.step(name, operation) : operation())
     const current = snapshot ?? (await step('load config', () => this.load())).data
-    const probe = structuredClone(current)
+    const probe = cloneJson(current)
     mutate(probe)
     if (JSON.stringify(probe) === JSON.stringify(current)) return {changed: false}
     return step('save', async () => {
       const target = await resolveSymlinks(this.path)
-      const release = await this.lock(target)
+      await this.refuseIrregular(target)
+      // Ctrl-C or kill from here on waits until the lock is released and nothing is half done.
+      const deferred = deferSignals()
       try {
-        const {data} = await this.load()
-        const before = JSON.stringify(data)
-        mutate(data)
-        if (JSON.stringify(data) === before) return {changed: false}
-        await this.write(data, target)
-        return {changed: true}
+        const lock = await this.lock(target, deferred.received)
+        try {
+          for (let attempt = 1; ; attempt++) {
+            const {data, identity} = await this.load()
+            const before = JSON.stringify(data)
+            mutate(data)
+            if (JSON.stringify(data) === before) return {changed: false}
+            try {
+              const replace = () => this.replace(data, target, identity)
+              await (this.tracer ? this.tracer.method('config write', replace) : replace())
+              return {changed: true}
+            } catch (error) {
+              if (!(error instanceof ChangedMeanwhile)) throw error
+              // Somebody wrote the file without our lock (docker itself never locks), or took the
+              // lock from us (possible only across hosts): never overwrite what we did not read.
+              if (attempt >= 3 || !(await lock.stillHeld())) {
+                throw new DockerConfigError(`Docker config ${this.path} was changed by another program while regshape was saving it; nothing was written, try again`, this.path)
+              }
+            }
+          }
+        } finally {
+          await lock.release()
+        }
       } finally {
-        await release()
+        deferred.resume()
       }
     })
   }
 
   /** Atomic replace: a temp file in the target's own directory, 0600, fsync, rename. */
   async write(data: DockerConfigData, target?: string): Promise<void> {
-    const replace = async () => this.replace(data, target ?? (await resolveSymlinks(this.path)))
+    const replace = async () => {
+      const resolved = target ?? (await resolveSymlinks(this.path))
+      await this.refuseIrregular(resolved)
+      const deferred = deferSignals()
+      try {
+        await this.replace(data, resolved)
+      } finally {
+        deferred.resume()
+      }
+    }
+
     return this.tracer ? this.tracer.method('config write', replace) : replace()
   }
 
-  /**
-   * Takes `<config>.lock` (a directory, created atomically). A lock whose holder died is taken over
-   * once it has not been refreshed for LOCK_STALE_MS; waiting gives up after about 30 s.
-   */
-  private async lock(target: string): Promise<() => Promise<void>> {
-    await this.ensureDirectory(dirname(target))
-    const {default: lockfile} = await import('proper-lockfile')
-    const lockfilePath = `${target}.lock`
-    try {
-      await lockfile.lock(target, {
-        lockfilePath,
-        realpath: false,
-        retries: {factor: 1.3, maxTimeout: 300, minTimeout: 15, randomize: true, retries: 120},
-        stale: LOCK_STALE_MS,
-        update: LOCK_STALE_MS / 2,
-      })
-      // Released synchronously: proper-lockfile's own (async) release forgets the lock before its
-      // directory is gone, and a Ctrl-C re-raised after the save (deferSignals) landing in between
-      // would leave the directory behind, as its exit handler no longer knows it.
-      return async () => lockfile.unlockSync(target, {lockfilePath, realpath: false})
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ELOCKED') {
-        throw new DockerConfigError(`Docker config ${this.path} stayed locked by another process (${target}.lock); try again`, this.path, {cause: error})
-      }
+  /** Never rename a regular file over a device, a FIFO or a socket someone pointed us at. */
+  private async refuseIrregular(target: string): Promise<void> {
+    const info = await lstat(target).catch(() => undefined)
+    if (info) checkRegularFile(info, this.path)
+  }
 
-      throw new DockerConfigError(`Docker config ${this.path} cannot be locked: ${describeFsError(error)}`, this.path, {cause: error})
+  /**
+   * Takes `<config>.lock` (see config-lock.ts: a live holder, even a stopped one, never loses it).
+   * Only a busy lock is waited for; anything else fails at once with its reason.
+   */
+  private async lock(target: string, interrupted: () => boolean) {
+    await this.ensureDirectory(dirname(target))
+    const lockPath = `${target}.lock`
+    try {
+      return await acquireLock(lockPath, interrupted)
+    } catch (error) {
+      if (!(error instanceof LockError)) throw error
+      const {problem} = error
+      switch (problem.kind) {
+        case 'busy': {
+          const holder = problem.owner ? ` (held by process ${problem.owner.pid}${problem.owner.host === hostname() ? '' : ` on ${problem.owner.host}`})` : ''
+          throw new DockerConfigError(`Docker config ${this.path} stayed locked by another process${holder}: ${lockPath}; try again`, this.path)
+        }
+
+        case 'interrupted': {
+          throw new DockerConfigError(`Docker config ${this.path}: interrupted while waiting for its lock`, this.path)
+        }
+
+        case 'not-a-directory': {
+          throw new DockerConfigError(`Docker config ${this.path} cannot be locked: ${lockPath} is in the way (it is not a directory); remove it`, this.path)
+        }
+
+        case 'fs': {
+          throw new DockerConfigError(`Docker config ${this.path} cannot be locked (${lockPath}): ${describeFsError(problem.cause)}`, this.path, {cause: problem.cause})
+        }
+      }
     }
   }
 
@@ -205,7 +274,8 @@ export class DockerConfigFile {
     }
   }
 
-  private async replace(data: DockerConfigData, target: string): Promise<void> {
+  /** With `expected`, the rename happens only if the target is still the file that was read. */
+  private async replace(data: DockerConfigData, target: string, expected?: string): Promise<void> {
     const directory = dirname(target)
     await this.ensureDirectory(directory)
     await removeOrphanedTemporaries(directory, basenameOf(target))
@@ -213,9 +283,7 @@ export class DockerConfigFile {
     const temporary = join(directory, `.${basenameOf(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
     // Docker's own formatting: tab indentation, no trailing newline.
     const text = JSON.stringify(data, null, '\t')
-    // Ctrl-C or kill between creating the temporary and the rename would leave it behind: such
-    // signals wait until the file is either in place or cleaned up, then take effect.
-    const deferred = deferSignals()
+    // The caller holds SIGINT/SIGTERM/SIGHUP back, so the temporary is either renamed or removed.
     try {
       const handle = await open(temporary, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
       try {
@@ -227,22 +295,26 @@ export class DockerConfigFile {
 
       if (existing) await keepOwnershipAndMode(temporary, existing)
       await testPause()
+      if (expected !== undefined) {
+        const now = await stat(target, {bigint: true}).catch((error) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(error)))
+        if ((now ? identityOf(now) : 'absent') !== expected) throw new ChangedMeanwhile()
+      }
+
       await rename(temporary, target)
     } catch (error) {
       await rm(temporary, {force: true})
+      if (error instanceof ChangedMeanwhile) throw error
       throw new DockerConfigError(`Docker config ${target} cannot be written: ${describeFsError(error)}`, this.path, {cause: error})
-    } finally {
-      deferred.resume()
     }
   }
 }
 
-/** How long a lock may go without being refreshed before it counts as abandoned. */
-const LOCK_STALE_MS = 3000
+class ChangedMeanwhile extends Error {}
+
 const DEFERRED_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const
 
 /** Holds SIGINT/SIGTERM/SIGHUP back during a short critical section, then re-raises the first one. */
-function deferSignals(): {resume(): void} {
+function deferSignals(): {received(): boolean; resume(): void} {
   let received: NodeJS.Signals | undefined
   const hold = (signal: NodeJS.Signals) => {
     received ??= signal
@@ -250,6 +322,7 @@ function deferSignals(): {resume(): void} {
 
   for (const signal of DEFERRED_SIGNALS) process.on(signal, hold)
   return {
+    received: () => received !== undefined,
     resume() {
       for (const signal of DEFERRED_SIGNALS) process.removeListener(signal, hold)
       if (!received) return
@@ -320,19 +393,122 @@ function basenameOf(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1)
 }
 
+/**
+ * The root object as Docker's decoder (Go's encoding/json into cli/config/configfile.ConfigFile)
+ * sees it, so that a rewrite keeps every entry docker would have used:
+ * - a repeated key whose values are both objects merges them, later members winning (Go decodes
+ *   into the map the field already holds; every map-typed field of ConfigFile does this);
+ * - otherwise a repeated key's last value wins (strings, slices);
+ * - a key matches a field case-insensitively (`"Auths"` is `auths`), as Go's decoder matches;
+ * - `"auths": null` and `"credHelpers": null` are empty maps; `"credsStore": null` changes nothing
+ *   (null decodes into a Go string as a no-op); a null `auths` entry is an empty entry and a null
+ *   `credHelpers` value an empty helper name, as Go's zero values.
+ */
+function foldTopLevel(entries: Array<[string, unknown]>): DockerConfigData {
+  const data = emptyObject<DockerConfigData>()
+  for (const [written, value] of entries) {
+    const key = goFieldName(written)
+    const previous = own(data, key)
+    if (isPlainObject(previous) && isPlainObject(value)) {
+      for (const [inner, item] of Object.entries(value)) previous[inner] = item
+    } else if (!(key === 'credsStore' && value === null)) {
+      // A fresh copy: the merge above must not write into an object the parser handed out twice.
+      data[key] = isPlainObject(value) ? cloneJson(value) : value
+    }
+  }
+
+  for (const key of ['auths', 'credHelpers'] as const) if (own(data, key) === null) data[key] = emptyObject<Record<string, never>>()
+  const {auths, credHelpers} = data
+  if (isPlainObject(auths)) for (const [key, entry] of Object.entries(auths)) auths[key] = entry === null ? emptyObject() : (canonicalEntry(entry) as AuthEntry)
+  if (isPlainObject(credHelpers)) for (const [key, helper] of Object.entries(credHelpers)) if (helper === null) credHelpers[key] = ''
+  return data
+}
+
+/** The fields of docker's AuthConfig; in an entry they match case-insensitively too. */
+const AUTH_CONFIG_FIELDS = new Map(OWNED_ENTRY_FIELDS.map((name) => [name, name]))
+
+/** An `auths` entry with docker's field names spelled as docker writes them (`"Auth"` is `auth`). */
+function canonicalEntry(entry: unknown): unknown {
+  if (!isPlainObject(entry)) return entry
+  const result = emptyObject()
+  for (const [key, value] of Object.entries(entry)) result[goFieldName(key, AUTH_CONFIG_FIELDS)] = value
+  return result
+}
+
+const FIELDS_REGSHAPE_READS = new Map(['auths', 'credHelpers', 'credsStore'].map((name) => [name.toLowerCase(), name]))
+
+/**
+ * The field of ConfigFile that Go's encoding/json decodes `key` into, for the fields regshape reads
+ * (others pass through as written). Go folds case with Unicode simple folding; among the letters of
+ * these names (and of AuthConfig's) only `s` and `k` have non-ASCII folds, U+017F and U+212A.
+ */
+function goFieldName(key: string, fields = FIELDS_REGSHAPE_READS): string {
+  const folded = key.replaceAll('\u017F', 's').replaceAll('\u212A', 'k')
+  if (!/^[A-Za-z]+$/.test(folded)) return key
+  return fields.get(folded.toLowerCase()) ?? key
+}
+
 /** The parts regshape reads must have the types Docker gives them, or we would misread them. */
 function checkShape(data: DockerConfigData, path: string): void {
   const bad = (what: string) =>
     new DockerConfigError(`Docker config ${path}: "${what}" has the wrong type; fix or move the file, regshape will not overwrite it`, path)
-  if (data.auths !== undefined && !isPlainObject(data.auths)) throw bad('auths')
-  if (data.auths) {
-    for (const [key, entry] of Object.entries(data.auths)) {
+  const auths = own(data, 'auths')
+  if (auths !== undefined && !isPlainObject(auths)) throw bad('auths')
+  if (auths) {
+    for (const [key, entry] of Object.entries(auths)) {
       if (!isPlainObject(entry)) throw bad(`auths.${key}`)
     }
   }
 
-  if (data.credHelpers !== undefined && !isPlainObject(data.credHelpers)) throw bad('credHelpers')
-  if (data.credsStore !== undefined && typeof data.credsStore !== 'string') throw bad('credsStore')
+  const credHelpers = own(data, 'credHelpers')
+  if (credHelpers !== undefined && !isPlainObject(credHelpers)) throw bad('credHelpers')
+  if (credHelpers) {
+    for (const [key, helper] of Object.entries(credHelpers)) {
+      if (typeof helper !== 'string') throw bad(`credHelpers.${key}`)
+    }
+  }
+
+  const credsStore = own(data, 'credsStore')
+  if (credsStore !== undefined && typeof credsStore !== 'string') throw bad('credsStore')
+}
+
+/** A clear refusal for anything but a regular file (or a link to one) as config.json. */
+function checkRegularFile(info: BigIntStats | Stats, path: string): void {
+  if (info.isFile()) return
+  if (info.isDirectory()) throw new DockerConfigError(`Docker config ${path} is a directory, not a file`, path)
+  const kind = info.isFIFO()
+    ? 'a FIFO'
+    : info.isCharacterDevice()
+      ? 'a character device'
+      : info.isBlockDevice()
+        ? 'a block device'
+        : info.isSocket()
+          ? 'a socket'
+          : 'not a regular file'
+  throw new DockerConfigError(`Docker config ${path} is ${kind}, not a regular file; regshape neither reads nor replaces it`, path)
+}
+
+function identityOf(info: BigIntStats): string {
+  return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`
+}
+
+/** Reads at most MAX_CONFIG_BYTES, whatever the file claims its size is (it may be growing). */
+async function readCapped(handle: FileHandle, path: string): Promise<Buffer> {
+  const tooLarge = () => new DockerConfigError(`Docker config ${path} is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB; regshape will not read it`, path)
+  const {size} = await handle.stat()
+  if (size > MAX_CONFIG_BYTES) throw tooLarge()
+  const chunks: Buffer[] = []
+  let length = 0
+  for (;;) {
+    const chunk = Buffer.alloc(64 * 1024)
+    const {bytesRead} = await handle.read(chunk, 0, chunk.length, null)
+    if (bytesRead === 0) break
+    chunks.push(chunk.subarray(0, bytesRead))
+    length += bytesRead
+    if (length > MAX_CONFIG_BYTES) throw tooLarge()
+  }
+
+  return Buffer.concat(chunks, length)
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

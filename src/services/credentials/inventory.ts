@@ -3,6 +3,7 @@ import type {Credentials} from '../transport/auth.js'
 import {CredentialHelperError} from '../errors.js'
 import {CHECK_PARALLELISM, mapLimit} from '../limit.js'
 import {type CredentialStore, type StoreLocation, credentialsFromEntry, findEntry, IDENTITY_TOKEN_USERNAME, selectStore} from './credential-store.js'
+import {own} from './docker-config.js'
 import {type RegistryRef, normalizeStoredKey, parseRegistry} from './registry-name.js'
 import {type CredentialKind, credentialKind} from './resolve.js'
 
@@ -43,7 +44,8 @@ export async function listStoredCredentials(store: CredentialStore): Promise<Sto
 
   // Asked side by side, and a helper that did not answer once is not asked again: a hanging
   // helper costs one --timeout, not one per entry.
-  const perRegistry = Object.entries(data.credHelpers ?? {}).filter(([key]) => normalizeStoredKey(key) !== undefined)
+  // `""` keeps the registry in the file; its auths entry is listed above.
+  const perRegistry = Object.entries(data.credHelpers ?? {}).filter(([key, helper]) => normalizeStoredKey(key) !== undefined && helper !== '')
   const timedOut = new Map<string, CredentialHelperError>()
   const helperEntries = await mapLimit(perRegistry, CHECK_PARALLELISM, async ([key, helper]): Promise<StoredEntry | undefined> => {
     const registry = normalizeStoredKey(key) as string
@@ -74,7 +76,7 @@ export async function listStoredCredentials(store: CredentialStore): Promise<Sto
     for (const [key, username] of Object.entries(listed)) {
       const registry = normalizeStoredKey(key)
       if (registry === undefined) continue
-      entries.push({...helperEntry(key, registry, location, username), inUse: key === registry && !data.credHelpers?.[registry]})
+      entries.push({...helperEntry(key, registry, location, username), inUse: key === registry && isCredsStore(selectStore(data, registry, path))})
     }
   }
 
@@ -85,7 +87,7 @@ export async function listStoredCredentials(store: CredentialStore): Promise<Sto
 export async function credentialsOf(store: CredentialStore, entry: StoredEntry): Promise<Credentials | undefined> {
   if (entry.location.kind === 'file') {
     const {data} = await store.configFile.load()
-    const stored = data.auths?.[entry.key]
+    const stored = own(data.auths, entry.key)
     return stored ? credentialsFromEntry(stored) : undefined
   }
 
@@ -97,6 +99,10 @@ export async function credentialsOf(store: CredentialStore, entry: StoredEntry):
 function helperEntry(key: string, registry: string, location: StoreLocation, username: string | undefined): Omit<StoredEntry, 'inUse'> {
   const isToken = username === IDENTITY_TOKEN_USERNAME
   return {credentialKind: isToken ? 'identity-token' : 'password', key, location, registry, username: isToken ? undefined : username}
+}
+
+function isCredsStore(location: StoreLocation): boolean {
+  return location.kind === 'helper' && location.via === 'credsStore'
 }
 
 function refOf(registry: string): RegistryRef | undefined {

@@ -5,7 +5,6 @@
 //                              dependencies: everything a command needs before it talks to a network
 //   dist/bundle/got.cjs        got and its dependencies, loaded on the first registry request
 //   dist/bundle/prompts.cjs    @inquirer/input and @inquirer/password, loaded only to prompt
-//   dist/bundle/lockfile.cjs   proper-lockfile, loaded only to write config.json
 //   dist/bundle/telemetry.cjs  the telemetry, loaded only with --time-methods, --time-scenarios
 //                              or --debug-calls
 //   dist/bundle/startup.cjs    what bin/run.js runs first: it loads the others with a code cache
@@ -19,8 +18,8 @@
 // - CommonJS, not ESM: Node 20 can give a script a V8 code cache (vm.Script cachedData), not an
 //   ES module, and esbuild splits code only for ESM. So the lazy parts are separate bundles, each
 //   `require`d by the main one where src has a dynamic import() of that package.
-// - Heavy things stay as lazy as they are in src: got, the prompts and proper-lockfile are only
-//   read when used, the telemetry module only with a telemetry flag.
+// - Heavy things stay as lazy as they are in src: got and the prompts are only read when
+//   used, the telemetry module only with a telemetry flag.
 // - http2-wrapper (a dependency of got) is loaded only if a request asks for HTTP/2, which
 //   regshape never does: at import it loads node:http2 and creates a throw-away TLS socket.
 // - A few changes to dependencies' code do the same with less start-up work (PATCHES).
@@ -46,7 +45,6 @@ const outdir = join(root, 'dist', 'bundle')
  */
 const CHUNKS = {
   got: {entry: `export {default} from 'got'`, modules: {got: `export default require('./got.cjs').default`}},
-  lockfile: {entry: `module.exports = require('proper-lockfile')`, modules: {'proper-lockfile': `export default require('./lockfile.cjs')`}},
   prompts: {
     entry: `export {default as input} from '@inquirer/input'\nexport {default as password} from '@inquirer/password'`,
     modules: {'@inquirer/input': `export default require('./prompts.cjs').input`, '@inquirer/password': `export default require('./prompts.cjs').password`},

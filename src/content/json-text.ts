@@ -1,0 +1,65 @@
+/**
+ * JSON re-indented as text, not re-serialised: every key, its order (integer-like keys included,
+ * which JSON.parse would move first), duplicates and the exact spelling of numbers stay as
+ * received. Only whitespace between tokens changes. The input must be valid JSON.
+ */
+export function reindentJson(text: string, indent = 2): string {
+  const pad = ' '.repeat(indent)
+  let out = ''
+  let depth = 0
+  let index = 0
+  const newline = () => `\n${pad.repeat(depth)}`
+  while (index < text.length) {
+    const char = text[index]
+    if (char === '"') {
+      const end = endOfString(text, index)
+      out += text.slice(index, end)
+      index = end
+      continue
+    }
+
+    index++
+    if (char === ' ' || char === '\t' || char === '\n' || char === '\r') continue
+    if (char === '{' || char === '[') {
+      // An empty object or array stays on one line.
+      const next = nextToken(text, index)
+      if (text[next] === (char === '{' ? '}' : ']')) {
+        out += char + text[next]
+        index = next + 1
+        continue
+      }
+
+      depth++
+      out += char + newline()
+    } else if (char === '}' || char === ']') {
+      depth--
+      out += newline() + char
+    } else if (char === ',') {
+      out += `,${newline()}`
+    } else if (char === ':') {
+      out += ': '
+    } else {
+      out += char
+    }
+  }
+
+  return out
+}
+
+function endOfString(text: string, start: number): number {
+  let index = start + 1
+  while (index < text.length) {
+    const char = text[index]
+    if (char === '\\') index += 2
+    else if (char === '"') return index + 1
+    else index++
+  }
+
+  return text.length
+}
+
+function nextToken(text: string, from: number): number {
+  let index = from
+  while (index < text.length && ' \t\n\r'.includes(text[index])) index++
+  return index
+}

@@ -1,0 +1,165 @@
+import {ProtocolError} from '../services/errors.js'
+import {DIGEST_HEX_LENGTH, type DigestAlgorithm} from '../reference/image.js'
+import {INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, baseMediaType} from './media-types.js'
+
+/**
+ * Manifests and indexes as the registry sent them: parsed for what regshape needs to read
+ * (descriptors, platforms, subject), with the original bytes kept, since a manifest's digest is the
+ * digest of those bytes and any re-serialisation would change it.
+ */
+
+export interface Platform {
+  architecture: string
+  os: string
+  'os.features'?: string[]
+  'os.version'?: string
+  variant?: string
+}
+
+export interface Descriptor {
+  annotations?: Record<string, string>
+  artifactType?: string
+  digest: string
+  mediaType: string
+  platform?: Platform
+  size: number
+  urls?: string[]
+  [field: string]: unknown
+}
+
+interface Common {
+  annotations?: Record<string, string>
+  artifactType?: string
+  /** The exact bytes received. */
+  bytes: Buffer
+  /** The parsed body, every field kept. */
+  json: Record<string, unknown>
+  /** From the body's `mediaType`, else the Content-Type, else the shape. */
+  mediaType: string
+  subject?: Descriptor
+}
+
+export interface ImageManifest extends Common {
+  config: Descriptor
+  kind: 'manifest'
+  layers: Descriptor[]
+}
+
+export interface ImageIndex extends Common {
+  kind: 'index'
+  manifests: Descriptor[]
+}
+
+export type Manifest = ImageIndex | ImageManifest
+
+/** The registry sent a manifest that regshape cannot read as one. */
+export class ManifestError extends ProtocolError {}
+
+export function parseManifest(bytes: Buffer, contentType?: string): Manifest {
+  let json: unknown
+  try {
+    json = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    throw new ManifestError(`the manifest is not valid JSON (${bytes.length} bytes)`)
+  }
+
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ManifestError('the manifest is not a JSON object')
+  const body = json as Record<string, unknown>
+  const declared = typeof body.mediaType === 'string' ? body.mediaType : undefined
+  const header = baseMediaType(contentType)
+  const mediaType = declared ?? (header && (INDEX_MEDIA_TYPES.has(header) || MANIFEST_MEDIA_TYPES.has(header)) ? header : inferMediaType(body))
+  const isIndex = INDEX_MEDIA_TYPES.has(mediaType)
+  // A body that says one kind and a Content-Type that says the other is the ambiguity behind
+  // CVE-2021-41190: refuse it rather than pick one.
+  if (declared && header && (INDEX_MEDIA_TYPES.has(header) || MANIFEST_MEDIA_TYPES.has(header)) && INDEX_MEDIA_TYPES.has(header) !== isIndex) {
+    throw new ManifestError(`the manifest's mediaType ${declared} contradicts its Content-Type ${header}`)
+  }
+
+  const common = {
+    annotations: stringMap(body.annotations, 'annotations'),
+    artifactType: typeof body.artifactType === 'string' ? body.artifactType : undefined,
+    bytes,
+    json: body,
+    mediaType,
+    subject: body.subject === undefined ? undefined : descriptor(body.subject, 'subject'),
+  }
+  if (isIndex) {
+    if (!Array.isArray(body.manifests)) throw new ManifestError('the index has no "manifests" array')
+    return {...common, kind: 'index', manifests: body.manifests.map((entry, index) => descriptor(entry, `manifests[${index}]`))}
+  }
+
+  if (!MANIFEST_MEDIA_TYPES.has(mediaType)) throw new ManifestError(`unsupported manifest media type ${mediaType}`)
+  if (!Array.isArray(body.layers)) throw new ManifestError('the manifest has no "layers" array')
+  return {
+    ...common,
+    config: descriptor(body.config, 'config'),
+    kind: 'manifest',
+    layers: body.layers.map((entry, index) => descriptor(entry, `layers[${index}]`)),
+  }
+}
+
+/** `os/arch[/variant]` as --platform takes it. */
+export function parsePlatform(text: string): Platform {
+  const parts = text.split('/')
+  if (parts.length < 2 || parts.length > 3 || parts.some((part) => part === '')) {
+    throw new ManifestError(`invalid platform "${text}": expected os/arch or os/arch/variant, e.g. linux/arm64/v8`)
+  }
+
+  return {architecture: parts[1], os: parts[0], ...(parts[2] ? {variant: parts[2]} : {})}
+}
+
+export function formatPlatform(platform: Platform): string {
+  return [platform.os, platform.architecture, platform.variant].filter(Boolean).join('/')
+}
+
+/**
+ * The index entry for a platform. A wanted platform without a variant matches an entry with one
+ * only when it is the only such entry (containerd's rule, simplified), so `linux/arm64` finds
+ * `linux/arm64/v8`.
+ */
+export function selectPlatform(index: ImageIndex, wanted: Platform): Descriptor {
+  const candidates = index.manifests.filter((entry) => entry.platform?.os === wanted.os && entry.platform.architecture === wanted.architecture)
+  const exact = candidates.filter((entry) => (entry.platform?.variant ?? '') === (wanted.variant ?? ''))
+  const chosen = exact[0] ?? (wanted.variant === undefined && candidates.length === 1 ? candidates[0] : undefined)
+  if (chosen) return chosen
+  const available = index.manifests.filter((entry) => entry.platform).map((entry) => formatPlatform(entry.platform as Platform))
+  throw new ManifestError(`no manifest for platform ${formatPlatform(wanted)} in the index; it has ${available.length > 0 ? available.join(', ') : 'no platform entries'}`)
+}
+
+function inferMediaType(body: Record<string, unknown>): string {
+  if (Array.isArray(body.manifests)) return MediaType.OciIndex
+  if (body.config !== undefined && Array.isArray(body.layers)) return MediaType.OciManifest
+  throw new ManifestError('the manifest has no mediaType, and neither its Content-Type nor its fields say what it is')
+}
+
+function descriptor(value: unknown, where: string): Descriptor {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(`${where} is not a descriptor object`)
+  const entry = value as Record<string, unknown>
+  if (typeof entry.mediaType !== 'string' || entry.mediaType === '') throw new ManifestError(`${where} has no mediaType`)
+  if (typeof entry.digest !== 'string' || !validDigest(entry.digest)) throw new ManifestError(`${where} has an invalid digest`)
+  if (typeof entry.size !== 'number' || !Number.isSafeInteger(entry.size) || entry.size < 0) throw new ManifestError(`${where} has an invalid size`)
+  if (entry.platform !== undefined) {
+    const platform = entry.platform as Record<string, unknown>
+    if (platform === null || typeof platform !== 'object' || typeof platform.os !== 'string' || typeof platform.architecture !== 'string') {
+      throw new ManifestError(`${where}.platform needs os and architecture strings`)
+    }
+  }
+
+  stringMap(entry.annotations, `${where}.annotations`)
+  return entry as Descriptor
+}
+
+function validDigest(digest: string): boolean {
+  const [algorithm, hex, ...rest] = digest.split(':')
+  if (rest.length > 0 || !Object.hasOwn(DIGEST_HEX_LENGTH, algorithm)) return false
+  return new RegExp(`^[0-9a-f]{${DIGEST_HEX_LENGTH[algorithm as DigestAlgorithm]}}$`).test(hex ?? '')
+}
+
+function stringMap(value: unknown, where: string): Record<string, string> | undefined {
+  if (value === undefined) return undefined
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || Object.values(value).some((item) => typeof item !== 'string')) {
+    throw new ManifestError(`${where} must map strings to strings`)
+  }
+
+  return value as Record<string, string>
+}

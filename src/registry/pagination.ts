@@ -1,0 +1,54 @@
+import {ProtocolError} from '../services/errors.js'
+
+/**
+ * `Link: <…>; rel="next"` pagination (distribution's tag and catalog lists): the next page's path,
+ * resolved against the page that named it, on the same registry only, and never one seen before.
+ */
+
+/** The `rel="next"` target of Link header values, or undefined on the last page. */
+export function nextLink(values: readonly string[] | undefined): string | undefined {
+  for (const value of values ?? []) {
+    // A header may carry several comma-separated links; a URL in <> may contain commas itself.
+    for (const [, target, params] of value.matchAll(/<([^>]*)>([^<]*)/g)) {
+      const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(params)
+      if (rel && (rel[1] ?? rel[2]).toLowerCase().split(/\s+/).includes('next')) return target
+    }
+  }
+
+  return undefined
+}
+
+/** Follows pages, guarding against a registry that links in a circle or without end. */
+export class PageWalker {
+  private readonly seen = new Set<string>()
+  private pages = 0
+
+  constructor(
+    /** The registry's origin, e.g. https://registry.example.com:5000 */
+    private readonly origin: string,
+    private readonly maxPages = 10_000,
+  ) {}
+
+  /**
+   * The path (with query) of the next page after `currentPath`, from its Link header values;
+   * undefined when there is none. Throws on a link to another origin, a repeat, or too many pages.
+   */
+  next(currentPath: string, linkValues: readonly string[] | undefined): string | undefined {
+    this.seen.add(currentPath)
+    this.pages++
+    const target = nextLink(linkValues)
+    if (target === undefined) return undefined
+    let resolved: URL
+    try {
+      resolved = new URL(target, `${this.origin}${currentPath}`)
+    } catch {
+      throw new ProtocolError('the registry sent a Link header that is not a URL')
+    }
+
+    if (resolved.origin !== new URL(this.origin).origin) throw new ProtocolError(`the registry's next page link points to another host (${resolved.host}); not followed`)
+    const path = `${resolved.pathname}${resolved.search}`
+    if (this.seen.has(path)) throw new ProtocolError(`the registry's next page link repeats an earlier page (${path}); stopped`)
+    if (this.pages >= this.maxPages) throw new ProtocolError(`more than ${this.maxPages} pages; stopped`)
+    return path
+  }
+}

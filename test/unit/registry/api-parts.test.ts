@@ -1,0 +1,65 @@
+import {expect} from 'chai'
+
+import {apiError, parseOciErrors} from '../../../src/registry/api-error.js'
+import {PageWalker, nextLink} from '../../../src/registry/pagination.js'
+import {urls} from '../../../src/registry/urls.js'
+
+describe('registry API parts (src/registry)', () => {
+  it('builds every path in one place, encoding query values', () => {
+    const digest = `sha256:${'a'.repeat(64)}`
+    expect(urls.ping()).to.equal('/v2/')
+    expect(urls.tags('team/app', {last: 'v1+b', n: 10})).to.equal('/v2/team/app/tags/list?n=10&last=v1%2Bb')
+    expect(urls.catalog()).to.equal('/v2/_catalog')
+    expect(urls.manifest('team/app', 'v1')).to.equal('/v2/team/app/manifests/v1')
+    expect(urls.blob('team/app', digest)).to.equal(`/v2/team/app/blobs/${digest}`)
+    expect(urls.uploads('team/app', {from: 'base/img', mount: digest})).to.equal(`/v2/team/app/blobs/uploads/?from=base%2Fimg&mount=${digest.replace(':', '%3A')}`)
+    expect(urls.referrers('team/app', digest, 'application/vnd.example+json')).to.equal(`/v2/team/app/referrers/${digest}?artifactType=application%2Fvnd.example%2Bjson`)
+  })
+
+  describe('OCI error bodies', () => {
+    it('are quoted as CODE: message and typed by kind', () => {
+      const body = Buffer.from(JSON.stringify({errors: [{code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: {Tag: 'v9'}}]}))
+      const error = apiError('manifest get example.com/app:v9', {body, status: 404})
+      expect(error.message).to.equal('manifest get example.com/app:v9: MANIFEST_UNKNOWN: manifest unknown')
+      expect(error.kind).to.equal('not-found')
+      expect(error.code).to.equal('MANIFEST_UNKNOWN')
+      expect(error.exitCode).to.equal(1)
+    })
+
+    it('fall back to the HTTP status when the body is not one, and escape what the registry wrote', () => {
+      expect(apiError('tag list x', {body: Buffer.from('<html>'), status: 503, statusText: 'Service Unavailable'}).message).to.equal(
+        'tag list x: HTTP 503 Service Unavailable',
+      )
+      const hostile = apiError('tag list x', {body: Buffer.from(JSON.stringify({errors: [{code: 'DENIED', message: 'no\u001B[2J\r\nforged'}]})), status: 403})
+      expect(hostile.message).to.equal('tag list x: DENIED: no\\x1b[2J\\x0d\\x0aforged')
+      expect(hostile.kind).to.equal('denied')
+      expect(apiError('x', {body: Buffer.from(JSON.stringify({errors: [{code: 'E', message: 'm'.repeat(1000)}]})), status: 400}).message.length).to.be.below(320)
+    })
+
+    it('ignore entries that are not error objects', () => {
+      expect(parseOciErrors('{"errors":[null,1,{"message":"no code"},{"code":"NAME_UNKNOWN"}]}')).to.deep.equal([{code: 'NAME_UNKNOWN', detail: undefined, message: ''}])
+      expect(parseOciErrors('{"errors":{}}')).to.deep.equal([])
+    })
+  })
+
+  describe('Link pagination', () => {
+    it('finds rel="next" among several links and parameter spellings', () => {
+      expect(nextLink(['</v2/_catalog?last=a%2Cb&n=1>; rel="next"'])).to.equal('/v2/_catalog?last=a%2Cb&n=1')
+      expect(nextLink(['<https://x/prev>; rel="prev", </v2/t/tags/list?last=b>; title="x"; rel=next'])).to.equal('/v2/t/tags/list?last=b')
+      expect(nextLink(['</p>; rel="first next"'])).to.equal('/p')
+      expect(nextLink(['</p>; rel="prev"'])).to.equal(undefined)
+      expect(nextLink(undefined)).to.equal(undefined)
+    })
+
+    it('resolves relative links, and stops on a repeat, another origin or too many pages', () => {
+      const walker = new PageWalker('https://r.example:5000', 3)
+      expect(walker.next('/v2/t/tags/list', ['<?last=a>; rel="next"'])).to.equal('/v2/t/tags/list?last=a')
+      expect(walker.next('/v2/t/tags/list?last=a', ['</v2/t/tags/list?last=b>; rel="next"'])).to.equal('/v2/t/tags/list?last=b')
+      expect(() => walker.next('/v2/t/tags/list?last=b', ['</v2/t/tags/list?last=a>; rel="next"'])).to.throw(/repeats an earlier page/)
+      expect(() => new PageWalker('https://r.example:5000').next('/p', ['<https://elsewhere.example/p2>; rel="next"'])).to.throw(/another host/)
+      const short = new PageWalker('https://r.example', 2)
+      short.next('/p1', ['</p2>; rel="next"'])
+      expect(() => short.next('/p2', ['</p3>; rel="next"'])).to.throw(/more than 2 pages/)
+    })
+  })
+})

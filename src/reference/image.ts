@@ -1,4 +1,5 @@
 import {type RegistryRef, parseRegistry} from '../services/credentials/registry-name.js'
+import {terminalSafe} from '../output.js'
 import {InputError} from '../services/errors.js'
 
 /**
@@ -43,7 +44,7 @@ export interface ParseImageOptions {
 
 /** Parses an image reference; throws an InputError naming the bad part. */
 export function parseImageRef(input: string, options: ParseImageOptions = {}): ImageRef {
-  const fail = (why: string) => new InputError(safeEcho(`invalid reference "${input}": ${why}`))
+  const fail = (why: string) => new InputError(terminalSafe(`invalid reference "${input}": ${why}`))
   if (input.trim() === '') throw new InputError('invalid reference: it is empty')
   if (/\s/.test(input)) throw fail('it contains whitespace')
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) throw fail('a reference has no scheme; write host[:port]/repository[:tag][@digest]')
@@ -56,7 +57,7 @@ export function parseImageRef(input: string, options: ParseImageOptions = {}): I
     rest = rest.slice(0, at)
     // What stands before an '@' may be user:password@: these errors never repeat the input.
     if (digest.includes('/') || rest.includes('@')) throw new InputError(STRAY_AT)
-    checkDigest(digest, (why) => new InputError(safeEcho(`invalid reference: after '@' comes a digest; ${why}`)))
+    checkDigest(digest, (why) => new InputError(terminalSafe(`invalid reference: after '@' comes a digest; ${why}`)))
   }
 
   // A colon after the last slash starts the tag (a colon before it belongs to host:port).
@@ -104,7 +105,7 @@ export function parseImageRef(input: string, options: ParseImageOptions = {}): I
 
 /** Validates `algorithm:hex` for the algorithms regshape can verify. */
 export function parseDigest(text: string): {algorithm: DigestAlgorithm; hex: string} {
-  const fail = (why: string) => new InputError(safeEcho(`invalid digest "${text}": ${why}`))
+  const fail = (why: string) => new InputError(terminalSafe(`invalid digest "${text}": ${why}`))
   checkDigest(text, fail)
   const [algorithm, hex] = text.split(':') as [DigestAlgorithm, string]
   return {algorithm, hex}
@@ -125,10 +126,4 @@ function checkDigest(digest: string, fail: (why: string) => Error): void {
 export function formatImageRef(ref: ImageRef): string {
   const host = ref.registry.isDockerHub ? DOCKER_HUB_NAME : ref.registry.host
   return `${host}/${ref.repository}${ref.tag === undefined ? '' : `:${ref.tag}`}${ref.digest === undefined ? '' : `@${ref.digest}`}`
-}
-
-/** Control characters would let a hostile argument rewrite the terminal line. */
-function safeEcho(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, '?')
 }

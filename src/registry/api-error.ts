@@ -1,3 +1,4 @@
+import {terminalSafe} from '../output.js'
 import {ExitCode, RegshapeError} from '../services/errors.js'
 
 /**
@@ -59,7 +60,7 @@ export function apiError(what: string, response: {body: Buffer; status: number; 
   const kind = kindOf(response.status, errors)
   const quoted = errors.map((entry) => (entry.message ? `${entry.code}: ${entry.message}` : entry.code)).join('; ')
   const reason = quoted === '' ? `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}` : quoted
-  return new RegistryApiError(`${what}: ${cap(escapeControl(reason))}`, response.status, errors, kind)
+  return new RegistryApiError(`${what}: ${cap(terminalSafe(reason))}`, response.status, errors, kind)
 }
 
 function kindOf(status: number, errors: readonly OciErrorEntry[]): ApiErrorKind {
@@ -69,11 +70,6 @@ function kindOf(status: number, errors: readonly OciErrorEntry[]): ApiErrorKind 
   if (status === 404 || [...codes].some((code) => code.endsWith('_UNKNOWN'))) return 'not-found'
   if (status === 405 || codes.has('UNSUPPORTED')) return 'unsupported'
   return 'other'
-}
-
-function escapeControl(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replaceAll(/[\u0000-\u001F\u007F-\u009F]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 
 function cap(text: string): string {

@@ -31,7 +31,7 @@ describe('registry API parts (src/registry)', () => {
         'tag list x: HTTP 503 Service Unavailable',
       )
       const hostile = apiError('tag list x', {body: Buffer.from(JSON.stringify({errors: [{code: 'DENIED', message: 'no\u001B[2J\r\nforged'}]})), status: 403})
-      expect(hostile.message).to.equal('tag list x: DENIED: no\\x1b[2J\\x0d\\x0aforged')
+      expect(hostile.message).to.equal('tag list x: DENIED: no\\x1b[2J\\r\\nforged')
       expect(hostile.kind).to.equal('denied')
       expect(apiError('x', {body: Buffer.from(JSON.stringify({errors: [{code: 'E', message: 'm'.repeat(1000)}]})), status: 400}).message.length).to.be.below(320)
     })

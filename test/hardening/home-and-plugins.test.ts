@@ -12,7 +12,7 @@
  */
 import {expect} from 'chai'
 import {execFileSync, spawn, spawnSync} from 'node:child_process'
-import {chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -34,11 +34,33 @@ interface Run {
   umask002?: boolean
 }
 
+/**
+ * The Node running the tests, at a path every uid can reach: under npm exec (npm run test:lts) it
+ * lives in root's 0700 home, where another uid cannot execute it.
+ */
+let reachableNode: string | undefined
+function nodeForAnyUid(): string {
+  if (reachableNode) return reachableNode
+  const directory = mkdtempSync(join(tmpdir(), 'regshape-node-'))
+  chmodSync(directory, 0o755)
+  const target = join(directory, 'node')
+  try {
+    linkSync(process.execPath, target)
+  } catch {
+    copyFileSync(process.execPath, target)
+  }
+
+  chmodSync(target, 0o755)
+  reachableNode = target
+  return target
+}
+
 /** bin/run.js with exactly this environment (no HOME unless given) from `cwd`. */
 function regshape(args: string[], {cwd = ROOT, env, uid, umask002}: Run): Promise<CliResult> {
   const environment: NodeJS.ProcessEnv = {LANG: 'C.UTF-8', PATH: process.env.PATH, ...env}
   for (const [name, value] of Object.entries(environment)) if (value === undefined) delete environment[name]
-  const [command, argv] = umask002 ? ['/bin/sh', ['-c', 'umask 002; exec "$@"', 'sh', process.execPath, RUN_JS, ...args]] : [process.execPath, [RUN_JS, ...args]]
+  const node = uid === undefined ? process.execPath : nodeForAnyUid()
+  const [command, argv] = umask002 ? ['/bin/sh', ['-c', 'umask 002; exec "$@"', 'sh', node, RUN_JS, ...args]] : [node, [RUN_JS, ...args]]
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, argv, {cwd, env: environment, gid: uid, stdio: ['ignore', 'pipe', 'pipe'], uid})
     let stdout = ''
@@ -314,6 +336,37 @@ describe('hardening: the home directory, and where plugins and cached code come 
       expect(status).to.deep.include({code: 0, stderr: '', stdout: notLoggedIn(join(home, 'docker', 'config.json'))})
       expect(planted.markers.filter((marker) => existsSync(marker)).map((marker) => marker.split('/').pop())).to.deep.equal(['planted-link'])
     })
+  })
+
+  describe("Node's own compile cache (Node 22.1 and later, as in the standalone tarballs)", () => {
+    beforeEach(function () {
+      if (NODE_20) this.skip()
+    })
+
+    /** What Node's compile cache left in `cacheDir/code-cache` after one run (it writes at exit). */
+    async function cacheFilesAfterRun(cacheDir: string): Promise<string[]> {
+      const home = tempHome()
+      const result = await regshape(['auth', 'logout', '-r', 'registry.example.com'], {env: {DOCKER_CONFIG: join(home, 'docker'), HOME: home, REGSHAPE_CACHE_DIR: cacheDir}})
+      expect(result).to.deep.include({code: 0, stderr: '', stdout: 'Not logged in to registry.example.com.\n'})
+      const directory = join(cacheDir, 'code-cache')
+      return existsSync(directory) ? readdirSync(directory, {recursive: true}).map(String) : []
+    }
+
+    it('is used in a cache directory only the user can write', async () => {
+      const cacheDir = join(workDir(), 'cache')
+      mkdirSync(cacheDir, {mode: 0o700})
+      expect(await cacheFilesAfterRun(cacheDir)).not.to.deep.equal([])
+    })
+
+    for (const [name, mode, owner] of [['world-writable', 0o777, undefined], ['group-writable', 0o775, undefined], ['owned by another uid', 0o755, NOBODY]] as const) {
+      it(`is never enabled in a cache directory ${name}: Node neither reads nor writes there`, async () => {
+        const cacheDir = join(workDir(), 'cache')
+        mkdirSync(cacheDir, {mode})
+        chmodSync(cacheDir, mode)
+        if (owner !== undefined) chownSync(cacheDir, owner, owner)
+        expect(await cacheFilesAfterRun(cacheDir)).to.deep.equal([])
+      })
+    }
   })
 
   describe('the code cache of the bundles (Node 20; Node 22.1 and later use their own)', () => {

@@ -24,21 +24,15 @@ export function digestOf(bytes: Uint8Array, algorithm: DigestAlgorithm = 'sha256
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`
 }
 
-/** Hashes what goes through, counts it, and fails the stream at its end if either is not as expected. */
-export class DigestVerifier extends Transform {
+/** Hashes what goes through and counts it: the digest of content whose digest is learnt, not known. */
+export class Digester extends Transform {
   private readonly hash: Hash
-  private readonly algorithm: DigestAlgorithm
   private received = 0
   private result?: string
 
-  constructor(
-    readonly expected: string,
-    /** The size the descriptor gives, when there is one: checked as the bytes come, not only at the end. */
-    readonly expectedSize?: number,
-  ) {
+  constructor(readonly algorithm: DigestAlgorithm = 'sha256') {
     super()
-    this.algorithm = parseDigest(expected).algorithm
-    this.hash = createHash(this.algorithm)
+    this.hash = createHash(algorithm)
   }
 
   /** Bytes seen so far. */
@@ -53,8 +47,9 @@ export class DigestVerifier extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.received += chunk.length
-    if (this.expectedSize !== undefined && this.received > this.expectedSize) {
-      callback(new DigestMismatchError(`more than the expected ${this.expectedSize} bytes for ${this.expected}`, this.expected, 'unknown'))
+    const problem = this.check()
+    if (problem) {
+      callback(problem)
       return
     }
 
@@ -64,43 +59,36 @@ export class DigestVerifier extends Transform {
 
   override _flush(callback: TransformCallback): void {
     this.result = `${this.algorithm}:${this.hash.digest('hex')}`
-    if (this.expectedSize !== undefined && this.received !== this.expectedSize) {
-      callback(new DigestMismatchError(`${this.received} bytes instead of the expected ${this.expectedSize} for ${this.expected}`, this.expected, this.result))
-    } else if (this.result === this.expected) {
-      callback()
-    } else {
-      callback(new DigestMismatchError(`digest mismatch: expected ${this.expected}, got ${this.result}`, this.expected, this.result))
-    }
+    callback(this.check(true))
+  }
+
+  /** A reason to fail the stream, asked after each chunk and once at its end. */
+  protected check(_ended = false): Error | undefined {
+    return undefined
   }
 }
 
-/** Hashes what goes through without an expectation: for content whose digest is learnt, not known. */
-export class Digester extends Transform {
-  private readonly hash: Hash
-  private received = 0
-  private result?: string
-
-  constructor(readonly algorithm: DigestAlgorithm = 'sha256') {
-    super()
-    this.hash = createHash(algorithm)
+/** A Digester that fails the stream if the bytes do not hash to `expected` or have another size. */
+export class DigestVerifier extends Digester {
+  constructor(
+    readonly expected: string,
+    /** The size the descriptor gives, when there is one: checked as the bytes come, not only at the end. */
+    readonly expectedSize?: number,
+  ) {
+    super(parseDigest(expected).algorithm)
   }
 
-  get size(): number {
-    return this.received
-  }
+  protected override check(ended = false): Error | undefined {
+    if (this.expectedSize !== undefined && this.size > this.expectedSize) {
+      return new DigestMismatchError(`more than the expected ${this.expectedSize} bytes for ${this.expected}`, this.expected, 'unknown')
+    }
 
-  get digest(): string | undefined {
-    return this.result
-  }
+    if (!ended) return undefined
+    const actual = this.digest as string
+    if (this.expectedSize !== undefined && this.size !== this.expectedSize) {
+      return new DigestMismatchError(`${this.size} bytes instead of the expected ${this.expectedSize} for ${this.expected}`, this.expected, actual)
+    }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.received += chunk.length
-    this.hash.update(chunk)
-    callback(null, chunk)
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.result = `${this.algorithm}:${this.hash.digest('hex')}`
-    callback()
+    return actual === this.expected ? undefined : new DigestMismatchError(`digest mismatch: expected ${this.expected}, got ${actual}`, this.expected, actual)
   }
 }

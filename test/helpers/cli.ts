@@ -17,6 +17,8 @@ export interface CliResult {
 }
 
 export interface CliOptions {
+  /** Working directory of the child (default: the test process's). */
+  cwd?: string
   /** Extra environment; HOME is a fresh temp dir unless given. */
   env?: NodeJS.ProcessEnv
   stdin?: Buffer | string
@@ -41,7 +43,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   }
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name]
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [RUN_JS, ...args], {detached: true, env, stdio: ['pipe', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [RUN_JS, ...args], {cwd: options.cwd, detached: true, env, stdio: ['pipe', 'pipe', 'pipe']})
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     const timer = setTimeout(() => {

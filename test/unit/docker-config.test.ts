@@ -95,7 +95,7 @@ describe('Docker config file', () => {
   })
 
   describe('writing', () => {
-    it('keeps unknown keys, their order and other entries, in docker\'s tab-indented layout', async () => {
+    it('keeps unknown keys, their order and other entries; what it rewrites gets docker\'s tab-indented layout', async () => {
       const path = join(tempDir(), 'config.json')
       const original = {
         HttpHeaders: {'X-Meta': 'v'},
@@ -111,7 +111,25 @@ describe('Docker config file', () => {
       })
       expect(changed).to.equal(true)
       const text = readFileSync(path, 'utf8')
-      expect(text).to.equal(JSON.stringify({...original, auths: {...original.auths, 'registry.example.com': {auth: encodeAuth('alice', 's')}}}, null, '\t'))
+      expect(JSON.parse(text)).to.deep.equal({...original, auths: {...original.auths, 'registry.example.com': {auth: encodeAuth('alice', 's')}}})
+      // Members regshape did not change keep the bytes they had (here another tool's compact
+      // JSON); the auths section it changed is laid out as docker lays it out.
+      expect(text).to.equal(
+        [
+          '{',
+          '\t"HttpHeaders": {"X-Meta":"v"},',
+          '\t"auths": {',
+          `\t\t"other.example.com": {"auth":"${encodeAuth('u', 'p')}","email":"e@x"},`,
+          '\t\t"registry.example.com": {',
+          `\t\t\t"auth": "${encodeAuth('alice', 's')}"`,
+          '\t\t}',
+          '\t},',
+          '\t"credHelpers": {"gcr.io":"gcloud"},',
+          '\t"futureKey": {"nested":[1,2,{"a":null}]},',
+          '\t"psFormat": "table {{.ID}}"',
+          '}',
+        ].join('\n'),
+      )
     })
 
     it('creates the file and its directory with modes 0600 and 0700', async () => {

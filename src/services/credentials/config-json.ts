@@ -6,7 +6,10 @@
  * - objects have no prototype, so keys such as `constructor` or `__proto__` are plain data;
  * - the root object's members come back in order, repeats included, so the caller can apply
  *   Go's rules for repeated keys (see foldTopLevel in docker-config.ts);
- * - errors carry a line and column only.
+ * - errors carry a line and column only;
+ * - each member's text, as written, is remembered with its container (rawText), so that what
+ *   regshape does not change is written back byte for byte (formatConfigJson): escapes such as
+ *   `\u0026` and integers beyond 2^53 survive a rewrite.
  * On any duplicate-free input the value is the one JSON.parse gives (a property test checks it).
  */
 
@@ -42,16 +45,91 @@ export function parseJson(text: string): ParsedJson {
   return {rootEntries, value}
 }
 
-/** A deep copy that keeps the prototype-free objects prototype-free (structuredClone would not). */
+/** Each parsed object's or array's members, by key or index, as their text was written. */
+const rawMembers = new WeakMap<object, Map<string, string>>()
+
+/** The text `container[key]` had in the file, if it came from one. */
+export function rawText(container: object, key: number | string): string | undefined {
+  return rawMembers.get(container)?.get(String(key))
+}
+
+/** `to[toKey]` holds what `from[fromKey]` held: it keeps that member's text as written. */
+export function carryRawText(from: object, fromKey: string, to: object, toKey: string): void {
+  const raw = rawText(from, fromKey)
+  if (raw === undefined) return
+  let members = rawMembers.get(to)
+  if (!members) rawMembers.set(to, (members = new Map()))
+  members.set(toKey, raw)
+}
+
+/** A deep copy that keeps the prototype-free objects prototype-free (structuredClone would not), and the text as written. */
 export function cloneJson<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((item) => cloneJson(item)) as T
+  if (Array.isArray(value)) {
+    const copy = value.map((item) => cloneJson(item))
+    const members = rawMembers.get(value)
+    if (members) rawMembers.set(copy, new Map(members))
+    return copy as T
+  }
+
   if (value !== null && typeof value === 'object') {
     const copy: JsonObject = Object.create(null)
     for (const [key, item] of Object.entries(value)) copy[key] = cloneJson(item)
+    const members = rawMembers.get(value)
+    if (members) rawMembers.set(copy, new Map(members))
     return copy as T
   }
 
   return value
+}
+
+/**
+ * config.json as docker writes it (Go's json.MarshalIndent with a tab): tab indentation, no
+ * trailing newline, `<`, `>`, `&`, U+2028 and U+2029 escaped as Go escapes them. A member whose
+ * value is unchanged since it was read is written as the text it had, so entries regshape does not
+ * own come back byte for byte, whoever wrote them.
+ */
+export function formatConfigJson(value: unknown): string {
+  return formatValue(value, '')
+}
+
+function formatValue(value: unknown, indent: string): string {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]'
+    const inner = `${indent}\t`
+    return `[\n${value.map((item, index) => `${inner}${memberText(value, index, item, inner)}`).join(',\n')}\n${indent}]`
+  }
+
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, item]) => item !== undefined)
+    if (entries.length === 0) return '{}'
+    const inner = `${indent}\t`
+    return `{\n${entries.map(([key, item]) => `${inner}${goString(key)}: ${memberText(value, key, item, inner)}`).join(',\n')}\n${indent}}`
+  }
+
+  if (typeof value === 'string') return goString(value)
+  return JSON.stringify(value ?? null)
+}
+
+function memberText(container: object, key: number | string, item: unknown, indent: string): string {
+  const raw = rawText(container, key)
+  if (raw !== undefined && sameJson(parseJson(raw).value, item)) return raw
+  return formatValue(item, indent)
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, index) => sameJson(item, b[index]))
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const keysA = Object.keys(a)
+    const keysB = Object.keys(b)
+    return keysA.length === keysB.length && keysA.every((key, index) => key === keysB[index] && sameJson((a as JsonObject)[key], (b as JsonObject)[key]))
+  }
+
+  return Object.is(a, b)
+}
+
+/** Go's encoding/json string: JSON's escapes plus <, >, & and the two line separators. */
+function goString(text: string): string {
+  return JSON.stringify(text).replaceAll(/[<>&\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** An empty object without a prototype, for config data. */
@@ -131,6 +209,8 @@ class Parser {
 
   private object(depth: number, entries?: Array<[string, unknown]>): JsonObject {
     const result: JsonObject = Object.create(null)
+    const raw = new Map<string, string>()
+    rawMembers.set(result, raw)
     this.at++
     this.skipSpace()
     if (this.text[this.at] === '}') {
@@ -145,9 +225,12 @@ class Parser {
       this.skipSpace()
       if (this.text[this.at] !== ':') this.fail(this.at >= this.text.length ? 'unexpected end of input' : "expected ':' after a key")
       this.at++
+      this.skipSpace()
+      const start = this.at
       const item = this.value(depth + 1)
       // Last one wins and keeps the first one's place, as with JSON.parse.
       result[key] = item
+      raw.set(key, this.text.slice(start, this.at))
       entries?.push([key, item])
       this.skipSpace()
       const next = this.text[this.at]
@@ -159,6 +242,8 @@ class Parser {
 
   private array(depth: number): unknown[] {
     const result: unknown[] = []
+    const raw = new Map<string, string>()
+    rawMembers.set(result, raw)
     this.at++
     this.skipSpace()
     if (this.text[this.at] === ']') {
@@ -167,7 +252,10 @@ class Parser {
     }
 
     for (;;) {
+      this.skipSpace()
+      const start = this.at
       result.push(this.value(depth + 1))
+      raw.set(String(result.length - 1), this.text.slice(start, this.at))
       this.skipSpace()
       const next = this.text[this.at]
       this.at++

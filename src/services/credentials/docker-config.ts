@@ -7,8 +7,9 @@ import {dirname, isAbsolute, join, resolve} from 'node:path'
 import type {Tracer} from '../telemetry/tracer.js'
 
 import {userHome} from '../../startup/home.js'
-import {DockerConfigError, describeError} from '../errors.js'
-import {JsonSyntaxError, cloneJson, emptyObject, parseJson} from './config-json.js'
+import {terminalSafe} from '../../output.js'
+import {DockerConfigError, InputError, describeError} from '../errors.js'
+import {JsonSyntaxError, carryRawText, cloneJson, emptyObject, formatConfigJson, parseJson} from './config-json.js'
 import {LockError, acquireLock} from './config-lock.js'
 
 /**
@@ -51,14 +52,26 @@ export interface DockerConfigPathOptions {
  */
 export function resolveDockerConfigPath(options: DockerConfigPathOptions = {}): string {
   const env = options.env ?? process.env
-  if (options.flag) return resolve(options.flag)
-  if (env.DOCKER_CONFIG) return resolve(env.DOCKER_CONFIG, 'config.json')
+  if (options.flag) return resolve(notWindowsPath(options.flag, '--docker-config'))
+  if (env.DOCKER_CONFIG) return resolve(notWindowsPath(env.DOCKER_CONFIG, 'DOCKER_CONFIG'), 'config.json')
   const home = options.home ?? userHome(env)
   if (home === undefined) {
     throw new DockerConfigError('Cannot find your home directory for the Docker config (HOME is not an absolute path, and the user database has none); set HOME, DOCKER_CONFIG or --docker-config', '')
   }
 
   return join(home, '.docker', 'config.json')
+}
+
+/**
+ * `C:\Users\me\.docker\config.json` given on Linux or macOS would name a file called just that in
+ * the current directory: refused, since it was certainly meant for Windows.
+ */
+function notWindowsPath(path: string, source: string, platform = process.platform): string {
+  if (platform !== 'win32' && (/^[A-Za-z]:[\\/]/.test(path) || path.startsWith('\\\\'))) {
+    throw new InputError(`${source} is a Windows path (${terminalSafe(path)}); on ${platform} give a path such as ~/.docker/config.json`)
+  }
+
+  return path
 }
 
 /** The fields of an `auths` entry that regshape writes; everything else in an entry is kept. */
@@ -79,7 +92,12 @@ export function decodeAuth(auth: string): undefined | {password: string; usernam
 /** An entry replacing `previous` in `auths`, keeping the fields regshape does not own. */
 export function authEntryWith(previous: AuthEntry | undefined, fields: AuthEntry): AuthEntry {
   const entry = emptyObject<AuthEntry>()
-  for (const [name, value] of Object.entries(previous ?? {})) if (!OWNED_ENTRY_FIELDS.includes(name)) entry[name] = value
+  for (const [name, value] of Object.entries(previous ?? {})) {
+    if (OWNED_ENTRY_FIELDS.includes(name)) continue
+    entry[name] = value
+    carryRawText(previous as AuthEntry, name, entry, name)
+  }
+
   for (const [name, value] of Object.entries(fields)) entry[name] = value
   return entry
 }
@@ -139,7 +157,8 @@ export class DockerConfigFile {
       throw new DockerConfigError(`Docker config ${this.path} cannot be read: ${describeFsError(error)}`, this.path, {cause: error})
     }
 
-    const text = bytes.toString('utf8')
+    // A UTF-8 byte order mark (Windows editors write one) is not part of the JSON.
+    const text = bytes.toString('utf8').replace(/^\uFEFF/, '')
     // Docker treats an empty file as an empty config; so do we.
     if (text.trim() === '') return {data: emptyObject(), exists: true, identity}
     let parsed: ReturnType<typeof parseJson>
@@ -158,7 +177,7 @@ export class DockerConfigFile {
       throw new DockerConfigError(`Docker config ${this.path} is not a JSON object; fix or move it, regshape will not overwrite it`, this.path)
     }
 
-    const data = foldTopLevel(parsed.rootEntries)
+    const data = foldTopLevel(parsed.rootEntries, parsed.value as object)
     checkShape(data, this.path)
     return {data, exists: true, identity}
   }
@@ -282,7 +301,7 @@ export class DockerConfigFile {
     const existing = await stat(target).catch(() => undefined)
     const temporary = join(directory, `.${basenameOf(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
     // Docker's own formatting: tab indentation, no trailing newline.
-    const text = JSON.stringify(data, null, '\t')
+    const text = formatConfigJson(data)
     // The caller holds SIGINT/SIGTERM/SIGHUP back, so the temporary is either renamed or removed.
     try {
       const handle = await open(temporary, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
@@ -404,16 +423,21 @@ function basenameOf(path: string): string {
  *   (null decodes into a Go string as a no-op); a null `auths` entry is an empty entry and a null
  *   `credHelpers` value an empty helper name, as Go's zero values.
  */
-function foldTopLevel(entries: Array<[string, unknown]>): DockerConfigData {
+function foldTopLevel(entries: Array<[string, unknown]>, root: object): DockerConfigData {
   const data = emptyObject<DockerConfigData>()
   for (const [written, value] of entries) {
     const key = goFieldName(written)
     const previous = own(data, key)
     if (isPlainObject(previous) && isPlainObject(value)) {
-      for (const [inner, item] of Object.entries(value)) previous[inner] = item
+      for (const [inner, item] of Object.entries(value)) {
+        previous[inner] = item
+        carryRawText(value, inner, previous, inner)
+      }
     } else if (!(key === 'credsStore' && value === null)) {
       // A fresh copy: the merge above must not write into an object the parser handed out twice.
       data[key] = isPlainObject(value) ? cloneJson(value) : value
+      // The text as written, kept for an unchanged rewrite (formatConfigJson checks it still fits).
+      carryRawText(root, written, data, key)
     }
   }
 
@@ -431,7 +455,12 @@ const AUTH_CONFIG_FIELDS = new Map(OWNED_ENTRY_FIELDS.map((name) => [name, name]
 function canonicalEntry(entry: unknown): unknown {
   if (!isPlainObject(entry)) return entry
   const result = emptyObject()
-  for (const [key, value] of Object.entries(entry)) result[goFieldName(key, AUTH_CONFIG_FIELDS)] = value
+  for (const [key, value] of Object.entries(entry)) {
+    const field = goFieldName(key, AUTH_CONFIG_FIELDS)
+    result[field] = value
+    carryRawText(entry, key, result, field)
+  }
+
   return result
 }
 

@@ -18,6 +18,7 @@ const messages = {
     rejected: 'rejected',
   },
   twoRegistries: 'give the registry once: as the argument or with -r, not both',
+  notRegistry: (registry: string, reason: string) => `Registry ${registry} answered, but not as a registry: ${reason}`,
   unreachable: (registry: string, reason: string) => `Registry ${registry} is not reachable: ${reason}`,
 }
 
@@ -51,9 +52,9 @@ Exits 0 when the registry speaks the distribution API, even if it wants credenti
       const client = await this.services.registryClient()
       result = await pingRegistry(client, ref, () => this.resolveCredentials(ref))
     } catch (error) {
-      if (error instanceof NetworkError || error instanceof ProtocolError) {
-        throw new RegshapeError(messages.unreachable(ref.input, error.message), {cause: error})
-      }
+      // A server that answered was reached: it is just not a registry (a web server's 404).
+      if (error instanceof NetworkError) throw new RegshapeError(messages.unreachable(ref.input, error.message), {cause: error})
+      if (error instanceof ProtocolError) throw new RegshapeError(messages.notRegistry(ref.input, error.message), {cause: error})
 
       throw error
     }

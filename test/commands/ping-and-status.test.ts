@@ -94,7 +94,7 @@ describe('regshape ping', () => {
     try {
       const result = await runCli(['ping', `127.0.0.1:${port}`])
       expect(result.code).to.equal(1)
-      expect(result.stderr).to.equal(`Error: Registry 127.0.0.1:${port} is not reachable: http://127.0.0.1:${port}/v2/ answered HTTP 404: this is not an OCI registry\n`)
+      expect(result.stderr).to.equal(`Error: Registry 127.0.0.1:${port} answered, but not as a registry: http://127.0.0.1:${port}/v2/ answered HTTP 404: this is not an OCI registry\n`)
       expectNoStackTrace(result)
     } finally {
       server.close()

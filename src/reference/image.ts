@@ -103,6 +103,11 @@ export function parseImageRef(input: string, options: ParseImageOptions = {}): I
   return {digest, input, registry, repository: path, tag}
 }
 
+/** Whether `path` is a repository path of the distribution grammar (`team/app`, lowercase components). */
+export function isRepositoryPath(path: string): boolean {
+  return path.split('/').every((component) => PATH_COMPONENT.test(component))
+}
+
 /** Validates `algorithm:hex` for the algorithms regshape can verify. */
 export function parseDigest(text: string): {algorithm: DigestAlgorithm; hex: string} {
   const fail = (why: string) => new InputError(terminalSafe(`invalid digest "${text}": ${why}`))

@@ -5,7 +5,6 @@
  */
 
 export const ExitCode = {
-  Success: 0,
   /** The operation failed: wrong credentials, unreachable registry, unusable config or helper. */
   Failure: 1,
   /** The command line itself is wrong: unknown or missing flags, conflicting flags. */

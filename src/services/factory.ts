@@ -105,7 +105,3 @@ export function setServiceFactory(factory: ServiceFactory): () => void {
     currentFactory = previous
   }
 }
-
-export function resetServiceFactory(): void {
-  currentFactory = defaultFactory
-}

@@ -2,6 +2,8 @@ import type {RegistryRef} from './credentials/registry-name.js'
 import type {Credentials} from './transport/auth.js'
 import type {RegistryClient} from './transport/registry-client.js'
 
+import {terminalSafe} from '../output.js'
+import {isRepositoryPath} from '../reference/image.js'
 import {AuthenticationError, InputError, ProtocolError} from './errors.js'
 
 /**
@@ -11,15 +13,13 @@ import {AuthenticationError, InputError, ProtocolError} from './errors.js'
  */
 
 export interface VerificationResult {
-  /** basic or bearer: what the registry asked for. */
-  scheme?: string
   /** False when the registry never asked for credentials. */
   verified: boolean
 }
 
 export async function verifyCredentials(client: RegistryClient, ref: RegistryRef, credentials: Credentials): Promise<VerificationResult> {
   const response = await client.request(ref, {method: 'GET', path: '/v2/'}, async () => credentials)
-  if (response.status === 200) return {scheme: response.challenge?.scheme, verified: response.challenged}
+  if (response.status === 200) return {verified: response.challenged}
   if (response.status === 401) {
     if (!response.challenged) {
       throw new ProtocolError(`${client.registryUrl(ref, '/v2/')} answered 401 without a WWW-Authenticate challenge`)
@@ -40,19 +40,15 @@ export type Action = 'pull' | 'push'
 export interface ScopeCheck {
   /** Actions confirmed granted. */
   granted: Action[]
-  /** How the answer was found. */
-  method: 'jwt-access-claim' | 'probe'
   repository: string
   requested: Action[]
   /** Actions that could not be checked either way (push, without a JWT to read). */
   unknown: Action[]
 }
 
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
-
 export function parseRepository(name: string): string {
-  if (!REPOSITORY.test(name)) {
-    throw new InputError(`invalid repository name "${name}": lower-case path components such as team/app`)
+  if (!isRepositoryPath(name)) {
+    throw new InputError(`invalid repository name "${terminalSafe(name)}": lower-case path components such as team/app`)
   }
 
   return name
@@ -77,7 +73,7 @@ export async function checkScope(
     const grant = await client.auth.token(challenge, ref, scope, credentials)
     const claimed = jwtActions(grant.token, repository)
     if (claimed) {
-      return {granted: requested.filter((action) => claimed.has(action) || claimed.has('*')), method: 'jwt-access-claim', repository, requested, unknown: []}
+      return {granted: requested.filter((action) => claimed.has(action) || claimed.has('*')), repository, requested, unknown: []}
     }
   }
 
@@ -86,7 +82,6 @@ export async function checkScope(
   const pull = probe.status === 200 || probe.status === 404
   return {
     granted: pull && requested.includes('pull') ? ['pull'] : [],
-    method: 'probe',
     repository,
     requested,
     unknown: requested.filter((action) => action === 'push'),

@@ -46,7 +46,7 @@ describe('Docker config file', () => {
 
   describe('reading', () => {
     it('reads an absent file as an empty config', async () => {
-      expect(await new DockerConfigFile(join(tempDir(), 'none.json')).load()).to.include({exists: false}).and.to.have.deep.property('data', {})
+      expect(await new DockerConfigFile(join(tempDir(), 'none.json')).load()).to.include({identity: 'absent'}).and.to.have.deep.property('data', {})
     })
 
     it('reads an empty or blank file as an empty config, as docker does', async () => {

@@ -41,10 +41,7 @@ export function describeLocation(location: StoreLocation): string {
   return location.kind === 'file' ? location.path : `docker-credential-${location.helper}`
 }
 
-export type HelperFactory = (name: string, options: HelperClientOptions) => CredentialHelperClient
-
 export interface CredentialStoreOptions {
-  helperFactory?: HelperFactory
   helperOptions?: Omit<HelperClientOptions, 'configuredBy'>
   tracer?: Tracer
 }
@@ -70,7 +67,7 @@ export class CredentialStore {
   helper(location: StoreLocation & {kind: 'helper'}): CredentialHelperClient {
     const configuredBy = location.via === 'credsStore' ? `credsStore in ${this.configFile.path}` : `a credHelpers entry in ${this.configFile.path}`
     const options = {...this.options.helperOptions, configuredBy, tracer: this.options.tracer}
-    return this.options.helperFactory ? this.options.helperFactory(location.helper, options) : new CredentialHelperClient(location.helper, options)
+    return new CredentialHelperClient(location.helper, options)
   }
 
   /**

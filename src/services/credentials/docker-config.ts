@@ -112,8 +112,6 @@ export function own<T>(map: Record<string, T> | undefined, key: string): T | und
 
 export interface LoadedConfig {
   data: DockerConfigData
-  /** Whether the file existed (an absent file reads as an empty config). */
-  exists: boolean
   /** What was read (device, inode, size, mtime), to see whether the file changed since. */
   identity?: string
 }
@@ -153,14 +151,14 @@ export class DockerConfigFile {
     } catch (error) {
       if (error instanceof DockerConfigError) throw error
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return {data: emptyObject(), exists: false, identity: 'absent'}
+      if (code === 'ENOENT') return {data: emptyObject(), identity: 'absent'}
       throw new DockerConfigError(`Docker config ${this.path} cannot be read: ${describeFsError(error)}`, this.path, {cause: error})
     }
 
     // A UTF-8 byte order mark (Windows editors write one) is not part of the JSON.
     const text = bytes.toString('utf8').replace(/^\uFEFF/, '')
     // Docker treats an empty file as an empty config; so do we.
-    if (text.trim() === '') return {data: emptyObject(), exists: true, identity}
+    if (text.trim() === '') return {data: emptyObject(), identity}
     let parsed: ReturnType<typeof parseJson>
     try {
       parsed = parseJson(text)
@@ -179,7 +177,7 @@ export class DockerConfigFile {
 
     const data = foldTopLevel(parsed.rootEntries, parsed.value as object)
     checkShape(data, this.path)
-    return {data, exists: true, identity}
+    return {data, identity}
   }
 
   /**

@@ -566,10 +566,21 @@ describe('regshape auth login', () => {
       const registry = await basicRegistry()
       const dockerConfig = configDir()
       mkdirSync(dockerConfig, {recursive: true})
-      writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({auths: {[registry.host]: {auth: Buffer.from('old:pw').toString('base64'), identitytoken: 'stale'}}}))
+      const legacy = {auth: Buffer.from('legacy:pw').toString('base64')}
+      writeFileSync(
+        join(dockerConfig, 'config.json'),
+        JSON.stringify({auths: {[registry.host]: {auth: Buffer.from('old:pw').toString('base64'), identitytoken: 'stale'}, [`https://${registry.host}`]: legacy}}),
+      )
       const result = await runCli(['auth', 'login', '-r', registry.host, '-u', 'alice', '--password-stdin'], {env: {DOCKER_CONFIG: dockerConfig}, stdin: alice.password})
       expectLoginSucceeded(result)
-      expect(readConfig(dockerConfig).auths[registry.host]).to.deep.equal({auth: Buffer.from(`alice:${alice.password}`).toString('base64')})
+      const {auths} = readConfig(dockerConfig)
+      expect(auths[registry.host]).to.deep.equal({auth: Buffer.from(`alice:${alice.password}`).toString('base64')})
+      // The legacy spelling is another tool's entry: kept as it was, and still listed.
+      expect(auths[`https://${registry.host}`]).to.deep.equal(legacy)
+      const status = await runCli(['--json', 'auth', 'status'], {env: {DOCKER_CONFIG: dockerConfig}})
+      const entries = (JSON.parse(status.stdout) as {entries: Array<{in_use: boolean; key: string; username: string}>}).entries
+      const listed = entries.filter((entry) => entry.key === `https://${registry.host}`)
+      expect(listed.map((entry) => [entry.in_use, entry.username])).to.deep.equal([[false, 'legacy']])
     })
   })
 })

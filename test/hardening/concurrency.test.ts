@@ -1,5 +1,7 @@
 import {expect} from 'chai'
 import {spawn, spawnSync} from 'node:child_process'
+import {type AddressInfo} from 'node:net'
+import {createServer} from 'node:http'
 import {chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -105,20 +107,39 @@ describe('hardening: concurrent writers and interrupted saves', function () {
     const result = await writer.done
     expect(result.signal).to.equal('SIGINT')
     const data = expectHealthyConfig(dockerConfig)
-    // Either the old file or the new one, whole; here the save had begun, so it is the new one.
-    expect(JSON.parse(before).auths).to.deep.equal({'keep.example.com': {auth: 'a2VlcDpt'}})
+    // Either the old file or the new one, whole; here the save had begun, so it is the new one,
+    // with the entry that was there before unchanged.
     expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registries[1].host].sort())
+    expect(data.auths['keep.example.com']).to.deep.equal(JSON.parse(before).auths['keep.example.com'])
   })
 
   it('SIGTERM before the save leaves the old file whole; SIGTERM mid-save finishes it first', async () => {
-    // Before: the login is still verifying when the signal comes (the pause is never reached).
+    // Before: the login is still verifying when the signal comes. A registry that challenges, then
+    // holds the authenticated retry unanswered (a slow bcrypt check, a slow network), makes that
+    // moment certain: regshape is loaded, has its credentials, and has not begun to save.
     const early = prefilled()
     const before = readFileSync(join(early, 'config.json'), 'utf8')
-    const first = startLogin(registries[2].host, early)
-    process.kill(first.pid, 'SIGTERM')
-    expect((await first.done).signal).to.equal('SIGTERM')
-    expect(readFileSync(join(early, 'config.json'), 'utf8')).to.equal(before)
-    expectHealthyConfig(early)
+    let retried = false
+    const slow = createServer((request, response) => {
+      if (!request.headers.authorization) {
+        response.writeHead(401, {'docker-distribution-api-version': 'registry/2.0', 'www-authenticate': 'Basic realm="slow"'}).end()
+        return
+      }
+
+      retried = true
+    })
+    await new Promise<void>((resolvePromise) => slow.listen(0, '127.0.0.1', resolvePromise))
+    try {
+      const first = startLogin(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`, early)
+      await waitFor(() => retried, 15_000)
+      process.kill(first.pid, 'SIGTERM')
+      expect((await first.done).signal).to.equal('SIGTERM')
+      expect(readFileSync(join(early, 'config.json'), 'utf8')).to.equal(before)
+      expectHealthyConfig(early)
+    } finally {
+      slow.closeAllConnections()
+      slow.close()
+    }
 
     // Mid-save: held back until the rename is done, then the process ends by the signal.
     const during = prefilled()

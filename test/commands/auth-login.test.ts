@@ -64,6 +64,25 @@ describe('regshape auth login', () => {
       expect(decodeAuth(readConfig(dockerConfig).auths[registry.host])).to.equal(`${alice.username}:${alice.password}`)
     })
 
+    it('offers the username already stored for the registry, as docker does: Enter takes it', async () => {
+      const registry = await basicRegistry()
+      const dockerConfig = configDir()
+      mkdirSync(dockerConfig, {recursive: true})
+      writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({auths: {[registry.host]: {auth: Buffer.from(`${alice.username}:an-old-password`).toString('base64')}}}))
+      const result = await runOnPty(
+        ['auth', 'login', '-r', registry.host],
+        [
+          {expect: `Username for ${registry.host} (${alice.username}):`, send: '\r'},
+          {expect: `Password for ${registry.host}:`, send: `${alice.password}\r`},
+        ],
+        {DOCKER_CONFIG: dockerConfig, HOME: tempHome()},
+      )
+      expect(result.failure, result.transcript).to.equal(null)
+      expect(result.code, result.transcript).to.equal(0)
+      expect(result.transcript).not.to.include('an-old-password')
+      expect(decodeAuth(readConfig(dockerConfig).auths[registry.host])).to.equal(`${alice.username}:${alice.password}`)
+    })
+
     it('regshape auth login -r <registry> -u alice -p s3cr3t', async () => {
       const registry = await basicRegistry()
       const dockerConfig = configDir()

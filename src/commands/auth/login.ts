@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {RegshapeCommand} from '../../base-command.js'
+import {terminalSafe} from '../../output.js'
 import {type RegistryRef, parseRegistry} from '../../services/credentials/registry-name.js'
 import type {NewCredentials} from '../../services/credentials/credential-store.js'
 
@@ -30,7 +31,7 @@ const messages = {
   succeeded: 'Login succeeded.',
   unverified: (registry: string) =>
     `WARNING! ${registry} did not ask for credentials, so they could not be verified. They were stored anyway.`,
-  usernamePrompt: (registry: string) => `Username for ${registry}:`,
+  usernamePrompt: (registry: string, stored: string | undefined) => `Username for ${registry}${stored === undefined ? '' : ` (${terminalSafe(stored)})`}:`,
 }
 
 export default class AuthLogin extends RegshapeCommand<typeof AuthLogin> {
@@ -161,9 +162,22 @@ With --repository and --scope, login also asks the token server for pull (or pul
     return {password, username: username as string}
   }
 
+  /** Docker's prompt: the username already stored for the registry is offered, and Enter takes it. */
   private async askUsername(ref: RegistryRef, onTerminal: boolean): Promise<string> {
-    const answer = (await this.services.prompter().ask(messages.usernamePrompt(ref.input), {onTerminal})).trim()
+    const stored = await this.storedUsername(ref)
+    const answer = (await this.services.prompter().ask(messages.usernamePrompt(ref.input, stored), {onTerminal})).trim()
+    if (answer === '' && stored !== undefined) return stored
     if (answer === '') throw new InputError(messages.emptyUsername)
     return answer
+  }
+
+  /** Only an offer: a store that cannot be read now will say so when the login is stored. */
+  private async storedUsername(ref: RegistryRef): Promise<string | undefined> {
+    try {
+      const {credentials} = await this.services.credentialStore().get(ref)
+      return credentials?.username || undefined
+    } catch {
+      return undefined
+    }
   }
 }

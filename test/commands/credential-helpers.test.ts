@@ -109,3 +109,37 @@ describe('credential helpers (docker-credential-pass)', () => {
     expectNoSecrets(result, [alice.password])
   })
 })
+
+describe('auth logout --all', () => {
+  it('erases every stored login, from the file and the helpers alike, and says which', async () => {
+    const registry = await basicRegistry()
+    const pass = await passHelper()
+    const helperKey = `helper-${process.pid}.example`
+    expect((await pass.run('store', JSON.stringify({Secret: 'in-pass', ServerURL: helperKey, Username: 'carol'}))).code).to.equal(0)
+    const {directory, path} = configWith({
+      auths: {[registry.host]: {auth: Buffer.from(`${alice.username}:${alice.password}`).toString('base64')}, [`https://legacy-${process.pid}.example`]: {auth: 'bGVnYWN5OnB3'}},
+      credHelpers: {[helperKey]: 'pass'},
+      'x-keep': true,
+    })
+    const env = {DOCKER_CONFIG: directory, ...pass.env}
+    const result = await runCli(['auth', 'logout', '--all'], {env})
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout.trimEnd().split('\n').sort()).to.deep.equal(
+      [registry.host, helperKey, `legacy-${process.pid}.example`].map((name) => `Removing login credentials for ${name}.`).sort(),
+    )
+    expect(JSON.parse(readFileSync(path, 'utf8'))).to.deep.equal({auths: {}, credHelpers: {[helperKey]: 'pass'}, 'x-keep': true})
+    expect(await pass.list()).not.to.have.property(helperKey)
+
+    const again = await runCli(['--json', 'auth', 'logout', '--all'], {env})
+    expect(again.code, again.stderr).to.equal(0)
+    expect(JSON.parse(again.stdout)).to.deep.equal({registries: [], status: 'success'})
+  })
+
+  it('is a usage error together with --registry, and so is neither', async () => {
+    for (const args of [['auth', 'logout', '--all', '-r', 'r.example'], ['auth', 'logout']]) {
+      const result = await runCli(args)
+      expect(result.code, result.stderr).to.equal(2)
+      expect(result.stderr.trimEnd().split('\n')).to.have.length(1)
+    }
+  })
+})

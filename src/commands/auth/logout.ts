@@ -1,6 +1,8 @@
 import {Flags} from '@oclif/core'
 
 import {RegshapeCommand} from '../../base-command.js'
+import {terminalSafe} from '../../output.js'
+import {listStoredCredentials} from '../../services/credentials/inventory.js'
 import {parseRegistry} from '../../services/credentials/registry-name.js'
 import {CredentialHelperError, DockerConfigError, RegshapeError} from '../../services/errors.js'
 
@@ -8,28 +10,59 @@ import {CredentialHelperError, DockerConfigError, RegshapeError} from '../../ser
 const messages = {
   eraseFailed: (reason: string) => `Could not remove credentials: ${reason}`,
   notLoggedIn: (registry: string) => `Not logged in to ${registry}.`,
+  notLoggedInAnywhere: 'Not logged in to any registry.',
   removed: (registry: string) => `Removing login credentials for ${registry}.`,
 }
 
 export default class AuthLogout extends RegshapeCommand<typeof AuthLogout> {
-  static override description = `Erases the registry's credentials from the store that config.json selects for it (credHelpers, then credsStore, then its "auths" section), under the canonical key and its legacy spellings (https://host, http://host, host/path). Logging out when nothing is stored is not an error.`
+  static override description = `Erases the registry's credentials from the store that config.json selects for it (credHelpers, then credsStore, then its "auths" section), under the canonical key and its legacy spellings (https://host, http://host, host/path). Logging out when nothing is stored is not an error.
+
+--all erases every stored login: each registry that "auths", "credHelpers" or the "credsStore" helper holds, as auth status lists them (Docker Hub's web-login pseudo-entries are not registries and stay).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> -r registry.example.com',
     '<%= config.bin %> --json <%= command.id %> -r registry.example.com',
+    '<%= config.bin %> <%= command.id %> --all',
   ]
 
   static override flags = {
-    registry: Flags.string({char: 'r', description: 'Registry hostname', required: true}),
+    all: Flags.boolean({description: 'Remove the credentials of every registry (as skopeo logout --all)', exactlyOne: ['registry', 'all']}),
+    registry: Flags.string({char: 'r', description: 'Registry hostname', exactlyOne: ['registry', 'all']}),
   }
 
   static override summary = 'Remove persisted credentials for a registry'
 
   async run(): Promise<void> {
-    const ref = parseRegistry(this.flags.registry)
-    let removed: boolean
+    if (this.flags.all) {
+      await this.logoutEverywhere()
+      return
+    }
+
+    const ref = parseRegistry(this.flags.registry as string)
+    const removed = await this.erase(ref.input)
+    this.emitResult(removed ? messages.removed(ref.input) : messages.notLoggedIn(ref.input), {status: 'success', registry: ref.input})
+  }
+
+  private async logoutEverywhere(): Promise<void> {
+    const listed = await this.failing(() => listStoredCredentials(this.services.credentialStore()))
+    // A helper that could not list its entries would leave logins behind unseen: say so, erase nothing.
+    const unreadable = listed.find((entry) => entry.error !== undefined)
+    if (unreadable) throw new RegshapeError(messages.eraseFailed(unreadable.error as string))
+    const removed: string[] = []
+    for (const registry of new Set(listed.map((entry) => entry.registry))) if (await this.erase(registry)) removed.push(registry)
+    const human = removed.length === 0 ? messages.notLoggedInAnywhere : removed.map((registry) => messages.removed(terminalSafe(registry))).join('\n')
+    this.emitResult(human, {status: 'success', registries: removed})
+  }
+
+  /** Erases one registry's credentials (canonical key and legacy spellings); whether any were there. */
+  private async erase(registry: string): Promise<boolean> {
+    const ref = parseRegistry(registry)
+    return (await this.failing(() => this.services.credentialStore().erase(ref))).removed
+  }
+
+  private async failing<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      ;({removed} = await this.services.credentialStore().erase(ref))
+      return await operation()
     } catch (error) {
       if (error instanceof CredentialHelperError || error instanceof DockerConfigError) {
         throw new RegshapeError(messages.eraseFailed(error.message), {cause: error})
@@ -37,7 +70,5 @@ export default class AuthLogout extends RegshapeCommand<typeof AuthLogout> {
 
       throw error
     }
-
-    this.emitResult(removed ? messages.removed(ref.input) : messages.notLoggedIn(ref.input), {status: 'success', registry: ref.input})
   }
 }

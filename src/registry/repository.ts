@@ -5,7 +5,7 @@ import {DigestMismatchError, digestOf} from '../content/digest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
-import {type ExitCodeValue, ProtocolError} from '../services/errors.js'
+import {type ExitCodeValue, ProtocolError, RegshapeError} from '../services/errors.js'
 import {RegistryApiError, apiError} from './api-error.js'
 import {PageWalker} from './pagination.js'
 import {urls} from './urls.js'
@@ -346,8 +346,9 @@ function header(response: RegistryResponse, name: string): string | undefined {
   return response.headers[name]?.[0]
 }
 
+/** The transport's cap error, restated for a manifest (the transport may report it as a network error). */
 function overCap(error: unknown, what: string): unknown {
-  if (error instanceof ProtocolError && /is larger than \d+ bytes/.test(error.message)) {
+  if (error instanceof RegshapeError && /is larger than \d+ bytes/.test(error.message)) {
     return new ProtocolError(`${what}: the manifest is larger than 4 MiB (${MANIFEST_MAX_BYTES} bytes), distribution's limit for manifests; refused`)
   }
 

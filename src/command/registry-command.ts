@@ -70,7 +70,8 @@ export abstract class RegistryCommand<T extends typeof Command> extends Regshape
   }
 
   protected override registryForOutput(): string | undefined {
-    return this.target?.registry ?? super.registryForOutput()
+    // Before a reference parsed, only a --registry flag names a registry (blob's -r is a repository).
+    return this.target?.registry ?? ('registry' in (this.ctor.flags ?? {}) ? super.registryForOutput() : undefined)
   }
 
   override async catch(error: Error & {code?: string; oclif?: {exit?: number}}): Promise<void> {

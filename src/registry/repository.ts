@@ -86,7 +86,7 @@ async function walkList(
   let walker: PageWalker | undefined
   let pages = 0
   for (let path: string | undefined = first; path !== undefined; ) {
-    const response = await access.request({...request, method: 'GET', path})
+    const response = await send(access, what, {...request, method: 'GET', path})
     if (response.status !== 200) throw onError(response)
     pages++
     const body = parseJsonObject(response.body, what)
@@ -163,19 +163,14 @@ export class Repository {
    */
   async getManifest(reference: string, options: {accept?: string; display?: string} = {}): Promise<FetchedManifest> {
     const what = `manifest get ${options.display ?? `${this.display}${referenceSuffix(reference)}`}`
-    let response: RegistryResponse
-    try {
-      response = await this.access.request({
-        headers: {accept: options.accept ?? MANIFEST_ACCEPT},
-        maxBodyBytes: MANIFEST_MAX_BYTES,
-        method: 'GET',
-        operation: 'manifest.get',
-        path: urls.manifest(this.path, reference),
-        scope: this.pull,
-      })
-    } catch (error) {
-      throw overCap(error, what)
-    }
+    const response = await send(this.access, what, {
+      headers: {accept: options.accept ?? MANIFEST_ACCEPT},
+      maxBodyBytes: MANIFEST_MAX_BYTES,
+      method: 'GET',
+      operation: 'manifest.get',
+      path: urls.manifest(this.path, reference),
+      scope: this.pull,
+    })
 
     if (response.status !== 200) throw apiError(what, response)
     const {body: bytes} = response
@@ -204,7 +199,7 @@ export class Repository {
     const what = `manifest head ${this.display}${referenceSuffix(reference)}`
     const accept = options.accept ?? MANIFEST_ACCEPT
     const path = urls.manifest(this.path, reference)
-    const response = await this.access.request({headers: {accept}, method: 'HEAD', operation: 'manifest.head', path, scope: this.pull})
+    const response = await send(this.access, what, {headers: {accept}, method: 'HEAD', operation: 'manifest.head', path, scope: this.pull})
     if (response.status !== 200) throw await this.explainHead(response, what, {headers: {accept}, maxBodyBytes: MANIFEST_MAX_BYTES, operation: 'manifest.get', path})
     const digest = header(response, 'docker-content-digest')
     const mediaType = baseMediaType(header(response, 'content-type'))
@@ -223,7 +218,7 @@ export class Repository {
   async headBlob(digest: string): Promise<BlobInfo> {
     const what = `blob head ${this.display}@${digest}`
     const path = urls.blob(this.path, digest)
-    const response = await this.access.request({method: 'HEAD', operation: 'blob.head', path, scope: this.pull})
+    const response = await send(this.access, what, {method: 'HEAD', operation: 'blob.head', path, scope: this.pull})
     // A GET for the error body only: it is sent when the blob is not there to be downloaded.
     if (response.status !== 200) throw await this.explainHead(response, what, {maxBodyBytes: 64 * 1024, operation: 'blob.get', path})
     const announced = header(response, 'docker-content-digest')
@@ -245,12 +240,7 @@ export class Repository {
     let filtered = options.artifactType === undefined
     let walker: PageWalker | undefined
     for (let path: string | undefined = first; path !== undefined; ) {
-      let response: RegistryResponse
-      try {
-        response = await this.access.request({...request, method: 'GET', path})
-      } catch (error) {
-        throw overCap(error, what)
-      }
+      const response = await send(this.access, what, {...request, method: 'GET', path})
 
       if (response.status === 404 && index === undefined) return this.referrersByTag(digest, options.artifactType, what)
       if (response.status !== 200) throw apiError(what, response)
@@ -275,7 +265,7 @@ export class Repository {
 
   private async referrersByTag(digest: string, artifactType: string | undefined, what: string): Promise<ReferrerList> {
     const tag = referrersTag(digest)
-    const response = await this.access.request({
+    const response = await send(this.access, what, {
       headers: {accept: `${MediaType.OciIndex}, ${MediaType.DockerManifestList}`},
       maxBodyBytes: MANIFEST_MAX_BYTES,
       method: 'GET',
@@ -346,13 +336,21 @@ function header(response: RegistryResponse, name: string): string | undefined {
   return response.headers[name]?.[0]
 }
 
-/** The transport's cap error, restated for a manifest (the transport may report it as a network error). */
-function overCap(error: unknown, what: string): unknown {
-  if (error instanceof RegshapeError && /is larger than \d+ bytes/.test(error.message)) {
-    return new ProtocolError(`${what}: the manifest is larger than 4 MiB (${MANIFEST_MAX_BYTES} bytes), distribution's limit for manifests; refused`)
-  }
+/**
+ * One request, its failures (unreachable, TLS, a token refused) named with what was asked for.
+ * The transport's cap error is restated for a manifest: it may report it as a network error.
+ */
+async function send(access: RegistryAccess, what: string, request: LabelledRequest): Promise<RegistryResponse> {
+  try {
+    return await access.request(request)
+  } catch (error) {
+    if (!(error instanceof RegshapeError) || error instanceof RegistryApiError) throw error
+    if (/is larger than \d+ bytes/.test(error.message)) {
+      throw new ProtocolError(`${what}: the manifest is larger than 4 MiB (${MANIFEST_MAX_BYTES} bytes), distribution's limit for manifests; refused`, {cause: error})
+    }
 
-  return error
+    throw new RegshapeError(`${what}: ${error.message}`, {cause: error, exitCode: error.exitCode})
+  }
 }
 
 function parseJsonObject(body: Buffer, what: string): Record<string, unknown> {

@@ -406,6 +406,26 @@ describe('registry read commands against the real registry', function () {
     })
   })
 
+  describe('failures that are not the registry\'s answer name the reference too', () => {
+    it('wrong credentials: refused by the token server or by the registry, exit 1, no secret shown', async () => {
+      const wrong = loginConfig({password: 'not-the-password', username: 'alice'}, basic, token)
+      const viaToken = await regshape(['tag', 'list', `${token.host}/${REPO}`], wrong)
+      expectFailure(viaToken, 1, new RegExp(`^Error: tag list ${token.host}/read/app: `))
+      expectNoSecrets(viaToken, ['not-the-password'])
+      const viaBasic = await regshape(['manifest', 'get', `${basic.host}/${REPO}:oci`], wrong)
+      expectFailure(viaBasic, 1, new RegExp(`^Error: manifest get ${basic.host}/read/app:oci: UNAUTHORIZED: `))
+      expectNoSecrets(viaBasic, ['not-the-password'])
+    })
+
+    it('an unreachable registry exits 1 naming the reference; --json too', async () => {
+      const human = await regshape(['tag', 'list', '127.0.0.1:1/read/app'])
+      expectFailure(human, 1, /^Error: tag list 127\.0\.0\.1:1\/read\/app: .*ECONNREFUSED/)
+      const json = await regshape(['--json', 'blob', 'head', `127.0.0.1:1/read/app@sha256:${'0'.repeat(64)}`])
+      expect(json.code).to.equal(1)
+      expect(JSON.parse(json.stdout)).to.include({registry: '127.0.0.1:1', status: 'error'})
+    })
+  })
+
   it('no output file is left behind by a failed manifest get', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'regshape-out-')), 'm.json')
     const result = await regshape(['manifest', 'get', `${basic.host}/${REPO}:nope`, '-o', file])

@@ -256,6 +256,23 @@ describe('registry read commands against behaviour distribution 2.8 lacks', () =
     expect(standard?.split(/,\s*/)).to.have.members([OCI_MANIFEST, OCI_INDEX, 'application/vnd.docker.distribution.manifest.v2+json', 'application/vnd.docker.distribution.manifest.list.v2+json'])
   })
 
+  it('manifest info and descriptor send --accept with their HEAD', async () => {
+    const body = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}')
+    // a registry that records what it was asked to accept, and answers HEAD with every header
+    const server = await fake((request, response) => {
+      response.writeHead(200, {'content-length': body.length, 'content-type': OCI_INDEX, 'docker-content-digest': sha(body)})
+      response.end(request.method === 'HEAD' ? undefined : body)
+    })
+    const info = await regshape(['manifest', 'info', `${server.host}/a/app:v1`, '--accept', OCI_INDEX])
+    expect(info.stdout).to.include(`Digest:       ${sha(body)}`)
+    const descriptor = await regshape(['manifest', 'descriptor', `${server.host}/a/app:v1`, '--accept', OCI_INDEX])
+    expect(JSON.parse(descriptor.stdout)).to.deep.equal({mediaType: OCI_INDEX, digest: sha(body), size: body.length})
+    expect(apiRequests(server).map((request) => [request.method, request.headers.accept])).to.deep.equal([
+      ['HEAD', OCI_INDEX],
+      ['HEAD', OCI_INDEX],
+    ])
+  })
+
   it('registry text with control characters is escaped in human output', async () => {
     // a registry that puts terminal escapes in tag names
     const server = await fake((_request, response) => json(response, 200, {name: 'esc/app', tags: ['ok', 'bad\u001b[31mred', 'x\u009by']}))

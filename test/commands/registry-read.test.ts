@@ -143,6 +143,24 @@ describe('registry read commands against the real registry', function () {
     })
   })
 
+  it('every read of a repository asks the token server for repository:<path>:pull and nothing more', async () => {
+    const reference = `${token.host}/${REPO}`
+    const commands = [
+      ['manifest', 'get', `${reference}:multi`, '--platform', 'linux/amd64'],
+      ['manifest', 'info', `${reference}:oci`],
+      ['manifest', 'descriptor', `${reference}:docker`],
+      ['blob', 'head', `${reference}@${tokenSeeded.bigLayer.digest}`],
+      ['referrer', 'list', `${reference}@${tokenSeeded.oci.digest}`],
+    ]
+    for (const args of commands) {
+      const before = token.tokenServer.requests.length
+      const result = await regshape(args)
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).to.equal(0)
+      const scopes = token.tokenServer.requests.slice(before).flatMap((request) => request.scopes)
+      expect(scopes, args.join(' ')).to.deep.equal([`repository:${REPO}:pull`])
+    }
+  })
+
   describe('an invalid reference exits 2 naming the bad part, before any request', () => {
     const cases: Array<[string[], RegExp]> = [
       [['tag', 'list', 'HOST/Read/App'], /repository path component "Read" must be lowercase/],
@@ -202,6 +220,14 @@ describe('registry read commands against the real registry', function () {
       const result = await regshape(['catalog', 'list', basic.host, '--all', '--last', 'x'])
       expectFailure(result, 2, /^Error: --all and --last are mutually exclusive\n$/)
       expect(basic.requestLog(mark)).to.deep.equal([])
+    })
+
+    it('-o writes the list to a file', async () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'regshape-out-')), 'repos.txt')
+      const result = await regshape(['catalog', 'list', basic.host, '--all', '-o', file])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stdout).to.equal('')
+      expect(readFileSync(file, 'utf8').split('\n')).to.include.members([REPO, 'read/other'])
     })
 
     it('asks the token server for registry:catalog:*', async () => {

@@ -5,7 +5,7 @@ import {join} from 'node:path'
 
 import {type SeededImages, seedImages} from '../fixtures/images.js'
 import type {RegistryHandle} from '../fixtures/registry.js'
-import {basicRegistry, tokenRegistry, USERS} from '../fixtures/servers.js'
+import {basicRegistry, tokenRegistry, tokenTlsRegistry, USERS} from '../fixtures/servers.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
 
 /**
@@ -457,5 +457,16 @@ describe('registry read commands against the real registry', function () {
     const result = await regshape(['manifest', 'get', `${basic.host}/${REPO}:nope`, '-o', file])
     expect(result.code).to.equal(1)
     expect(existsSync(file)).to.equal(false)
+  })
+
+  it('over TLS (token server on HTTPS too), trusting the test CA with --ca-file', async () => {
+    const tls = await tokenTlsRegistry()
+    const images = await seedImages(tls, REPO, {bigLayerBytes: 1000})
+    const config = loginConfig(alice, tls)
+    const raw = await regshape(['manifest', 'get', `${tls.host}/${REPO}:oci`, '--raw', '--ca-file', tls.caFile], config)
+    expect(raw.code, raw.stderr).to.equal(0)
+    expect(raw.stdout).to.equal(images.oci.bytes.toString())
+    const untrusted = await regshape(['tag', 'list', `${tls.host}/${REPO}`], config)
+    expectFailure(untrusted, 1, new RegExp(`^Error: tag list ${tls.host}/read/app: TLS: .*--ca-file`))
   })
 })

@@ -21,6 +21,8 @@ const needed = {
   pass: 'pass',
   python3: 'python3',
   setpriv: 'util-linux',
+  // a witness: the registry read commands must agree with skopeo inspect
+  skopeo: 'skopeo',
   // the completion tests drive a real interactive zsh (bash is always there)
   zsh: 'zsh',
 }

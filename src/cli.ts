@@ -7,7 +7,14 @@
 import AuthLogin from './commands/auth/login.js'
 import AuthLogout from './commands/auth/logout.js'
 import AuthStatus from './commands/auth/status.js'
+import BlobHead from './commands/blob/head.js'
+import CatalogList from './commands/catalog/list.js'
+import ManifestDescriptor from './commands/manifest/descriptor.js'
+import ManifestGet from './commands/manifest/get.js'
+import ManifestInfo from './commands/manifest/info.js'
 import Ping from './commands/ping.js'
+import ReferrerList from './commands/referrer/list.js'
+import TagList from './commands/tag/list.js'
 
 export {execute} from '@oclif/core'
 
@@ -15,5 +22,12 @@ export const COMMANDS = {
   'auth:login': AuthLogin,
   'auth:logout': AuthLogout,
   'auth:status': AuthStatus,
+  'blob:head': BlobHead,
+  'catalog:list': CatalogList,
+  'manifest:descriptor': ManifestDescriptor,
+  'manifest:get': ManifestGet,
+  'manifest:info': ManifestInfo,
   ping: Ping,
+  'referrer:list': ReferrerList,
+  'tag:list': TagList,
 }

@@ -1,0 +1,107 @@
+import type {Command} from '@oclif/core'
+
+import {writeFileSync} from 'node:fs'
+
+import type {ImageRef} from '../reference/image.js'
+import type {RegistryRef} from '../services/credentials/registry-name.js'
+
+import {RegshapeCommand, registryWithoutUserinfo, userFacing} from '../base-command.js'
+import {formatImageRef} from '../reference/image.js'
+import {formatJson, terminalSafe} from '../output.js'
+import {RegistryApiError} from '../registry/api-error.js'
+import {type LabelledRequest, type RegistryAccess, Repository} from '../registry/repository.js'
+import {RegshapeError, describeError} from '../services/errors.js'
+import {scrubSecrets} from '../services/known-secrets.js'
+
+/**
+ * The base of the registry command groups (catalog, tag, manifest, blob, referrer): a Repository
+ * for the reference the command parsed, output to stdout or `-o FILE`, and errors that carry the
+ * registry's OCI error code under --json (`{"status": "error", "error": …, "code": …}`).
+ */
+export abstract class RegistryCommand<T extends typeof Command> extends RegshapeCommand<T> {
+  /** The registry the command talks to, once its reference parsed (for error output). */
+  protected target?: {reference?: string; registry: string}
+
+  /** Requests to one registry, with the credentials the chain resolves for it. */
+  protected async registryAccess(registry: RegistryRef): Promise<RegistryAccess> {
+    this.target ??= {registry: registry.input}
+    const client = await this.services.registryClient()
+    return {
+      origin: () => new URL(client.registryUrl(registry, '/')).origin,
+      request: (request: LabelledRequest) => this.registryRequest(registry, request),
+    }
+  }
+
+  /** The repository an image reference names. */
+  protected async repository(ref: ImageRef): Promise<Repository> {
+    const display = formatImageRef({...ref, digest: undefined, tag: undefined})
+    this.target = {reference: formatImageRef(ref), registry: ref.registry.host}
+    return new Repository(ref.registry, ref.repository, await this.registryAccess(ref.registry), display)
+  }
+
+  /** Text to stdout, or to `-o FILE` (written whole, only once everything it holds was checked). */
+  protected writeOutput(text: Buffer | string, file: string | undefined): void {
+    if (file === undefined) {
+      process.stdout.write(text)
+      return
+    }
+
+    try {
+      writeFileSync(file, text)
+    } catch (error) {
+      throw new RegshapeError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
+    }
+  }
+
+  /** A result: the human text or the JSON object, to stdout or to `-o FILE`. */
+  protected emitTo(file: string | undefined, human: string, json: Record<string, unknown>): void {
+    // An empty list prints nothing, not an empty line (`| wc -l` counts 0).
+    if (!this.jsonMode && human === '') {
+      if (file !== undefined) this.writeOutput('', file)
+      return
+    }
+
+    if (file === undefined) {
+      this.emitResult(human, json)
+      return
+    }
+
+    this.writeOutput(`${this.jsonMode ? formatJson(json) : human}\n`, file)
+  }
+
+  protected override registryForOutput(): string | undefined {
+    // Before a reference parsed, only a --registry flag names a registry (blob's -r is a repository).
+    return this.target?.registry ?? ('registry' in (this.ctor.flags ?? {}) ? super.registryForOutput() : undefined)
+  }
+
+  override async catch(error: Error & {code?: string; oclif?: {exit?: number}}): Promise<void> {
+    if (!this.jsonMode || (error.code === 'EEXIT' && error.oclif?.exit !== undefined)) return super.catch(error)
+    const {exitCode, message} = userFacing(error)
+    const registry = this.registryForOutput()
+    const code = error instanceof RegistryApiError ? error.code : undefined
+    process.stdout.write(
+      `${formatJson({
+        status: 'error',
+        registry: registry === undefined ? undefined : registryWithoutUserinfo(registry),
+        reference: this.target?.reference,
+        error: scrubSecrets(message),
+        code,
+      })}\n`,
+    )
+    this.exitWith(exitCode)
+  }
+}
+
+/** Registry text for a terminal: one item per line, control characters escaped. */
+export function safeLines(items: readonly string[]): string {
+  return items.map((item) => terminalSafe(item)).join('\n')
+}
+
+/**
+ * JSON text for a terminal without changing what it parses to: characters a terminal obeys can
+ * only stand inside strings of valid JSON, where a \u escape means the same character.
+ */
+export function terminalSafeJson(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replaceAll(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}

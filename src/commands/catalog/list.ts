@@ -1,0 +1,43 @@
+import {Flags} from '@oclif/core'
+
+import {referenceArgs, referenceFlags, registryFrom} from '../../command/flags.js'
+import {RegistryCommand, safeLines} from '../../command/registry-command.js'
+import {listCatalog} from '../../registry/repository.js'
+import {UsageError} from '../../services/errors.js'
+
+const messages = {
+  allWithLast: '--all and --last are mutually exclusive',
+}
+
+export default class CatalogList extends RegistryCommand<typeof CatalogList> {
+  static override args = {registry: referenceArgs.registry()}
+
+  static override description = `Prints one repository per line: one page (the registry's default size, or --n), or with --all every page, following the registry's Link headers. A Link that repeats a page, or points to another host, is an error.
+
+Exits 3 when the registry does not offer the catalog API (404 or 405), 1 on other failures.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> registry.example.com',
+    '<%= config.bin %> <%= command.id %> -r registry.example.com --n 50 --last team/other',
+    '<%= config.bin %> <%= command.id %> -r registry.example.com --all -o repos.txt',
+  ]
+
+  static override flags = {
+    registry: referenceFlags.registry(),
+    n: Flags.integer({description: 'Repositories per page (the OCI n parameter)', min: 1}),
+    last: Flags.string({description: 'Start after this repository (pagination cursor)'}),
+    all: Flags.boolean({description: 'Fetch every page and merge them; not with --last'}),
+    output: referenceFlags.output(),
+  }
+
+  static override summary = 'List the repositories of a registry'
+
+  async run(): Promise<void> {
+    const {all, last, n, output} = this.flags
+    const registry = registryFrom(this.args.registry, this.flags.registry, 'regshape catalog list host')
+    if (all && last !== undefined) throw new UsageError(messages.allWithLast)
+    const access = await this.registryAccess(registry)
+    const {repositories} = await listCatalog(access, registry.input, {follow: all, last, n})
+    this.emitTo(output, safeLines(repositories), {repositories})
+  }
+}

@@ -1,0 +1,48 @@
+import {Flags} from '@oclif/core'
+
+import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
+import {RegistryCommand, safeLines} from '../../command/registry-command.js'
+import {UsageError} from '../../services/errors.js'
+
+const messages = {
+  needsDigest: (reference: string) =>
+    `referrer list requires a digest reference (registry/repo@sha256:...); use 'manifest get' to resolve a tag to a digest: ${reference}`,
+  tagSchema: (tag: string) => `Note: the registry has no referrers API (404); read the referrers tag schema instead (tag ${tag})`,
+}
+
+export default class ReferrerList extends RegistryCommand<typeof ReferrerList> {
+  static override args = {reference: referenceArgs.image('Manifest reference with a digest, host[:port]/repository@sha256:... (instead of -i)')}
+
+  static override description = `Lists the referrers of a manifest (signatures, SBOMs, attestations), one per line as "<digest> <artifactType> <size>", through the referrers API. A registry without it (404, as distribution 2.8) is read through the referrers tag schema (the <alg>-<hex> tag holding an index), with a note on stderr and "source": "tag-schema" in --json. --artifact-type is applied here when the registry did not apply it (no artifactType in OCI-Filters-Applied).`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> registry.example.com/team/app@sha256:...',
+    '<%= config.bin %> <%= command.id %> -i registry.example.com/team/app@sha256:... --artifact-type application/vnd.example.sbom.v1 --all',
+  ]
+
+  static override flags = {
+    'image-ref': referenceFlags.imageRef('Image reference with embedded registry and digest (e.g. registry/repo@sha256:...)'),
+    'artifact-type': Flags.string({char: 't', description: 'Only referrers of this artifact type', helpValue: 'MEDIA-TYPE'}),
+    all: Flags.boolean({description: 'Follow pagination and return every referrer (default: one page)'}),
+    output: referenceFlags.output(),
+  }
+
+  static override summary = 'List the referrers of a manifest'
+
+  async run(): Promise<void> {
+    let ref
+    try {
+      ref = imageRefFrom(this.args.reference, this.flags['image-ref'], {example: 'regshape referrer list host/repository@sha256:...', requireDigest: true})
+    } catch (error) {
+      // upstream's own message for a reference without a digest
+      if (error instanceof UsageError && /a digest is required here/.test(error.message)) throw new UsageError(messages.needsDigest(this.args.reference ?? this.flags['image-ref'] ?? ''))
+      throw error
+    }
+
+    const repository = await this.repository(ref)
+    const {index, source, tag} = await repository.referrers(ref.digest as string, {all: this.flags.all, artifactType: this.flags['artifact-type']})
+    if (source === 'tag-schema') this.warning(messages.tagSchema(tag as string))
+    const lines = index.manifests.map((entry) => `${String(entry.digest)} ${typeof entry.artifactType === 'string' ? entry.artifactType : '-'} ${String(entry.size)}`)
+    this.emitTo(this.flags.output, safeLines(lines), {...index, source})
+  }
+}

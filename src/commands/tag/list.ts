@@ -1,0 +1,35 @@
+import {Flags} from '@oclif/core'
+
+import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
+import {RegistryCommand, safeLines} from '../../command/registry-command.js'
+
+export default class TagList extends RegistryCommand<typeof TagList> {
+  static override args = {reference: referenceArgs.image('Repository reference, host[:port]/repository (a tag or digest is ignored)')}
+
+  static override description = `Prints one tag per line, following the registry's Link pagination to the last page. --n alone asks for one page of n tags (after --last, if given); --all with --n walks every page of n. A Link that repeats a page, or points to another host, is an error.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> registry.example.com/team/app',
+    '<%= config.bin %> <%= command.id %> -i registry.example.com/team/app --n 10 --last v1.5',
+    '<%= config.bin %> <%= command.id %> registry.example.com/team/app --json',
+  ]
+
+  static override flags = {
+    'image-ref': referenceFlags.imageRef('Repository reference with embedded registry (e.g. registry/repo; a tag is ignored)'),
+    n: Flags.integer({description: 'Tags per page; without --all, one page of this many', min: 1}),
+    last: Flags.string({description: 'Start after this tag (pagination cursor)'}),
+    all: Flags.boolean({description: 'With --n: follow every page of n (the default without --n)'}),
+    output: referenceFlags.output(),
+  }
+
+  static override summary = 'List the tags of a repository'
+
+  async run(): Promise<void> {
+    const ref = imageRefFrom(this.args.reference, this.flags['image-ref'], {example: 'regshape tag list host/repository'})
+    const {all, last, n, output} = this.flags
+    const repository = await this.repository(ref)
+    const list = await repository.tags({follow: all || n === undefined, last, n})
+    const lines = safeLines(list.tags)
+    this.emitTo(output, lines, {name: list.name, tags: list.tags})
+  }
+}

@@ -1,0 +1,376 @@
+import type {RegistryRef} from '../services/credentials/registry-name.js'
+import type {RegistryRequest, RegistryResponse} from '../services/transport/registry-client.js'
+
+import {DigestMismatchError, digestOf} from '../content/digest.js'
+import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
+import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
+import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
+import {type ExitCodeValue, ProtocolError, RegshapeError} from '../services/errors.js'
+import {RegistryApiError, apiError} from './api-error.js'
+import {PageWalker} from './pagination.js'
+import {urls} from './urls.js'
+
+/**
+ * The read side of one repository on one registry: every request carries its operation label
+ * and the token scope the operation needs, so callers never spell a path, a scope or a status.
+ * Errors name what was asked for (`manifest get host/repo:tag: MANIFEST_UNKNOWN: …`).
+ */
+
+/** A request with the label telemetry and break mode know it by (`tag.list`, `manifest.get`, …). */
+export type LabelledRequest = RegistryRequest & {operation: string}
+
+/** How a Repository reaches its registry: the command's authenticated request, and the origin it settled on. */
+export interface RegistryAccess {
+  /** scheme://host:port of the registry, as the client talks to it (known after a first request). */
+  origin(): string
+  request(request: LabelledRequest): Promise<RegistryResponse>
+}
+
+/** distribution's manifest size limit, which regshape applies to what it reads too. */
+export const MANIFEST_MAX_BYTES = 4 * 1024 * 1024
+/** Exit code of a registry without the catalog API (upstream's contract, cli-catalog.md). */
+export const CATALOG_UNSUPPORTED_EXIT = 3 as ExitCodeValue
+
+export interface Page {
+  last?: string
+  n?: number
+}
+
+export interface ListOptions extends Page {
+  /** Follow `Link` to the last page; otherwise one page. */
+  follow: boolean
+}
+
+export interface FetchedManifest {
+  bytes: Buffer
+  contentType?: string
+  /** The digest of the bytes, checked against the reference's digest or Docker-Content-Digest. */
+  digest: string
+  /** The digest the registry announced, if any. */
+  headerDigest?: string
+}
+
+export interface ManifestDescriptor {
+  digest: string
+  mediaType: string
+  size: number
+}
+
+export interface BlobInfo {
+  contentType?: string
+  digest: string
+  size?: number
+}
+
+export interface ReferrerList {
+  /** The index as received (pages merged), with `manifests` filtered when the registry did not. */
+  index: Record<string, unknown> & {manifests: Array<Record<string, unknown>>}
+  /** referrers-api, or tag-schema when the registry has no referrers API (404). */
+  source: 'referrers-api' | 'tag-schema'
+  /** The tag read under the tag schema. */
+  tag?: string
+}
+
+/** Lists from tags and catalog answers, page after page. */
+async function walkList(
+  access: RegistryAccess,
+  first: string,
+  request: Omit<LabelledRequest, 'method' | 'path'>,
+  what: string,
+  field: string,
+  follow: boolean,
+  onError: (response: RegistryResponse) => Error = (response) => apiError(what, response),
+): Promise<{items: string[]; name?: string; pages: number}> {
+  const items: string[] = []
+  let name: string | undefined
+  let walker: PageWalker | undefined
+  let pages = 0
+  for (let path: string | undefined = first; path !== undefined; ) {
+    const response = await send(access, what, {...request, method: 'GET', path})
+    if (response.status !== 200) throw onError(response)
+    pages++
+    const body = parseJsonObject(response.body, what)
+    const list = body[field]
+    // distribution answers `"tags": null` for a repository whose tags were all deleted.
+    if (list !== null && list !== undefined && (!Array.isArray(list) || list.some((item) => typeof item !== 'string'))) {
+      throw new ProtocolError(`${what}: the registry's answer has no "${field}" list of strings`)
+    }
+
+    items.push(...((list as string[] | null) ?? []))
+    if (typeof body.name === 'string') name ??= body.name
+    if (!follow) break
+    walker ??= new PageWalker(access.origin())
+    try {
+      path = walker.next(path, response.headers.link)
+    } catch (error) {
+      throw new ProtocolError(`${what}: ${(error as Error).message}`)
+    }
+  }
+
+  return {items, name, pages}
+}
+
+/** The catalog of a registry (`registry:catalog:*`); 404/405 mean the registry does not offer it. */
+export async function listCatalog(access: RegistryAccess, registry: string, options: ListOptions): Promise<{repositories: string[]}> {
+  const what = `catalog list ${registry}`
+  const {items} = await walkList(access, urls.catalog(options), {operation: 'catalog.list', scope: CATALOG_SCOPE}, what, 'repositories', options.follow, (response) => {
+    const error = apiError(what, response)
+    if (response.status !== 404 && response.status !== 405) return error
+    return new RegistryApiError(`${what}: the registry does not support the catalog API (HTTP ${response.status})`, error.status, error.errors, 'unsupported', {
+      exitCode: CATALOG_UNSUPPORTED_EXIT,
+    })
+  })
+  return {repositories: items}
+}
+
+export class Repository {
+  private readonly pull: string
+
+  constructor(
+    readonly registry: RegistryRef,
+    /** The repository path (`library/alpine`). */
+    readonly path: string,
+    private readonly access: RegistryAccess,
+    /** How errors name the repository (`host/path`). */
+    private readonly display: string,
+  ) {
+    this.pull = repositoryScope(path, ['pull'])
+  }
+
+  /**
+   * The repository's tags, in the registry's order. When a single page is asked for, a registry
+   * that ignored `n` or `last` (distribution 2.8 does, for tags, and does not sort them either) is
+   * held to them here: the answer is sorted lexically, as the spec orders tag lists, and cut to the
+   * tags after `last`, n of them at most.
+   */
+  async tags(options: ListOptions): Promise<{name: string; tags: string[]}> {
+    const what = `tag list ${this.display}`
+    const {items, name} = await walkList(this.access, urls.tags(this.path, options), {operation: 'tag.list', scope: this.pull}, what, 'tags', options.follow)
+    let tags = items
+    const {last, n} = options
+    const ignored = (last !== undefined && tags.some((tag) => tag <= last)) || (n !== undefined && tags.length > n)
+    if (!options.follow && ignored) {
+      tags = [...tags].sort().filter((tag) => last === undefined || tag > last)
+      if (n !== undefined) tags = tags.slice(0, n)
+    }
+
+    return {name: name ?? this.path, tags}
+  }
+
+  /**
+   * A manifest's exact bytes. Fetched by digest, they must hash to it; fetched by tag, they must
+   * hash to the Docker-Content-Digest the registry sent, if it sent one. Capped at 4 MiB.
+   */
+  async getManifest(reference: string, options: {accept?: string; display?: string} = {}): Promise<FetchedManifest> {
+    const what = `manifest get ${options.display ?? `${this.display}${referenceSuffix(reference)}`}`
+    const response = await send(this.access, what, {
+      headers: {accept: options.accept ?? MANIFEST_ACCEPT},
+      maxBodyBytes: MANIFEST_MAX_BYTES,
+      method: 'GET',
+      operation: 'manifest.get',
+      path: urls.manifest(this.path, reference),
+      scope: this.pull,
+    })
+
+    if (response.status !== 200) throw apiError(what, response)
+    const {body: bytes} = response
+    const headerDigest = header(response, 'docker-content-digest')
+    const pinned = isDigest(reference) ? reference : undefined
+    const expected = pinned ?? (headerDigest && isKnownDigest(headerDigest) ? headerDigest : undefined)
+    const algorithm: DigestAlgorithm = expected ? parseDigest(expected).algorithm : 'sha256'
+    const digest = digestOf(bytes, algorithm)
+    if (expected && digest !== expected) {
+      const against = pinned ? 'the digest asked for' : 'the Docker-Content-Digest the registry sent'
+      throw new DigestMismatchError(`${what}: the manifest's bytes hash to ${digest}, not ${expected} (${against}); refused`, expected, digest)
+    }
+
+    if (pinned && headerDigest && headerDigest !== pinned) {
+      throw new DigestMismatchError(`${what}: the registry announced Docker-Content-Digest ${headerDigest} for ${pinned}; refused`, pinned, headerDigest)
+    }
+
+    return {bytes, contentType: header(response, 'content-type'), digest, headerDigest}
+  }
+
+  /**
+   * A manifest's descriptor from a HEAD. When the registry's answer lacks the digest, type or size,
+   * the manifest is fetched and hashed instead: the descriptor must be one that can be trusted.
+   */
+  async headManifest(reference: string, options: {accept?: string} = {}): Promise<ManifestDescriptor> {
+    const what = `manifest head ${this.display}${referenceSuffix(reference)}`
+    const accept = options.accept ?? MANIFEST_ACCEPT
+    const path = urls.manifest(this.path, reference)
+    const response = await send(this.access, what, {headers: {accept}, method: 'HEAD', operation: 'manifest.head', path, scope: this.pull})
+    if (response.status !== 200) throw await this.explainHead(response, what, {headers: {accept}, maxBodyBytes: MANIFEST_MAX_BYTES, operation: 'manifest.get', path})
+    const digest = header(response, 'docker-content-digest')
+    const mediaType = baseMediaType(header(response, 'content-type'))
+    const size = Number(header(response, 'content-length'))
+    const pinned = isDigest(reference) ? reference : undefined
+    if (digest && isKnownDigest(digest) && mediaType && Number.isSafeInteger(size) && size >= 0) {
+      if (pinned && digest !== pinned) throw new DigestMismatchError(`${what}: the registry announced Docker-Content-Digest ${digest} for ${pinned}; refused`, pinned, digest)
+      return {digest, mediaType, size}
+    }
+
+    const fetched = await this.getManifest(reference, {accept})
+    return {digest: fetched.digest, mediaType: manifestMediaType(fetched), size: fetched.bytes.length}
+  }
+
+  /** A blob's metadata from a HEAD; a Docker-Content-Digest other than the one asked for is refused. */
+  async headBlob(digest: string): Promise<BlobInfo> {
+    const what = `blob head ${this.display}@${digest}`
+    const path = urls.blob(this.path, digest)
+    const response = await send(this.access, what, {method: 'HEAD', operation: 'blob.head', path, scope: this.pull})
+    // A GET for the error body only: it is sent when the blob is not there to be downloaded.
+    if (response.status !== 200) throw await this.explainHead(response, what, {maxBodyBytes: 64 * 1024, operation: 'blob.get', path})
+    const announced = header(response, 'docker-content-digest')
+    if (announced && announced !== digest) throw new DigestMismatchError(`${what}: the registry announced Docker-Content-Digest ${announced}; refused`, digest, announced)
+    const length = Number(header(response, 'content-length'))
+    return {contentType: header(response, 'content-type'), digest, size: Number.isSafeInteger(length) && length >= 0 ? length : undefined}
+  }
+
+  /**
+   * The referrers of a manifest: the referrers API, or, when the registry answers it with 404, the
+   * referrers tag schema (`<alg>-<hex>` holding an index). Filtered by artifactType here whenever
+   * the registry did not say (OCI-Filters-Applied) that it filtered.
+   */
+  async referrers(digest: string, options: {all: boolean; artifactType?: string}): Promise<ReferrerList> {
+    const what = `referrer list ${this.display}@${digest}`
+    const first = urls.referrers(this.path, digest, options.artifactType)
+    const request = {headers: {accept: MediaType.OciIndex}, maxBodyBytes: MANIFEST_MAX_BYTES, operation: 'referrers.list', scope: this.pull}
+    let index: ReferrerList['index'] | undefined
+    let filtered = options.artifactType === undefined
+    let walker: PageWalker | undefined
+    for (let path: string | undefined = first; path !== undefined; ) {
+      const response = await send(this.access, what, {...request, method: 'GET', path})
+
+      if (response.status === 404 && index === undefined) return this.referrersByTag(digest, options.artifactType, what)
+      if (response.status !== 200) throw apiError(what, response)
+      const page = parseIndex(response.body, what)
+      const applied = (header(response, 'oci-filters-applied') ?? '').split(',').map((name) => name.trim())
+      if (applied.includes('artifactType')) filtered = true
+      if (index === undefined) index = page
+      else index.manifests.push(...page.manifests)
+      if (!options.all) break
+      walker ??= new PageWalker(this.access.origin())
+      try {
+        path = walker.next(path, response.headers.link)
+      } catch (error) {
+        throw new ProtocolError(`${what}: ${(error as Error).message}`)
+      }
+    }
+
+    const result = index as ReferrerList['index']
+    if (!filtered) result.manifests = result.manifests.filter((entry) => entry.artifactType === options.artifactType)
+    return {index: result, source: 'referrers-api'}
+  }
+
+  private async referrersByTag(digest: string, artifactType: string | undefined, what: string): Promise<ReferrerList> {
+    const tag = referrersTag(digest)
+    const response = await send(this.access, what, {
+      headers: {accept: `${MediaType.OciIndex}, ${MediaType.DockerManifestList}`},
+      maxBodyBytes: MANIFEST_MAX_BYTES,
+      method: 'GET',
+      operation: 'referrers.tag',
+      path: urls.manifest(this.path, tag),
+      scope: this.pull,
+    })
+    if (response.status === 404) {
+      // No tag, so no referrers, as long as the manifest itself is there.
+      await this.headManifest(digest)
+      return {index: {manifests: [], mediaType: MediaType.OciIndex, schemaVersion: 2}, source: 'tag-schema', tag}
+    }
+
+    if (response.status !== 200) throw apiError(`${what} (tag ${tag})`, response)
+    const index = parseIndex(response.body, `${what} (tag ${tag})`)
+    if (artifactType !== undefined) index.manifests = index.manifests.filter((entry) => entry.artifactType === artifactType)
+    return {index, source: 'tag-schema', tag}
+  }
+
+  /**
+   * A HEAD has no body, so no OCI error code: the same path is asked with a GET to learn it. If
+   * that GET somehow succeeds, the HEAD's own status is reported.
+   */
+  private async explainHead(head: RegistryResponse, what: string, get: Omit<LabelledRequest, 'method' | 'scope'>): Promise<Error> {
+    if (head.status === 401 || head.status === 403 || head.status === 404) {
+      const response = await this.access.request({...get, method: 'GET', scope: this.pull}).catch(() => undefined)
+      if (response && response.status === head.status) return apiError(what, response)
+    }
+
+    return apiError(what, head)
+  }
+}
+
+/** The referrers tag schema's tag for a digest: `<alg>-<hex>`, cut to 32 and 64 characters. */
+export function referrersTag(digest: string): string {
+  const [algorithm, hex] = digest.split(':')
+  return `${algorithm.slice(0, 32)}-${hex.slice(0, 64)}`
+}
+
+/** A manifest's media type: the body's own, else its Content-Type. */
+export function manifestMediaType(fetched: FetchedManifest): string {
+  try {
+    const body = JSON.parse(fetched.bytes.toString('utf8')) as {mediaType?: unknown}
+    if (typeof body?.mediaType === 'string') return body.mediaType
+  } catch {}
+
+  return baseMediaType(fetched.contentType) ?? 'application/octet-stream'
+}
+
+function referenceSuffix(reference: string): string {
+  return isDigest(reference) ? `@${reference}` : `:${reference}`
+}
+
+function isDigest(reference: string): boolean {
+  return reference.includes(':')
+}
+
+function isKnownDigest(text: string): boolean {
+  try {
+    parseDigest(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function header(response: RegistryResponse, name: string): string | undefined {
+  return response.headers[name]?.[0]
+}
+
+/**
+ * One request, its failures (unreachable, TLS, a token refused) named with what was asked for.
+ * The transport's cap error is restated for a manifest: it may report it as a network error.
+ */
+async function send(access: RegistryAccess, what: string, request: LabelledRequest): Promise<RegistryResponse> {
+  try {
+    return await access.request(request)
+  } catch (error) {
+    if (!(error instanceof RegshapeError) || error instanceof RegistryApiError) throw error
+    if (/is larger than \d+ bytes/.test(error.message)) {
+      throw new ProtocolError(`${what}: the manifest is larger than 4 MiB (${MANIFEST_MAX_BYTES} bytes), distribution's limit for manifests; refused`, {cause: error})
+    }
+
+    throw new RegshapeError(`${what}: ${error.message}`, {cause: error, exitCode: error.exitCode})
+  }
+}
+
+function parseJsonObject(body: Buffer, what: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new ProtocolError(`${what}: the registry's answer is not JSON`)
+  }
+
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ProtocolError(`${what}: the registry's answer is not a JSON object`)
+  return parsed as Record<string, unknown>
+}
+
+function parseIndex(body: Buffer, what: string): ReferrerList['index'] {
+  const index = parseJsonObject(body, what)
+  const {manifests} = index
+  if (!Array.isArray(manifests) || manifests.some((entry) => entry === null || typeof entry !== 'object' || Array.isArray(entry))) {
+    throw new ProtocolError(`${what}: the registry's answer is not an index (no "manifests" list)`)
+  }
+
+  return index as ReferrerList['index']
+}

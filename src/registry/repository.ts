@@ -5,7 +5,7 @@ import {DigestMismatchError, digestOf} from '../content/digest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
-import {type ExitCodeValue, ProtocolError, RegshapeError} from '../services/errors.js'
+import {ExitCode, ProtocolError, RegshapeError} from '../services/errors.js'
 import {RegistryApiError, apiError} from './api-error.js'
 import {PageWalker} from './pagination.js'
 import {urls} from './urls.js'
@@ -28,8 +28,6 @@ export interface RegistryAccess {
 
 /** distribution's manifest size limit, which regshape applies to what it reads too. */
 export const MANIFEST_MAX_BYTES = 4 * 1024 * 1024
-/** Exit code of a registry without the catalog API (upstream's contract, cli-catalog.md). */
-export const CATALOG_UNSUPPORTED_EXIT = 3 as ExitCodeValue
 
 export interface Page {
   last?: string
@@ -117,7 +115,7 @@ export async function listCatalog(access: RegistryAccess, registry: string, opti
     const error = apiError(what, response)
     if (response.status !== 404 && response.status !== 405) return error
     return new RegistryApiError(`${what}: the registry does not support the catalog API (HTTP ${response.status})`, error.status, error.errors, 'unsupported', {
-      exitCode: CATALOG_UNSUPPORTED_EXIT,
+      exitCode: ExitCode.Unsupported,
     })
   })
   return {repositories: items}

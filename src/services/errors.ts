@@ -7,8 +7,10 @@
 export const ExitCode = {
   /** The operation failed: wrong credentials, unreachable registry, unusable config or helper. */
   Failure: 1,
-  /** The command line itself is wrong: unknown or missing flags, conflicting flags. */
+  /** The command line itself is wrong: unknown or missing flags, conflicting flags, a bad reference. */
   Usage: 2,
+  /** The registry does not offer the API asked for (the catalog: upstream's cli-catalog.md). */
+  Unsupported: 3,
   /** Interrupted by the user (Ctrl-C), as shells report SIGINT. */
   Interrupted: 130,
 } as const

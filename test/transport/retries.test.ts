@@ -165,6 +165,18 @@ describe('transport: retries', () => {
     expect(received).to.deep.equal([1000])
   })
 
+  it('never retries a timeout (it would multiply --timeout) nor a refused connection', async () => {
+    // A registry that accepts the connection and never answers.
+    const {client, ref, server} = await setup(() => {}, {timeoutMs: 500})
+    const started = Date.now()
+    const error = await rejection(client.request(ref, {method: 'GET', path: '/v2/'}, async () => undefined))
+    expect(error.message).to.match(/within the timeout \(--timeout\)$/)
+    expect(Date.now() - started).to.be.below(1500)
+    expect(server.requests).to.have.length(1)
+    expect(isRetryableError(Object.assign(new Error('refused'), {code: 'ECONNREFUSED'}))).to.equal(false)
+    expect(isRetryableError(Object.assign(new Error('timeout'), {code: 'ETIMEDOUT'}))).to.equal(false)
+  })
+
   it('--retries 0 disables them', async () => {
     const {client, ref, server} = await setup(status(503), {retries: 0})
     expect((await client.request(ref, {method: 'GET', path: '/v2/'}, async () => undefined)).status).to.equal(503)

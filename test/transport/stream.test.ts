@@ -184,6 +184,23 @@ describe('transport: streamed bodies (RegistryClient.stream)', () => {
     expect(storage.requests[0].headers).not.to.have.property('cookie')
   })
 
+  it('caps a body read by request() at 4 MiB, or at maxBodyBytes; stream() has no cap', async () => {
+    // A registry answering a JSON request with far too much (a broken proxy, a hostile server).
+    const size = 5 * MiB
+    const server = await startHostile((_request, response) => {
+      response.writeHead(200, {'content-length': String(size), 'content-type': 'application/json'})
+      response.end(Buffer.alloc(size, 0x20))
+    })
+    servers.push(server)
+    const c = await client()
+    const ref = parseRegistry(`http://${server.host}`)
+    const request = {method: 'GET' as const, operation: 'manifest.get', path: '/v2/a/manifests/latest'}
+    const error = await rejection(c.request(ref, request, async () => undefined))
+    expect(error.message).to.match(/^response from http:\/\/127\.0\.0\.1:\d+\/v2\/a\/manifests\/latest is larger than 4194304 bytes$/)
+    expect((await c.request(ref, {...request, maxBodyBytes: 8 * MiB}, async () => undefined)).body.length).to.equal(size)
+    expect((await sha256Of((await c.stream(ref, request, async () => undefined)).body)).bytes).to.equal(size)
+  })
+
   it('refuses to resend a request body to another origin, even on a 307', async () => {
     const elsewhere = await startHostile((_request, response) => response.end('{}'), {address: '127.0.0.2'})
     servers.push(elsewhere)

@@ -45,8 +45,9 @@ export class ResponseBody extends Readable {
     private readonly source: Readable,
     private readonly options: ResponseBodyOptions,
   ) {
-    // The source keeps its own buffer; one more of the default size is enough here.
-    super()
+    // A few socket reads' worth: pausing the source after every 64 KiB chunk would cost more
+    // than the memory saved.
+    super({highWaterMark: 256 * 1024})
     // A body nobody reads yet (a 401 kept while the token is fetched) may still fail: that must
     // not take the process down. Readers still see the error (pipeline, for await, 'error').
     this.on('error', () => {})

@@ -60,6 +60,10 @@ export class ResponseBody extends Readable {
       this.settle()
     })
     source.on('error', (error) => this.destroy(options.sourceError(error)))
+    // A source that closes without ending or failing must not leave the reader waiting forever.
+    source.on('close', () => {
+      if (!this.ended && !this.destroyed) this.destroy(options.sourceError(Object.assign(new Error('the connection closed before the body ended'), {code: 'ECONNRESET'})))
+    })
   }
 
   /** Marks the body as dropped on purpose: its end, however it comes, is no failure. */

@@ -13,6 +13,7 @@ export const GLOBAL_FLAGS: ReadonlyArray<{char?: string; name: string; takesValu
   {name: 'insecure', takesValue: false},
   {name: 'json', takesValue: false},
   {char: 'p', name: 'password', takesValue: true},
+  {name: 'retries', takesValue: true},
   {name: 'time-methods', takesValue: false},
   {name: 'time-scenarios', takesValue: false},
   {name: 'timeout', takesValue: true},

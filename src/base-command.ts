@@ -42,10 +42,21 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       description: 'Password (visible to other users of this machine: prefer --password-stdin or the prompt)',
       helpGroup: 'GLOBAL',
     }),
+    retries: Flags.custom<number>({
+      default: 3,
+      description: 'Retry a registry request that met 429, 502, 503, 504 or a reset connection this many times (0: never), when it is safe to repeat',
+      helpGroup: 'GLOBAL',
+      helpValue: 'N',
+      async parse(input) {
+        // The value is not quoted: a value in the wrong place may be a secret (see parseErrorMessage).
+        if (!/^\d{1,3}$/.test(input) || Number(input) > 100) throw new Error('--retries expects a whole number from 0 to 100')
+        return Number(input)
+      },
+    })(),
     'time-methods': Flags.boolean({description: 'Print execution time for individual method calls', helpGroup: 'GLOBAL'}),
     timeout: Flags.custom<number>({
       default: 30,
-      description: 'Give up on a registry request, or a credential helper run, after this many seconds',
+      description: 'Give up on connecting, on a wait for the next bytes of a registry transfer, or on a credential helper run, after this many seconds',
       helpGroup: 'GLOBAL',
       helpValue: 'SECONDS',
       async parse(input) {
@@ -78,6 +89,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
       env: process.env,
       insecure: this.flags.insecure,
       password: this.flags.password,
+      retries: this.flags.retries,
       timeoutMs: this.flags.timeout * 1000,
       tracer: this.telemetry,
       userAgent: this.config.userAgent,

@@ -21,6 +21,8 @@ export interface ServiceOptions {
   tracer?: Tracer
   /** --password: only used, with --username, as the first link of the resolution chain. */
   password?: string
+  /** --retries: retries after the first attempt of a registry request (default 3). */
+  retries?: number
   timeoutMs?: number
   userAgent: string
   /** --username */
@@ -80,6 +82,7 @@ export class DefaultServices implements Services {
       RegistryClient.create({
         caFile: this.options.caFile,
         insecure: this.options.insecure,
+        retries: this.options.retries,
         tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,
         userAgent: this.options.userAgent,

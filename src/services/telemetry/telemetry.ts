@@ -61,6 +61,8 @@ export class Telemetry implements Tracer {
         type: 'http',
         method: exchange.method,
         url: exchange.url,
+        operation: exchange.operation,
+        retry: exchange.retry && {attempt: exchange.retry.attempt, of: exchange.retry.of, after: exchange.retry.after, waited_ms: round(exchange.retry.waitedMs)},
         status: exchange.status ?? null,
         status_text: exchange.statusText ?? null,
         request_headers: exchange.requestHeaders,
@@ -76,6 +78,11 @@ export class Telemetry implements Tracer {
     }
 
     const lines = [`* ${exchange.method} ${exchange.url}`]
+    if (exchange.operation) lines.push(`* operation: ${exchange.operation}`)
+    if (exchange.retry) {
+      const {after, attempt, of, waitedMs} = exchange.retry
+      lines.push(`* attempt ${attempt} of ${of}, after ${after} and a wait of ${waitedMs.toFixed(0)} ms`)
+    }
     for (const [name, value] of Object.entries(exchange.requestHeaders)) lines.push(`> ${name}: ${value}`)
     if (exchange.requestBody !== undefined) lines.push(`> (body) ${exchange.requestBody}`)
     lines.push('>')

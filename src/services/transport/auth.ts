@@ -29,6 +29,8 @@ export type CredentialsProvider = () => Promise<Credentials | undefined>
 export interface Authorization {
   header: string
   scheme: 'basic' | 'bearer'
+  /** The cache entry a Bearer token came from, so a token the registry refuses is dropped alone. */
+  tokenKey?: string
 }
 
 export interface TokenGrant {
@@ -46,7 +48,11 @@ type Send = (request: HttpRequest) => Promise<HttpResponse>
 
 export class AuthMiddleware {
   private readonly challenges = new Map<string, Challenge>()
-  private readonly tokens = new Map<string, TokenGrant>()
+  /**
+   * Per registry, realm, service, scope and credentials: the grant, or the fetch of it in flight,
+   * which concurrent requests needing the same token share (one fetch; a failed one is not kept).
+   */
+  private readonly tokens = new Map<string, {grant?: TokenGrant; pending?: Promise<TokenGrant>}>()
 
   constructor(
     private readonly send: Send,
@@ -59,7 +65,7 @@ export class AuthMiddleware {
    * Reads a 401's challenges, picks the one regshape answers (Bearer first, as docker does: the
    * password then never goes to the registry itself) and remembers it for the registry.
    */
-  learnChallenge(ref: RegistryRef, response: HttpResponse): Challenge | undefined {
+  learnChallenge(ref: RegistryRef, response: Pick<HttpResponse, 'headers'>): Challenge | undefined {
     const challenges = parseChallenges(response.headers['www-authenticate'])
     if (challenges.length === 0) return undefined
     const chosen = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic')
@@ -74,6 +80,17 @@ export class AuthMiddleware {
   /** Drops the cached tokens of a registry. */
   forgetTokens(ref: RegistryRef): void {
     for (const key of this.tokens.keys()) if (key.startsWith(`${ref.endpoint}\n`)) this.tokens.delete(key)
+  }
+
+  /**
+   * Drops the token an Authorization carried, if the cache still holds that very token (a
+   * concurrent request may already have replaced it): other scopes' tokens stay.
+   */
+  forgetToken(authorization: Authorization): void {
+    const {tokenKey} = authorization
+    if (tokenKey === undefined) return
+    const entry = this.tokens.get(tokenKey)
+    if (entry?.grant && authorization.header === `Bearer ${entry.grant.token}`) this.tokens.delete(tokenKey)
   }
 
   /** The challenge this process learnt for a registry, if any. */
@@ -95,7 +112,12 @@ export class AuthMiddleware {
 
     if (credentials?.registryToken) return {header: `Bearer ${credentials.registryToken}`, scheme: 'bearer'}
     const grant = await this.token(challenge, ref, scope, credentials)
-    return {header: `Bearer ${grant.token}`, scheme: 'bearer'}
+    return {header: `Bearer ${grant.token}`, scheme: 'bearer', tokenKey: this.cacheKey(challenge, ref, scope, credentials)}
+  }
+
+  private cacheKey(challenge: Challenge, ref: RegistryRef, scope: string | undefined, credentials: Credentials | undefined): string {
+    // Different credentials for one registry (auth status --verify) must never share a token.
+    return [ref.endpoint, challenge.params.realm ?? '', challenge.params.service ?? '', scope ?? '', credentialFingerprint(credentials)].join('\n')
   }
 
   /** A Bearer token for `scope`, from the cache or the realm. */
@@ -103,17 +125,27 @@ export class AuthMiddleware {
     const realm = realmOf(challenge)
     checkRealm(realm, ref, this.schemeOf(ref))
     const service = challenge.params.service
-    // Different credentials for one registry (auth status --verify) must never share a token.
-    const cacheKey = [ref.endpoint, realm.toString(), service ?? '', scope ?? '', credentialFingerprint(credentials)].join('\n')
+    const cacheKey = this.cacheKey(challenge, ref, scope, credentials)
     const cached = this.tokens.get(cacheKey)
-    if (cached && cached.expiresAt > Date.now()) return cached
+    if (cached?.grant && cached.grant.expiresAt > Date.now()) return cached.grant
+    if (cached?.pending) return cached.pending
     const fetch = () =>
       credentials?.identityToken
         ? this.refreshGrant(realm, service, scope, credentials.identityToken, realmGuard(ref))
         : this.getToken(realm, service, scope, credentials, realmGuard(ref))
-    const grant = await (this.tracer ? this.tracer.method(`token ${realm.host}${scope ? ` ${scope}` : ''}`, fetch) : fetch())
-    this.tokens.set(cacheKey, grant)
-    return grant
+    const pending = (this.tracer ? this.tracer.method(`token ${realm.host}${scope ? ` ${scope}` : ''}`, fetch) : fetch()).then(
+      (grant) => {
+        if (this.tokens.get(cacheKey)?.pending === pending) this.tokens.set(cacheKey, {grant})
+        return grant
+      },
+      (error: unknown) => {
+        // The next request tries again: a refused password or an unreachable realm is not remembered.
+        if (this.tokens.get(cacheKey)?.pending === pending) this.tokens.delete(cacheKey)
+        throw error
+      },
+    )
+    this.tokens.set(cacheKey, {pending})
+    return pending
   }
 
   /** distribution's token spec: GET realm?service&scope&account, with Basic credentials if we have them. */
@@ -134,7 +166,8 @@ export class AuthMiddleware {
       headers.authorization = `Basic ${Buffer.from(`${credentials!.username}:${credentials!.password}`, 'utf8').toString('base64')}`
     }
 
-    const response = await this.send({guard, headers, maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES, method: 'GET', url: url.toString()})
+    // A GET with no body: retried like any other on 429/5xx/resets.
+    const response = await this.send({guard, headers, maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES, method: 'GET', operation: 'token', url: url.toString()})
     return parseTokenResponse(response, url, withPassword)
   }
 
@@ -143,12 +176,15 @@ export class AuthMiddleware {
     const form = new URLSearchParams({client_id: CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken})
     if (service) form.set('service', service)
     if (scope) form.set('scope', scope)
+    // A POST, so never retried: a token server that rotates refresh tokens may have spent this
+    // one before the connection broke, and a resend would then be refused or, worse, half-applied.
     const response = await this.send({
       body: form.toString(),
       guard,
       headers: {'content-type': 'application/x-www-form-urlencoded'},
       maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES,
       method: 'POST',
+      operation: 'token',
       url: realm.toString(),
     })
     return parseTokenResponse(response, realm, true)

@@ -1,6 +1,15 @@
 /** The shapes of one HTTP exchange, shared by the client, the auth layer and telemetry. */
 
+import type {Readable} from 'node:stream'
+
 export type HttpMethod = 'DELETE' | 'GET' | 'HEAD' | 'PATCH' | 'POST' | 'PUT'
+
+/**
+ * A request body. Bytes and a stream factory (`() => Readable`, called once per attempt) can be
+ * sent again, on a retry or a same-origin 307; a Readable given as is is one-shot: once read, it
+ * cannot, so a request carrying one is never retried.
+ */
+export type RequestBody = (() => Readable) | Buffer | Readable | string
 
 /**
  * For URLs a registry hands us (token realms): no connection, on the first hop or after any
@@ -19,12 +28,16 @@ export interface HttpRequest {
    * Never resent to another origin: a redirect elsewhere is refused rather than followed, whatever
    * its status, since bodies carry credentials (the OAuth2 refresh-token grant).
    */
-  body?: string
+  body?: RequestBody
+  /** Length of a streamed body, sent as Content-Length (otherwise it goes chunked). */
+  contentLength?: number
   guard?: AddressGuard
   headers?: Record<string, string>
   /** Bodies beyond this are cut off with an error (token responses, error pages). */
   maxBodyBytes?: number
   method: HttpMethod
+  /** What the request is for (`blob.get`, `token`, ...): telemetry names it, break mode will match it. */
+  operation?: string
   url: string
 }
 
@@ -51,12 +64,15 @@ export interface HttpExchange {
   durationMs: number
   error?: string
   method: HttpMethod
+  operation?: string
   /** Text bodies (JSON, forms, text), secret fields masked and long ones cut; absent otherwise. */
   requestBody?: string
   /** The headers as sent, the client's own (Host, User-Agent, Accept-Encoding) included. */
   requestHeaders: Record<string, string>
   responseBody?: string
   responseHeaders: Record<string, string[]>
+  /** Present when this exchange is a retry: which one, after what, and how long it waited. */
+  retry?: {after: string; attempt: number; of: number; waitedMs: number}
   status?: number
   statusText?: string
   url: string

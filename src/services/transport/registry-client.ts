@@ -3,17 +3,21 @@ import type {Got} from 'got'
 import {Agent as HttpAgent} from 'node:http'
 import {Agent as HttpsAgent} from 'node:https'
 import {readFileSync} from 'node:fs'
+import {Readable} from 'node:stream'
+import {finished} from 'node:stream/promises'
 import {rootCertificates} from 'node:tls'
 
 import {type RegistryRef, splitEndpoint} from '../credentials/registry-name.js'
 
-import {InputError, NetworkError, ProtocolError, describeError} from '../errors.js'
-import {type ResolvedAddress, type Resolver, checkLiteral, checkResolved, isAllowedHost, InternalAddressError} from './addresses.js'
+import {InputError, NetworkError, ProtocolError, RegshapeError, describeError} from '../errors.js'
+import {type ResolvedAddress, type Resolver, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
+import {ResponseBody, collect, discard, isReplayable, isStreamBody, readCapped} from './body.js'
 import type {Challenge} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
-import type {AddressGuard, HttpMethod, HttpRequest, HttpResponse} from './http.js'
+import type {AddressGuard, HttpExchange, HttpMethod, HttpRequest, HttpResponse, RequestBody} from './http.js'
 import {describeBody, redactHeaders, redactUrl} from './redact.js'
+import {DEFAULT_RETRY_POLICY, type RetryPolicy, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from './retry.js'
 
 /**
  * RegistryClient: the one door through which every HTTP request of regshape goes. It owns TLS
@@ -26,20 +30,42 @@ export interface RegistryClientOptions {
   caFile?: string
   /** Skip TLS verification and allow plain HTTP (--insecure). */
   insecure?: boolean
-  /** Telemetry; absent unless a telemetry flag is given. */
-  tracer?: Tracer
-  /** Per request, connect to last byte of the last redirect. */
-  timeoutMs?: number
   /** Name resolution (dns.lookup by default); tests stand in for DNS with it. */
   resolve?: Resolver
+  /** Retries after the first attempt (--retries; default 3, 0 disables). */
+  retries?: number
+  /** The backoff's timing, for tests that cannot wait for the real one. */
+  retryPolicy?: Partial<Omit<RetryPolicy, 'retries'>>
+  /**
+   * --timeout. request(): one deadline from connecting to the last byte of the last redirect.
+   * stream(): one deadline from connecting to the response headers (redirects included), then the
+   * longest wait for each next chunk; a transfer that keeps moving is never cut.
+   */
+  timeoutMs?: number
+  /** Telemetry; absent unless a telemetry flag is given. */
+  tracer?: Tracer
   userAgent?: string
 }
 
 export interface RegistryRequest {
-  body?: string
+  /**
+   * Bytes, or a stream. A factory (`() => Readable`, called for each attempt) can be sent again on
+   * a retry or a same-origin 307; a Readable given as is cannot, so such a request is never
+   * retried, and fails rather than being resent when a registry asks for credentials after
+   * reading it.
+   */
+  body?: RequestBody
+  /** Length of a streamed body (Content-Length); without it the body goes chunked. */
+  contentLength?: number
   headers?: Record<string, string>
+  /** Cap on a response body read by request() (4 MiB by default); stream() has none. */
   maxBodyBytes?: number
   method: HttpMethod
+  /**
+   * What the request is for: `tag.list`, `manifest.get`, `blob.get`, `catalog.list`,
+   * `referrers.list`, `ping`... Named in --time-methods and --debug-calls; break mode will match it.
+   */
+  operation?: string
   /** Path under the registry root, starting with /v2/. */
   path: string
   /** Token scope for Bearer registries, e.g. `repository:library/alpine:pull`. */
@@ -55,8 +81,49 @@ export interface RegistryResponse extends HttpResponse {
   challenged: boolean
 }
 
+/**
+ * A response whose body is still on the wire. The caller must read `body` to its end or destroy
+ * it, whatever the status (an error's JSON: readCapped). A stall of --timeout while reading fails
+ * the stream with a one-line TransportError.
+ */
+export interface RegistryStreamResponse {
+  authScheme?: string
+  body: Readable
+  challenged: boolean
+  headers: Record<string, string[]>
+  status: number
+  statusText: string
+  url: string
+}
+
+export {readCapped} from './body.js'
+
+/** A response as it arrives: headers read, body not (yet). */
+interface OpenResponse {
+  body: Readable
+  /** The whole body, once read (request(), send()). */
+  bytes?: Buffer
+  endedAt?: number
+  headers: Record<string, string[]>
+  startedAt: number
+  status: number
+  statusText: string
+  url: string
+}
+
+/** The timing of one attempt (a request and its redirects). */
+interface Clock {
+  /** No connection, redirect or (stream()) response headers after this. */
+  deadline: number
+  /** After the headers, the deadline gives way to an idle timeout between chunks. */
+  streaming: boolean
+  timeoutMs: number
+}
+
 const DEFAULT_TIMEOUT_MS = 30_000
 const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+/** Of a streamed error answer, what --debug-calls may show. */
+const STREAM_CAPTURE_BYTES = 64 * 1024
 const MAX_REDIRECTS = 5
 /**
  * How long the TLS probe of an insecure or loopback registry waits for a handshake. A TLS server
@@ -75,8 +142,11 @@ export class RegistryClient {
   readonly auth: AuthMiddleware
   private readonly agents: {http: HttpAgent; https: HttpsAgent}
   private readonly got: Got
+  private readonly retryPolicy: RetryPolicy
   /** Scheme that worked for each endpoint, so the fallback probe happens once per process. */
   private readonly schemes = new Map<string, 'http' | 'https'>()
+  /** One-shot request bodies already handed to a socket: they cannot be sent twice. */
+  private readonly spentBodies = new WeakSet<Readable>()
 
   private constructor(
     private readonly baseGot: Got,
@@ -103,6 +173,7 @@ export class RegistryClient {
       retry: {limit: 0},
       throwHttpErrors: false,
     })
+    this.retryPolicy = {...DEFAULT_RETRY_POLICY, ...options.retryPolicy, retries: options.retries ?? DEFAULT_RETRY_POLICY.retries}
     this.auth = new AuthMiddleware((request) => this.send(request), (ref) => this.schemeOf(ref), options.tracer)
   }
 
@@ -113,36 +184,76 @@ export class RegistryClient {
   }
 
   /**
-   * A request to a registry's API. Sent without credentials unless this process already knows the
-   * registry's challenge; on a 401 challenge, credentials are fetched from `credentials` and the
-   * request is retried once.
+   * A request to a registry's API, its response body read whole (capped: JSON). Sent without
+   * credentials unless this process already knows the registry's challenge; on a 401 challenge,
+   * credentials are fetched from `credentials` and the request is sent once more.
    */
   async request(ref: RegistryRef, request: RegistryRequest, credentials: CredentialsProvider): Promise<RegistryResponse> {
     const {tracer} = this.options
-    const operation = () => this.authenticatedRequest(ref, request, credentials)
-    return tracer ? tracer.method(`registry ${request.method} ${request.path}`, operation) : operation()
+    const operation = async (): Promise<RegistryResponse> => {
+      const {response, ...auth} = await this.authenticated(ref, request, credentials, false)
+      return {...toHttpResponse(response), ...auth}
+    }
+
+    return tracer ? tracer.method(methodName(request), operation) : operation()
   }
 
-  private async authenticatedRequest(ref: RegistryRef, request: RegistryRequest, credentials: CredentialsProvider): Promise<RegistryResponse> {
+  /**
+   * The same request with its response body as a stream (blobs): authentication, retries and
+   * redirects as request(), nothing buffered. --time-methods times it to the body's last byte.
+   */
+  async stream(ref: RegistryRef, request: RegistryRequest, credentials: CredentialsProvider): Promise<RegistryStreamResponse> {
+    const open = async (): Promise<RegistryStreamResponse> => {
+      const {authScheme, challenged, response} = await this.authenticated(ref, request, credentials, true)
+      const {body, headers, status, statusText, url} = response
+      return {authScheme, body, challenged, headers, status, statusText, url}
+    }
+
+    const {tracer} = this.options
+    if (!tracer) return open()
+    return new Promise((resolvePromise, rejectPromise) => {
+      tracer
+        .method(methodName(request), async () => {
+          const response = await open()
+          resolvePromise(response)
+          await finished(response.body)
+        })
+        // After the headers, the caller sees a failure through the body; this one is the timing's.
+        .catch(rejectPromise)
+    })
+  }
+
+  private async authenticated(
+    ref: RegistryRef,
+    request: RegistryRequest,
+    credentials: CredentialsProvider,
+    streaming: boolean,
+  ): Promise<{authScheme?: string; challenge?: Challenge; challenged: boolean; response: OpenResponse}> {
     const step = <T>(name: string, operation: () => Promise<T>) => (this.options.tracer ? this.options.tracer.step(name, operation) : operation())
     const known = this.auth.knownChallenge(ref)
+    // A known challenge: the token for this request's scope is fetched before sending, so a new
+    // scope costs no 401 round trip.
     const preemptive = known ? await step('credentials', async () => this.auth.authorize(known, ref, request.scope ?? known.params.scope, await credentials())) : undefined
-    const first = await step(request.path === '/v2/' ? 'ping' : 'request', () => this.sendToRegistry(ref, request, preemptive))
-    if (first.status !== 401) return {...first, authScheme: preemptive?.scheme, challenge: known, challenged: Boolean(known)}
+    const first = await step(request.path === '/v2/' ? 'ping' : 'request', () => this.openRegistry(ref, request, preemptive, streaming))
+    // A streamed 401's error JSON is read now, so the exchange ends (and shows in --debug-calls)
+    // before the token request; the caller still gets it as a stream if it is the answer.
+    if (streaming && first.status === 401) first.body = Readable.from([await readCapped(first.body, STREAM_CAPTURE_BYTES)])
+    if (first.status !== 401) return {authScheme: preemptive?.scheme, challenge: known, challenged: Boolean(known), response: first}
     // A cached token the registry no longer takes (expired, revoked, wrong scope) is not reused.
-    if (preemptive) this.auth.forgetTokens(ref)
+    if (preemptive) this.auth.forgetToken(preemptive)
     const answer = await step('challenge', async () => {
       const challenge = this.auth.learnChallenge(ref, first)
       return challenge && {challenge, credentials: await credentials()}
     })
-    if (!answer) return {...first, challenge: undefined, challenged: false}
+    if (!answer) return {challenge: undefined, challenged: false, response: first}
     const {challenge} = answer
     const authorization = await step(challenge.scheme === 'bearer' ? 'token' : 'credentials', () =>
       this.auth.authorize(challenge, ref, request.scope ?? challenge.params.scope, answer.credentials),
     )
-    if (!authorization) return {...first, challenge, challenged: true}
-    const retried = await step('retry', () => this.sendToRegistry(ref, request, authorization))
-    return {...retried, authScheme: authorization.scheme, challenge, challenged: true}
+    if (!authorization) return {challenge, challenged: true, response: first}
+    await discard(first.body, first.headers['content-length']?.[0])
+    const retried = await step('retry', () => this.openRegistry(ref, request, authorization, streaming))
+    return {authScheme: authorization.scheme, challenge, challenged: true, response: retried}
   }
 
   /** The URL a registry path resolves to, with the scheme this process settled on. */
@@ -156,55 +267,11 @@ export class RegistryClient {
   }
 
   /**
-   * Every HTTP exchange of the program, registry and token server alike, passes through here.
-   * One deadline (--timeout) covers the request and all its redirects, so a chain of slow hops
-   * cannot stretch it.
+   * Every HTTP exchange of the program, registry and token server alike, passes through here
+   * (buffered: the body is read whole, within its cap).
    */
   async send(request: HttpRequest): Promise<HttpResponse> {
-    const deadline = performance.now() + this.timeoutMs
-    let current = request
-    for (let hop = 0; ; hop++) {
-      const response = await this.sendOnce(current, hop, deadline)
-      const location = response.headers.location?.[0]
-      if (response.status < 300 || response.status >= 400 || response.status === 304 || !location) return response
-      if (hop >= MAX_REDIRECTS) throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) from ${redactUrl(request.url)}`)
-      let target: URL
-      try {
-        target = new URL(location, current.url)
-      } catch {
-        throw new ProtocolError(`${redactUrl(current.url)} redirects to something that is not a URL`)
-      }
-
-      if (target.protocol !== 'http:' && target.protocol !== 'https:') {
-        throw new ProtocolError(`${redactUrl(current.url)} redirects to a ${target.protocol.replace(/:$/, '')} URL; only http and https are followed`)
-      }
-
-      // Credentials regshape sends never ride in a URL; ones a server puts there are not followed.
-      target.username = ''
-      target.password = ''
-      const from = new URL(current.url)
-      const headers = {...current.headers}
-      // Credentials are for the origin they were sent to, never for where it points us (an HTTPS
-      // to HTTP redirect is another origin too).
-      if (target.origin !== from.origin) {
-        if (current.body !== undefined) {
-          throw new ProtocolError(
-            `${from.host} redirects a ${current.method} request to another origin (${target.origin}); a request body, which may carry credentials, is never resent elsewhere`,
-          )
-        }
-
-        for (const name of Object.keys(headers)) if (CREDENTIAL_HEADERS.has(name.toLowerCase())) delete headers[name]
-      }
-
-      const keepsMethod = response.status === 307 || response.status === 308
-      current = {
-        ...current,
-        body: keepsMethod ? current.body : undefined,
-        headers,
-        method: keepsMethod || current.method === 'HEAD' ? current.method : 'GET',
-        url: target.toString(),
-      }
-    }
+    return toHttpResponse(await this.exchange(request, false))
   }
 
   private get timeoutMs(): number {
@@ -227,16 +294,26 @@ export class RegistryClient {
    * challenge handling. The HTTPS-to-HTTP fallback still applies.
    */
   async sendToRegistry(ref: RegistryRef, request: RegistryRequest, authorization?: {header: string}): Promise<HttpResponse> {
+    return toHttpResponse(await this.openRegistry(ref, request, authorization, false))
+  }
+
+  private async openRegistry(ref: RegistryRef, request: RegistryRequest, authorization: undefined | {header: string}, streaming: boolean): Promise<OpenResponse> {
     const headers = {...request.headers}
     if (authorization) headers.authorization = authorization.header
-    const build = (): HttpRequest => ({
-      body: request.body,
-      headers,
-      maxBodyBytes: request.maxBodyBytes,
-      method: request.method,
-      url: this.registryUrl(ref, request.path),
-    })
-    if (this.schemes.has(ref.endpoint)) return this.send(build())
+    const send = () =>
+      this.exchange(
+        {
+          body: request.body,
+          contentLength: request.contentLength,
+          headers,
+          maxBodyBytes: request.maxBodyBytes,
+          method: request.method,
+          operation: request.operation,
+          url: this.registryUrl(ref, request.path),
+        },
+        streaming,
+      )
+    if (this.schemes.has(ref.endpoint)) return send()
     if (ref.scheme) {
       // The user said which: no probe, no fallback.
       if (ref.scheme === 'http' && !(this.options.insecure || isLoopback(ref.endpoint))) {
@@ -244,7 +321,7 @@ export class RegistryClient {
       }
 
       this.schemes.set(ref.endpoint, ref.scheme)
-      return this.send(build())
+      return send()
     }
 
     const lenient = this.options.insecure || isLoopback(ref.endpoint)
@@ -254,12 +331,12 @@ export class RegistryClient {
       const answer = await (tracer ? tracer.method(`tls probe ${ref.endpoint}`, probe) : probe())
       if (answer !== undefined) {
         this.schemes.set(ref.endpoint, answer ? 'https' : 'http')
-        return this.send(build())
+        return send()
       }
     }
 
     try {
-      const response = await this.send(build())
+      const response = await send()
       this.schemes.set(ref.endpoint, 'https')
       return response
     } catch (error) {
@@ -267,96 +344,248 @@ export class RegistryClient {
       // talk plain HTTP to it. A certificate that fails verification is never a reason to fall back.
       if (!lenient || !(error instanceof TransportError) || !error.notTls) throw error
       this.schemes.set(ref.endpoint, 'http')
-      return this.send(build())
+      return send()
     }
   }
 
-  private async sendOnce(request: HttpRequest, hop: number, deadline: number): Promise<HttpResponse> {
+  /**
+   * One request with its retries (registry.md §1): 429, 502, 503, 504 and broken connections,
+   * for requests safe to repeat (idempotent, with a body that can be sent again), backing off
+   * exponentially with jitter or as Retry-After says (capped). Each attempt has its own deadline.
+   */
+  private async exchange(request: HttpRequest, streaming: boolean): Promise<OpenResponse> {
+    const policy = this.retryPolicy
+    let retry: HttpExchange['retry']
+    for (let attempt = 1; ; attempt++) {
+      const repeatable = attempt <= policy.retries && mayRetry(request.method, isReplayable(request.body))
+      let reason: string
+      let waitMs: number
+      try {
+        const response = await this.follow(request, streaming, retry)
+        if (!repeatable || !isRetryableStatus(response.status)) return response
+        reason = `HTTP ${response.status}`
+        waitMs = retryDelayMs(attempt, policy, retryAfterMs(response.headers['retry-after']?.[0]))
+        await discard(response.body, response.headers['content-length']?.[0])
+      } catch (error) {
+        if (!repeatable || !isRetryableError(error)) throw error
+        reason = (error as {code: string}).code
+        waitMs = retryDelayMs(attempt, policy)
+      }
+
+      const wait = () => new Promise<void>((resolvePromise) => setTimeout(resolvePromise, waitMs))
+      const {tracer} = this.options
+      const what = `${request.operation ?? request.method} ${redactUrl(request.url).replace(/\?.*$/, '')}`
+      await (tracer ? tracer.method(`retry ${what} after ${reason} (${attempt} of ${policy.retries})`, wait) : wait())
+      retry = {after: reason, attempt: attempt + 1, of: policy.retries + 1, waitedMs: waitMs}
+    }
+  }
+
+  /** One attempt: the request and its redirects, under one deadline. */
+  private async follow(request: HttpRequest, streaming: boolean, retry: HttpExchange['retry']): Promise<OpenResponse> {
+    const clock: Clock = {deadline: performance.now() + this.timeoutMs, streaming, timeoutMs: this.timeoutMs}
+    let current = request
+    for (let hop = 0; ; hop++) {
+      const response = await this.openHop(current, hop, clock, hop === 0 ? retry : undefined)
+      const location = response.headers.location?.[0]
+      if (response.status < 300 || response.status >= 400 || response.status === 304 || !location) {
+        if (!streaming) {
+          response.bytes = await collect(response.body)
+          response.endedAt = performance.now()
+        }
+
+        return response
+      }
+
+      await discard(response.body, response.headers['content-length']?.[0])
+      if (hop >= MAX_REDIRECTS) throw new ProtocolError(`too many redirects (more than ${MAX_REDIRECTS}) from ${redactUrl(request.url)}`)
+      let target: URL
+      try {
+        target = new URL(location, current.url)
+      } catch {
+        throw new ProtocolError(`${redactUrl(current.url)} redirects to something that is not a URL`)
+      }
+
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+        throw new ProtocolError(`${redactUrl(current.url)} redirects to a ${target.protocol.replace(/:$/, '')} URL; only http and https are followed`)
+      }
+
+      // Credentials regshape sends never ride in a URL; ones a server puts there are not followed.
+      target.username = ''
+      target.password = ''
+      const from = new URL(current.url)
+      const headers = {...current.headers}
+      // Credentials are for the origin they were sent to, never for where it points us (an HTTPS
+      // to HTTP redirect is another origin too): object storage gets a blob GET without them.
+      if (target.origin !== from.origin) {
+        if (current.body !== undefined) {
+          throw new ProtocolError(
+            `${from.host} redirects a ${current.method} request to another origin (${target.origin}); a request body, which may carry credentials, is never resent elsewhere`,
+          )
+        }
+
+        for (const name of Object.keys(headers)) if (CREDENTIAL_HEADERS.has(name.toLowerCase())) delete headers[name]
+      }
+
+      const keepsMethod = response.status === 307 || response.status === 308
+      current = {
+        ...current,
+        body: keepsMethod ? current.body : undefined,
+        contentLength: keepsMethod ? current.contentLength : undefined,
+        headers,
+        method: keepsMethod || current.method === 'HEAD' ? current.method : 'GET',
+        url: target.toString(),
+      }
+    }
+  }
+
+  /** What got sends as the body: a factory is called for this attempt, a one-shot stream is spent. */
+  private bodyToSend(request: HttpRequest): Buffer | Readable | string | undefined {
+    const {body} = request
+    if (typeof body === 'function') return body()
+    if (body instanceof Readable) {
+      if (this.spentBodies.has(body)) {
+        throw new ProtocolError(`the body of ${request.method} ${redactUrl(request.url)} was a one-shot stream, already sent: it cannot be sent again`)
+      }
+
+      this.spentBodies.add(body)
+      return body
+    }
+
+    // got's stream API waits for a body to be written to any other method: an empty one ends it.
+    if (body === undefined && request.method !== 'GET' && request.method !== 'HEAD') return ''
+    return body
+  }
+
+  /** One HTTP exchange, resolved at the response headers; its body streams through ResponseBody. */
+  private async openHop(request: HttpRequest, hop: number, clock: Clock, retry: HttpExchange['retry']): Promise<OpenResponse> {
     const started = performance.now()
-    const remainingMs = deadline - started
-    if (remainingMs <= 0) throw new TransportError(`no answer from ${redactUrl(request.url)} within the timeout (--timeout)`, 'ETIMEDOUT', false)
+    if (clock.deadline - started <= 0) throw new TransportError(`no answer from ${redactUrl(request.url)} within the timeout (--timeout)`, 'ETIMEDOUT', false)
     const {guard} = request
     const url = new URL(request.url)
     // A guarded URL off the registry's own host connects afresh (agent false), never on a pooled
     // socket, so the address check in the lookup below sees every connection it makes.
     const guarded = guard && !isAllowedHost(url, guard) ? guard : undefined
     if (guarded) checkLiteral(url, guarded, hop)
-    const maxBodyBytes = request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+    const streamBody = isStreamBody(request.body)
     let requestHeaders: Record<string, string> = {...request.headers}
-    let bytesReceived = 0
-    const chunks: Buffer[] = []
-    let responseSeen: undefined | {headers: Record<string, string[]>; status: number; statusText: string}
-    const observe = (error?: string) => {
-      const {tracer} = this.options
+    if (streamBody && request.contentLength !== undefined) requestHeaders['content-length'] = String(request.contentLength)
+    const body = this.bodyToSend(request)
+    let bytesSent = typeof body === 'string' || Buffer.isBuffer(body) ? Buffer.byteLength(body) : 0
+    const {tracer} = this.options
+    const report = (outcome: {bytesReceived: number; error?: string; response?: {captured: Buffer; headers: Record<string, string[]>; status: number; statusText: string}}) => {
       if (!tracer) return
       const requestType = Object.entries(requestHeaders).find(([name]) => name.toLowerCase() === 'content-type')?.[1]
+      const {response} = outcome
       tracer.http({
-        bytesReceived,
-        bytesSent: request.body ? Buffer.byteLength(request.body) : 0,
+        bytesReceived: outcome.bytesReceived,
+        bytesSent,
         durationMs: performance.now() - started,
-        error,
+        error: outcome.error,
         method: request.method,
-        requestBody: request.body === undefined ? undefined : describeBody(request.body, requestType),
+        operation: request.operation,
+        requestBody:
+          request.body === undefined
+            ? undefined
+            : streamBody
+              ? `<streamed body${request.contentLength === undefined ? '' : ` of ${request.contentLength} bytes`}>`
+              : describeBody(request.body as Buffer | string, requestType),
         requestHeaders: redactHeaders(requestHeaders),
-        responseBody: bytesReceived > 0 ? describeBody(Buffer.concat(chunks), responseSeen?.headers['content-type']?.[0]) : undefined,
-        responseHeaders: redactHeaders(responseSeen?.headers ?? {}),
-        status: responseSeen?.status,
-        statusText: responseSeen?.statusText,
+        responseBody: response && response.captured.length > 0 ? describeBody(response.captured, response.headers['content-type']?.[0]) : undefined,
+        responseHeaders: redactHeaders(response?.headers ?? {}),
+        retry,
+        status: response?.status,
+        statusText: response?.statusText,
         url: redactUrl(request.url),
       })
     }
 
-    try {
-      const response = await new Promise<HttpResponse>((resolvePromise, rejectPromise) => {
-        const stream = this.got.stream(request.url, {
+    return new Promise<OpenResponse>((resolvePromise, rejectPromise) => {
+      let answered = false
+      let responseBody: ResponseBody | undefined
+      let source: ReturnType<Got['stream']> | undefined
+      const fail = (error: Error) => {
+        if (answered) return
+        answered = true
+        clearTimeout(timer)
+        source?.destroy()
+        report({bytesReceived: 0, error: error.message})
+        rejectPromise(error)
+      }
+
+      const onDeadline = () => {
+        const error = new TransportError(`no answer from ${redactUrl(request.url)} within the timeout (--timeout)`, 'ETIMEDOUT', false)
+        if (responseBody) responseBody.destroy(error)
+        else fail(error)
+      }
+
+      let timer = setTimeout(onDeadline, clock.deadline - started)
+      try {
+        source = this.got.stream(request.url, {
           ...(guarded ? {agent: {http: false, https: false}} : {}),
-          body: request.body,
+          body,
           // Node's own lookup unless a guard must judge the answer or tests stand in for DNS.
           dnsLookup: guarded || this.options.resolve ? (this.lookup(hop, url.port, guarded) as never) : undefined,
           headers: requestHeaders,
           method: request.method,
-          timeout: {request: remainingMs},
         })
-        // The headers as they went out, got's own included, for --debug-calls.
-        if (this.options.tracer) {
-          stream.once('request', (outgoing: {getHeaders(): Record<string, number | string | string[] | undefined>}) => {
-            requestHeaders = Object.fromEntries(Object.entries(outgoing.getHeaders()).map(([name, value]) => [name, String(value)]))
-          })
+      } catch (error) {
+        fail(this.failure(error, request.url))
+        return
+      }
+
+      // The headers as they went out, got's own included, for --debug-calls.
+      if (tracer) {
+        source.once('request', (outgoing: {getHeaders(): Record<string, number | string | string[] | undefined>}) => {
+          requestHeaders = Object.fromEntries(Object.entries(outgoing.getHeaders()).map(([name, value]) => [name, String(value)]))
+        })
+      }
+
+      source.on('uploadProgress', ({transferred}: {transferred: number}) => {
+        bytesSent = transferred
+        // An upload that moves is waited for; --timeout bounds each wait, not its length.
+        if (streamBody && !answered) {
+          clock.deadline = Math.max(clock.deadline, performance.now() + clock.timeoutMs)
+          clearTimeout(timer)
+          timer = setTimeout(onDeadline, clock.deadline - performance.now())
         }
-
-        stream.on('response', (incoming: {rawHeaders: string[]; statusCode: number; statusMessage?: string}) => {
-          responseSeen = {headers: groupHeaders(incoming.rawHeaders), status: incoming.statusCode, statusText: incoming.statusMessage ?? ''}
-        })
-        stream.on('data', (chunk: Buffer) => {
-          bytesReceived += chunk.length
-          if (bytesReceived > maxBodyBytes) {
-            stream.destroy(new ProtocolError(`response from ${redactUrl(request.url)} is larger than ${maxBodyBytes} bytes`))
-            return
-          }
-
-          chunks.push(chunk)
-        })
-        stream.on('error', rejectPromise)
-        stream.on('end', () => {
-          if (!responseSeen) {
-            rejectPromise(new ProtocolError(`no response from ${redactUrl(request.url)}`))
-            return
-          }
-
-          resolvePromise({...responseSeen, body: Buffer.concat(chunks), durationMs: performance.now() - started, url: request.url})
-        })
       })
-      observe()
-      return response
-    } catch (error) {
-      const cause = (error as {cause?: unknown}).cause
-      const failure = error instanceof ProtocolError ? error : cause instanceof InternalAddressError ? cause : toNetworkError(error, request.url)
-      observe(failure.message)
-      throw failure
-    }
+      source.on('error', (error: unknown) => fail(this.failure(error, request.url)))
+      source.once('response', (incoming: {rawHeaders: string[]; statusCode: number; statusMessage?: string}) => {
+        if (answered) return
+        answered = true
+        // A stream's deadline ends at the headers; from here each wait for data has its own.
+        if (clock.streaming) clearTimeout(timer)
+        const headers = groupHeaders(incoming.rawHeaders)
+        const status = incoming.statusCode
+        const statusText = incoming.statusMessage ?? ''
+        const captureBytes = !tracer ? 0 : clock.streaming ? (status >= 300 && isTextual(headers['content-type']?.[0]) ? STREAM_CAPTURE_BYTES : 0) : Number.POSITIVE_INFINITY
+        responseBody = new ResponseBody(source!, {
+          captureBytes,
+          idleMs: clock.streaming ? clock.timeoutMs : undefined,
+          maxBytes: clock.streaming ? undefined : (request.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
+          onFinish: ({bytes, captured, error}) => {
+            clearTimeout(timer)
+            report({bytesReceived: bytes, error: error?.message, response: {captured, headers, status, statusText}})
+          },
+          sourceError: (error) => this.failure(error, request.url),
+          stalled: () =>
+            new TransportError(`the transfer from ${redactUrl(request.url)} stalled: no data for ${formatSeconds(clock.timeoutMs)} (--timeout)`, 'ETIMEDOUT', false),
+          tooLarge: (maxBytes) => new ProtocolError(`response from ${redactUrl(request.url)} is larger than ${maxBytes} bytes`),
+        })
+        resolvePromise({body: responseBody, headers, startedAt: started, status, statusText, url: request.url})
+      })
+    })
   }
 
-  /**
+  /** A failure of got or the socket as one of regshape's errors, one line, no secret. */
+  private failure(error: unknown, url: string): Error {
+    if (error instanceof RegshapeError) return error
+    const cause = (error as {cause?: unknown}).cause
+    if (cause instanceof RegshapeError) return cause
+    return toNetworkError(error, url)
+  }
+
+/**
    * The lookup sockets use (got's dnsLookup, Node's `lookup`): one resolution, judged by the
    * address guard when there is one, and the very addresses it judged are the ones connected to.
    */
@@ -381,6 +610,27 @@ export class RegistryClient {
       )
     }
   }
+}
+
+/** --time-methods' name for a registry request: `registry blob.get GET /v2/…`. */
+function methodName(request: RegistryRequest): string {
+  return `registry ${request.operation ? `${request.operation} ` : ''}${request.method} ${request.path}`
+}
+
+function toHttpResponse(response: OpenResponse): HttpResponse {
+  const {bytes = Buffer.alloc(0), endedAt = performance.now(), headers, startedAt, status, statusText, url} = response
+  return {body: bytes, durationMs: endedAt - startedAt, headers, status, statusText, url}
+}
+
+/** Kinds of body telemetry may show (as redact.describeBody judges them). */
+function isTextual(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').toLowerCase()
+  return type === '' || type.includes('json') || type.startsWith('text/')
+}
+
+function formatSeconds(ms: number): string {
+  const seconds = ms / 1000
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`
 }
 
 function groupHeaders(raw: string[]): Record<string, string[]> {

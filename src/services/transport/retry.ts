@@ -17,7 +17,12 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {baseDelayMs: 200, maxDelayMs: 30_000, retries: 3}
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504])
-const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED', 'UND_ERR_SOCKET'])
+/**
+ * Connections that broke under a request. Not ECONNREFUSED (nothing listens: an answer, and `ping`
+ * of a stopped registry should say so at once) nor ETIMEDOUT (--timeout is the user's bound on a
+ * wait: retrying would multiply it by --retries + 1).
+ */
+const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED', 'UND_ERR_SOCKET'])
 /** Methods that change nothing, or change it the same way twice. POST and PATCH are not among them. */
 const IDEMPOTENT = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PUT'])
 

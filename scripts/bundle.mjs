@@ -5,6 +5,7 @@
 //                              dependencies: everything a command needs before it talks to a network
 //   dist/bundle/got.cjs        got and its dependencies, loaded on the first registry request
 //   dist/bundle/prompts.cjs    @inquirer/input and @inquirer/password, loaded only to prompt
+//   dist/bundle/progress.cjs   cli-progress, loaded only to draw a transfer's progress bar
 //   dist/bundle/telemetry.cjs  the telemetry, loaded only with --time-methods, --time-scenarios
 //                              or --debug-calls
 //   dist/bundle/startup.cjs    what bin/run.js runs first: it loads the others with a code cache
@@ -45,6 +46,8 @@ const outdir = join(root, 'dist', 'bundle')
  */
 const CHUNKS = {
   got: {entry: `export {default} from 'got'`, modules: {got: `export default require('./got.cjs').default`}},
+  // The transfer progress bar, loaded only when blob get draws one.
+  progress: {entry: `module.exports = require('cli-progress')`, modules: {'cli-progress': `module.exports = require('./progress.cjs')`}},
   prompts: {
     entry: `export {default as input} from '@inquirer/input'\nexport {default as password} from '@inquirer/password'`,
     modules: {'@inquirer/input': `export default require('./prompts.cjs').input`, '@inquirer/password': `export default require('./prompts.cjs').password`},

@@ -7,6 +7,7 @@
 import AuthLogin from './commands/auth/login.js'
 import AuthLogout from './commands/auth/logout.js'
 import AuthStatus from './commands/auth/status.js'
+import BlobGet from './commands/blob/get.js'
 import BlobHead from './commands/blob/head.js'
 import CatalogList from './commands/catalog/list.js'
 import ManifestDescriptor from './commands/manifest/descriptor.js'
@@ -22,6 +23,7 @@ export const COMMANDS = {
   'auth:login': AuthLogin,
   'auth:logout': AuthLogout,
   'auth:status': AuthStatus,
+  'blob:get': BlobGet,
   'blob:head': BlobHead,
   'catalog:list': CatalogList,
   'manifest:descriptor': ManifestDescriptor,

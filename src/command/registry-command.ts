@@ -29,6 +29,7 @@ export abstract class RegistryCommand<T extends typeof Command> extends Regshape
     return {
       origin: () => new URL(client.registryUrl(registry, '/')).origin,
       request: (request: LabelledRequest) => this.registryRequest(registry, request),
+      stream: (request: LabelledRequest) => client.stream(registry, request, async () => (await this.resolveCredentials(registry)).credentials),
     }
   }
 

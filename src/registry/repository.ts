@@ -1,7 +1,9 @@
 import type {RegistryRef} from '../services/credentials/registry-name.js'
-import type {RegistryRequest, RegistryResponse} from '../services/transport/registry-client.js'
+import type {Readable} from 'node:stream'
 
-import {DigestMismatchError, digestOf} from '../content/digest.js'
+import type {RegistryRequest, RegistryResponse, RegistryStreamResponse} from '../services/transport/registry-client.js'
+
+import {DigestMismatchError, DigestVerifier, digestOf} from '../content/digest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
@@ -24,6 +26,8 @@ export interface RegistryAccess {
   /** scheme://host:port of the registry, as the client talks to it (known after a first request). */
   origin(): string
   request(request: LabelledRequest): Promise<RegistryResponse>
+  /** The same request with its body left streaming (blobs): the caller consumes or destroys it. */
+  stream(request: LabelledRequest): Promise<RegistryStreamResponse>
 }
 
 /** distribution's manifest size limit, which regshape applies to what it reads too. */
@@ -52,6 +56,15 @@ export interface ManifestDescriptor {
   digest: string
   mediaType: string
   size: number
+}
+
+/** A blob on its way: `body` yields its bytes and fails at its end unless they hash to the digest. */
+export interface BlobDownload {
+  body: Readable
+  contentType?: string
+  /** From Content-Length, when the registry sent one. */
+  size?: number
+  verifier: DigestVerifier
 }
 
 export interface BlobInfo {
@@ -223,6 +236,38 @@ export class Repository {
     if (announced && announced !== digest) throw new DigestMismatchError(`${what}: the registry announced Docker-Content-Digest ${announced}; refused`, digest, announced)
     const length = Number(header(response, 'content-length'))
     return {contentType: header(response, 'content-type'), digest, size: Number.isSafeInteger(length) && length >= 0 ? length : undefined}
+  }
+
+  /**
+   * A blob's bytes as they stream, through a digest check: nothing is held, and whoever reads
+   * `body` gets an error, not a quiet end, if the bytes (or their count, against Content-Length)
+   * are not the blob's. A redirect to storage elsewhere is followed without the Authorization.
+   */
+  async getBlob(digest: string): Promise<BlobDownload> {
+    const what = `blob get ${this.display}@${digest}`
+    let response: RegistryStreamResponse
+    try {
+      response = await this.access.stream({method: 'GET', operation: 'blob.get', path: urls.blob(this.path, digest), scope: this.pull})
+    } catch (error) {
+      if (!(error instanceof RegshapeError)) throw error
+      throw new RegshapeError(`${what}: ${error.message}`, {cause: error, exitCode: error.exitCode})
+    }
+
+    if (response.status !== 200) {
+      const {readCapped} = await import('../services/transport/registry-client.js')
+      throw apiError(what, {body: await readCapped(response.body, 64 * 1024), status: response.status, statusText: response.statusText})
+    }
+
+    const length = Number(response.headers['content-length']?.[0])
+    const size = Number.isSafeInteger(length) && length >= 0 ? length : undefined
+    const verifier = new DigestVerifier(digest, size)
+    // Failures on either side reach the reader as one error naming the blob.
+    response.body.once('error', (error) => verifier.destroy(error))
+    verifier.once('close', () => {
+      if (!response.body.readableEnded) response.body.destroy()
+    })
+    response.body.pipe(verifier)
+    return {body: verifier, contentType: response.headers['content-type']?.[0], size, verifier}
   }
 
   /**

@@ -1,6 +1,6 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
-import type {RegistryRef} from './services/credentials/registry-name.js'
+import type {RegistryRef} from './reference/registry.js'
 import type {ResolvedCredentials} from './services/credentials/resolve.js'
 import type {Telemetry} from './services/telemetry/telemetry.js'
 import type {RegistryRequest, RegistryResponse} from './services/transport/registry-client.js'

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {type ImageRef, type ParseImageOptions, parseDigest, parseImageRef} from '../reference/image.js'
-import {type RegistryRef, parseRegistry} from '../services/credentials/registry-name.js'
+import {type RegistryRef, parseRegistry} from '../reference/registry.js'
 import {InputError, UsageError} from '../services/errors.js'
 
 /**

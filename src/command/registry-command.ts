@@ -3,7 +3,7 @@ import type {Command} from '@oclif/core'
 import {writeFileSync} from 'node:fs'
 
 import type {ImageRef} from '../reference/image.js'
-import type {RegistryRef} from '../services/credentials/registry-name.js'
+import type {RegistryRef} from '../reference/registry.js'
 
 import {RegshapeCommand, registryWithoutUserinfo, userFacing} from '../base-command.js'
 import {formatImageRef} from '../reference/image.js'

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {RegshapeCommand} from '../base-command.js'
 import {terminalSafe} from '../output.js'
-import {parseRegistry} from '../services/credentials/registry-name.js'
+import {parseRegistry} from '../reference/registry.js'
 import {describeSource, sourceJson} from '../services/credentials/resolve.js'
 import {NetworkError, ProtocolError, RegshapeError, UsageError} from '../services/errors.js'
 import {type PingResult, pingRegistry} from '../services/ping.js'

@@ -1,4 +1,4 @@
-import {type RegistryRef, parseRegistry} from '../services/credentials/registry-name.js'
+import {type RegistryRef, parseRegistry} from './registry.js'
 import {terminalSafe} from '../output.js'
 import {InputError} from '../services/errors.js'
 

@@ -1,4 +1,4 @@
-import type {RegistryRef} from '../services/credentials/registry-name.js'
+import type {RegistryRef} from '../reference/registry.js'
 import type {Readable} from 'node:stream'
 
 import type {RegistryRequest, RegistryResponse, RegistryStreamResponse} from '../services/transport/registry-client.js'

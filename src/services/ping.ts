@@ -1,4 +1,4 @@
-import type {RegistryRef} from './credentials/registry-name.js'
+import type {RegistryRef} from '../reference/registry.js'
 import type {ResolvedCredentials} from './credentials/resolve.js'
 import type {Challenge} from './transport/challenge.js'
 import type {RegistryClient} from './transport/registry-client.js'

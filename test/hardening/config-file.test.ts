@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {LockError, acquireLock} from '../../src/services/credentials/config-lock.js'
 import {CredentialStore} from '../../src/services/credentials/credential-store.js'
 import {DockerConfigFile, MAX_CONFIG_BYTES, encodeAuth} from '../../src/services/credentials/docker-config.js'
-import {parseRegistry} from '../../src/services/credentials/registry-name.js'
+import {parseRegistry} from '../../src/reference/registry.js'
 import {basicRegistry, passHelper, USERS} from '../fixtures/servers.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
 

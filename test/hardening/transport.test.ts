@@ -5,7 +5,7 @@ import {type AddressInfo, connect, createServer as createNetServer, type Socket}
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {parseRegistry} from '../../src/services/credentials/registry-name.js'
+import {parseRegistry} from '../../src/reference/registry.js'
 import {isInternalAddress, type Resolver} from '../../src/services/transport/addresses.js'
 import {RegistryClient} from '../../src/services/transport/registry-client.js'
 import {sharedPki} from '../fixtures/pki.js'

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import fc from 'fast-check'
 
-import {DOCKER_HUB_KEY, normalizeStoredKey, parseRegistry} from '../../src/services/credentials/registry-name.js'
+import {DOCKER_HUB_KEY, normalizeStoredKey, parseRegistry} from '../../src/reference/registry.js'
 import {check} from './settings.js'
 
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/)

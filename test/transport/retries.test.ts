@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 
-import {parseRegistry} from '../../src/services/credentials/registry-name.js'
+import {parseRegistry} from '../../src/reference/registry.js'
 import type {Tracer} from '../../src/services/telemetry/tracer.js'
 import type {HttpExchange} from '../../src/services/transport/http.js'
 import {RegistryClient, type RegistryClientOptions} from '../../src/services/transport/registry-client.js'

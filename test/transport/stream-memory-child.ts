@@ -12,7 +12,7 @@ import {createHash} from 'node:crypto'
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
-import {parseRegistry} from '../../src/services/credentials/registry-name.js'
+import {parseRegistry} from '../../src/reference/registry.js'
 import {RegistryClient} from '../../src/services/transport/registry-client.js'
 
 const {BLOB_DIGEST, MODE, REGISTRY_HOST, REGISTRY_PASSWORD, REGISTRY_USER, REPOSITORY} = process.env as Record<string, string>

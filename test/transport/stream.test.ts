@@ -4,7 +4,7 @@ import {createHash} from 'node:crypto'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {parseRegistry} from '../../src/services/credentials/registry-name.js'
+import {parseRegistry} from '../../src/reference/registry.js'
 import type {Tracer} from '../../src/services/telemetry/tracer.js'
 import type {HttpExchange} from '../../src/services/transport/http.js'
 import {readCapped, RegistryClient} from '../../src/services/transport/registry-client.js'

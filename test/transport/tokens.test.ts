@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {repositoryScope} from '../../src/reference/scope.js'
-import {parseRegistry} from '../../src/services/credentials/registry-name.js'
+import {parseRegistry} from '../../src/reference/registry.js'
 import {AuthenticationError} from '../../src/services/errors.js'
 import type {HttpExchange} from '../../src/services/transport/http.js'
 import {RegistryClient} from '../../src/services/transport/registry-client.js'

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {RegshapeCommand} from '../../base-command.js'
 import {terminalSafe} from '../../output.js'
-import {type RegistryRef, parseRegistry} from '../../services/credentials/registry-name.js'
+import {type RegistryRef, parseRegistry} from '../../reference/registry.js'
 import type {NewCredentials} from '../../services/credentials/credential-store.js'
 
 import {AuthenticationError, InputError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../services/errors.js'

@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {RegshapeCommand} from '../../base-command.js'
 import {terminalSafe} from '../../output.js'
 import {listStoredCredentials} from '../../services/credentials/inventory.js'
-import {parseRegistry} from '../../services/credentials/registry-name.js'
+import {parseRegistry} from '../../reference/registry.js'
 import {CredentialHelperError, DockerConfigError, RegshapeError} from '../../services/errors.js'
 
 /** Every message `auth logout` prints, worded as the specification gives them. */

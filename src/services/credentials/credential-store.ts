@@ -4,7 +4,7 @@ import {CredentialHelperError} from '../errors.js'
 import {emptyObject} from './config-json.js'
 import {type AuthEntry, type DockerConfigData, DockerConfigFile, authEntryWith, decodeAuth, encodeAuth, own} from './docker-config.js'
 import {CredentialHelperClient, type HelperClientOptions} from './helper-client.js'
-import {type RegistryRef, normalizeStoredKey, storedKeyMatches} from './registry-name.js'
+import {type RegistryRef, normalizeStoredKey, storedKeyMatches} from '../../reference/registry.js'
 
 /**
  * Where a registry's credentials live and how to get, store and erase them, with Docker's store

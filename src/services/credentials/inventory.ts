@@ -4,7 +4,7 @@ import {CredentialHelperError} from '../errors.js'
 import {CHECK_PARALLELISM, mapLimit} from '../limit.js'
 import {type CredentialStore, type StoreLocation, credentialsFromEntry, findEntry, IDENTITY_TOKEN_USERNAME, selectStore} from './credential-store.js'
 import {own} from './docker-config.js'
-import {type RegistryRef, normalizeStoredKey, parseRegistry} from './registry-name.js'
+import {type RegistryRef, normalizeStoredKey, parseRegistry} from '../../reference/registry.js'
 import {type CredentialKind, credentialKind} from './resolve.js'
 
 /**

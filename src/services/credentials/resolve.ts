@@ -1,6 +1,6 @@
 import type {Credentials} from '../transport/auth.js'
 import type {CredentialStore, StoredCredentials} from './credential-store.js'
-import type {RegistryRef} from './registry-name.js'
+import type {RegistryRef} from '../../reference/registry.js'
 
 /**
  * The credential resolution chain every command uses (spec: "Credential Resolution"):

@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 
-import {type RegistryRef, splitEndpoint} from '../credentials/registry-name.js'
+import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
 
 import {AuthenticationError, ProtocolError} from '../errors.js'
 import {type Challenge, parseChallenges} from './challenge.js'

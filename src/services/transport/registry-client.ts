@@ -7,7 +7,7 @@ import {Readable} from 'node:stream'
 import {finished} from 'node:stream/promises'
 import {rootCertificates} from 'node:tls'
 
-import {type RegistryRef, splitEndpoint} from '../credentials/registry-name.js'
+import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
 
 import {InputError, NetworkError, ProtocolError, RegshapeError, describeError} from '../errors.js'
 import {type ResolvedAddress, type Resolver, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'

@@ -1,4 +1,4 @@
-import {InputError} from '../errors.js'
+import {InputError} from '../services/errors.js'
 
 /**
  * Registry names as users type them, and the keys Docker stores credentials under.

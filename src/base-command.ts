@@ -177,6 +177,8 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
   protected registryForOutput(): string | undefined {
     const fromFlags = (this.flags as undefined | {registry?: string})?.registry
     if (fromFlags !== undefined) return fromFlags
+    const fromArgs = (this.args as undefined | {registry?: string})?.registry
+    if (fromArgs !== undefined) return fromArgs
     for (let i = 0; i < this.argv.length; i++) {
       const arg = this.argv[i]
       if (arg === '-r' || arg === '--registry') return this.argv[i + 1]

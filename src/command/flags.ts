@@ -13,9 +13,11 @@ import {InputError, UsageError} from '../services/errors.js'
 
 export const referenceArgs = {
   /** The positional image reference, `[host[:port]/]path[:tag][@digest]`. */
-  image: (description = 'Image reference, host[:port]/repository[:tag][@digest] (instead of -i)') => Args.string({description}),
+  // ignoreStdin: oclif would otherwise read a missing argument from piped stdin, which for
+  // `auth login --password-stdin` is the password.
+  image: (description = 'Image reference, host[:port]/repository[:tag][@digest] (instead of -i)') => Args.string({description, ignoreStdin: true}),
   /** The positional registry of registry-scoped commands. */
-  registry: (description = 'Registry hostname, host[:port] (instead of -r)') => Args.string({description}),
+  registry: (description = 'Registry hostname, host[:port] (instead of -r)') => Args.string({description, ignoreStdin: true}),
 }
 
 export const referenceFlags = {
@@ -55,6 +57,14 @@ export function oneOf(positional: string | undefined, option: string | undefined
   if (positional !== undefined && option !== undefined) throw new UsageError(messages.both(optionName))
   const given = positional ?? option
   if (given === undefined) throw new UsageError(messages.neither(optionName, example))
+  return given
+}
+
+/** The registry of a command that takes `HOST` or `-r HOST` (ping, auth login, auth logout), unparsed. */
+export function registryName(positional: string | undefined, option: string | undefined, command: string): string {
+  if (positional !== undefined && option !== undefined) throw new UsageError('give the registry once: as the argument or with -r, not both')
+  const given = positional ?? option
+  if (given === undefined) throw new UsageError(`name the registry: regshape ${command} <registry> (or -r <registry>)`)
   return given
 }
 

@@ -1,15 +1,15 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
 import {RegshapeCommand} from '../base-command.js'
 import {terminalSafe} from '../output.js'
+import {referenceArgs, registryName} from '../command/flags.js'
 import {parseRegistry} from '../reference/registry.js'
 import {describeSource, sourceJson} from '../services/credentials/resolve.js'
-import {NetworkError, ProtocolError, RegshapeError, UsageError} from '../services/errors.js'
+import {NetworkError, ProtocolError, RegshapeError} from '../services/errors.js'
 import {type PingResult, pingRegistry} from '../services/ping.js'
 
 /** Every message `ping` prints. */
 const messages = {
-  missingRegistry: 'name the registry: regshape ping <registry> (or -r <registry>)',
   loginHint: (registry: string) => `; log in with: regshape auth login -r ${registry}`,
   outcome: {
     accepted: 'accepted',
@@ -17,14 +17,13 @@ const messages = {
     'not-required': 'not required (/v2/ is open to anyone)',
     rejected: 'rejected',
   },
-  twoRegistries: 'give the registry once: as the argument or with -r, not both',
   notRegistry: (registry: string, reason: string) => `Registry ${registry} answered, but not as a registry: ${reason}`,
   unreachable: (registry: string, reason: string) => `Registry ${registry} is not reachable: ${reason}`,
 }
 
 export default class Ping extends RegshapeCommand<typeof Ping> {
   static override args = {
-    registry: Args.string({description: 'Registry hostname (e.g., registry.example.com)'}),
+    registry: referenceArgs.registry('Registry hostname (e.g., registry.example.com)'),
   }
 
   static override description = `Sends GET /v2/ without credentials and reports the HTTP status, the Docker-Distribution-API-Version header, the authentication the registry demands (Basic, or Bearer with its realm and service) and the round-trip time. If the registry asks for credentials, ping answers with what the credential resolution chain yields (flags, credential helper, config file, or anonymous) and says whether they were accepted and where they came from.
@@ -43,10 +42,7 @@ Exits 0 when the registry speaks the distribution API, even if it wants credenti
   static override summary = 'Check that a registry is reachable and which credentials it accepts'
 
   async run(): Promise<void> {
-    if (this.args.registry !== undefined && this.flags.registry !== undefined) throw new UsageError(messages.twoRegistries)
-    const name = this.args.registry ?? this.flags.registry
-    if (name === undefined) throw new UsageError(messages.missingRegistry)
-    const ref = parseRegistry(name)
+    const ref = parseRegistry(registryName(this.args.registry, this.flags.registry, 'ping'))
     let result: PingResult
     try {
       const client = await this.services.registryClient()
@@ -60,10 +56,6 @@ Exits 0 when the registry speaks the distribution API, even if it wants credenti
     }
 
     this.emitResult(this.human(ref.input, result), this.json(ref.input, result))
-  }
-
-  protected override registryForOutput(): string | undefined {
-    return this.args?.registry ?? super.registryForOutput()
   }
 
   private human(registry: string, result: PingResult): string {

@@ -493,10 +493,33 @@ describe('regshape auth login', () => {
       expect(result.stderr).to.equal('Error: username is empty\n')
     })
 
-    it('requires --registry (exit 2, one line)', async () => {
+    it('requires the registry (exit 2, one line)', async () => {
       const result = await runCli(['auth', 'login', '-u', 'alice', '--password-stdin'], {stdin: 'pw'})
       expect(result.code).to.equal(2)
-      expect(result.stderr).to.equal('Error: Missing required flag registry (see --help)\n')
+      expect(result.stderr).to.equal('Error: name the registry: regshape auth login <registry> (or -r <registry>)\n')
+    })
+
+    it('never takes piped stdin (the password, with --password-stdin) for the registry argument', async () => {
+      for (const args of [['auth', 'login', '-u', 'alice', '--password-stdin'], ['ping'], ['auth', 'logout']]) {
+        const result = await runCli(args, {env: {DOCKER_CONFIG: configDir()}, stdin: 'hunter2-secret\n'})
+        expect(result.code, result.stderr).to.equal(2)
+        expect(result.stderr).to.match(/^Error: name the registry: /)
+        expectNoSecrets(result, ['hunter2-secret'])
+      }
+    })
+
+    it('takes the registry as an argument too, and `regshape login` / `regshape logout` as docker spells them', async () => {
+      const registry = await basicRegistry()
+      const dockerConfig = configDir()
+      const login = await runCli(['login', registry.host, '-u', alice.username, '--password-stdin'], {env: {DOCKER_CONFIG: dockerConfig}, stdin: alice.password})
+      expectLoginSucceeded(login)
+      expect(decodeAuth(readConfig(dockerConfig).auths[registry.host])).to.equal(`${alice.username}:${alice.password}`)
+      const both = await runCli(['auth', 'login', registry.host, '-r', registry.host, '-u', alice.username, '--password-stdin'], {env: {DOCKER_CONFIG: dockerConfig}, stdin: alice.password})
+      expect([both.code, both.stderr]).to.deep.equal([2, 'Error: give the registry once: as the argument or with -r, not both\n'])
+      const logout = await runCli(['logout', registry.host], {env: {DOCKER_CONFIG: dockerConfig}})
+      expect([logout.code, logout.stdout]).to.deep.equal([0, `Removing login credentials for ${registry.host}.\n`])
+      const neither = await runCli(['auth', 'logout'], {env: {DOCKER_CONFIG: dockerConfig}})
+      expect([neither.code, neither.stderr]).to.deep.equal([2, 'Error: name the registry: regshape auth logout <registry> (or -r <registry>)\n'])
     })
 
     it('never echoes a misplaced argument, which may be a password', async () => {

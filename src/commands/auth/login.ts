@@ -1,5 +1,7 @@
 import {Flags} from '@oclif/core'
 
+import {referenceArgs, registryName} from '../../command/flags.js'
+
 import {RegshapeCommand} from '../../base-command.js'
 import {terminalSafe} from '../../output.js'
 import {type RegistryRef, parseRegistry} from '../../reference/registry.js'
@@ -35,6 +37,11 @@ const messages = {
 }
 
 export default class AuthLogin extends RegshapeCommand<typeof AuthLogin> {
+  /** `regshape login`, as docker, oras, crane and regctl spell it. */
+  static override aliases = ['login']
+
+  static override args = {registry: referenceArgs.registry()}
+
   static override description = `Verifies the credentials against the registry first (GET /v2/, then its Basic or Bearer challenge), then stores them: through the credential helper that config.json selects (credHelpers, then credsStore), else base64-encoded in its "auths" section.
 
 A missing username or password is prompted for, the password hidden. Without a terminal, pass --username with --password-stdin.
@@ -61,7 +68,7 @@ With --repository and --scope, login also asks the token server for pull (or pul
     'identity-token': Flags.string({description: 'Log in with an identity (OAuth2 refresh) token instead of a password'}),
     'identity-token-stdin': Flags.boolean({description: 'Read an identity (OAuth2 refresh) token from stdin'}),
     'password-stdin': Flags.boolean({description: 'Read password from stdin instead of prompting'}),
-    registry: Flags.string({char: 'r', description: 'Registry hostname (e.g., registry.example.com)', required: true}),
+    registry: Flags.string({char: 'r', description: 'Registry hostname (e.g., registry.example.com)'}),
     repository: Flags.string({description: 'Also check the token\'s rights on this repository (with --scope)', helpValue: 'REPO'}),
     scope: Flags.string({
       dependsOn: ['repository'],
@@ -74,7 +81,7 @@ With --repository and --scope, login also asks the token server for pull (or pul
 
   async run(): Promise<void> {
     const {actions, credentials, ref, repository} = await this.step('resolve input', async () => {
-      const ref = parseRegistry(this.flags.registry)
+      const ref = parseRegistry(registryName(this.args.registry, this.flags.registry, 'auth login'))
       const repository = this.flags.repository === undefined ? undefined : parseRepository(this.flags.repository)
       const actions: Action[] = this.flags.scope === 'push' ? ['pull', 'push'] : ['pull']
       // A config we could not write back must stop us before a password is sent anywhere.

@@ -1,20 +1,28 @@
 import {Flags} from '@oclif/core'
 
+import {referenceArgs, registryName} from '../../command/flags.js'
+
 import {RegshapeCommand} from '../../base-command.js'
 import {terminalSafe} from '../../output.js'
 import {listStoredCredentials} from '../../services/credentials/inventory.js'
 import {parseRegistry} from '../../reference/registry.js'
-import {CredentialHelperError, DockerConfigError, RegshapeError} from '../../services/errors.js'
+import {CredentialHelperError, DockerConfigError, RegshapeError, UsageError} from '../../services/errors.js'
 
 /** Every message `auth logout` prints, worded as the specification gives them. */
 const messages = {
   eraseFailed: (reason: string) => `Could not remove credentials: ${reason}`,
   notLoggedIn: (registry: string) => `Not logged in to ${registry}.`,
   notLoggedInAnywhere: 'Not logged in to any registry.',
+  allWithRegistry: '--all erases every registry\'s credentials: name no registry with it',
   removed: (registry: string) => `Removing login credentials for ${registry}.`,
 }
 
 export default class AuthLogout extends RegshapeCommand<typeof AuthLogout> {
+  /** `regshape logout`, as docker, oras, crane and regctl spell it. */
+  static override aliases = ['logout']
+
+  static override args = {registry: referenceArgs.registry()}
+
   static override description = `Erases the registry's credentials from the store that config.json selects for it (credHelpers, then credsStore, then its "auths" section), under the canonical key and its legacy spellings (https://host, http://host, host/path). Logging out when nothing is stored is not an error.
 
 --all erases every stored login: each registry that "auths", "credHelpers" or the "credsStore" helper holds, as auth status lists them (Docker Hub's web-login pseudo-entries are not registries and stay).`
@@ -26,19 +34,20 @@ export default class AuthLogout extends RegshapeCommand<typeof AuthLogout> {
   ]
 
   static override flags = {
-    all: Flags.boolean({description: 'Remove the credentials of every registry (as skopeo logout --all)', exactlyOne: ['registry', 'all']}),
-    registry: Flags.string({char: 'r', description: 'Registry hostname', exactlyOne: ['registry', 'all']}),
+    all: Flags.boolean({description: 'Remove the credentials of every registry (as skopeo logout --all)'}),
+    registry: Flags.string({char: 'r', description: 'Registry hostname'}),
   }
 
   static override summary = 'Remove persisted credentials for a registry'
 
   async run(): Promise<void> {
     if (this.flags.all) {
+      if (this.args.registry !== undefined || this.flags.registry !== undefined) throw new UsageError(messages.allWithRegistry)
       await this.logoutEverywhere()
       return
     }
 
-    const ref = parseRegistry(this.flags.registry as string)
+    const ref = parseRegistry(registryName(this.args.registry, this.flags.registry, 'auth logout'))
     const removed = await this.erase(ref.input)
     this.emitResult(removed ? messages.removed(ref.input) : messages.notLoggedIn(ref.input), {status: 'success', registry: ref.input})
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`, step 1: make a clean checkout (after `npm ci`) ready to be measured.
 // - the Debian packages behind what the bench starts and reads: the registry, htpasswd for its
-//   bcrypt users, openssl for the token signer, GNU time for peak RSS. Installed with apt-get
+//   bcrypt users, openssl for the token signer, GNU time for peak RSS, curl for the blob download
+//   reference. Installed with apt-get
 //   only when missing and when running as root; otherwise the exact apt-get line is printed.
 //   skopeo is optional: its rows are skipped when it is not installed, never installed here.
 // - a build (dist/, its bundles and oclif.manifest.json) when there is none or it is older than the sources,
@@ -21,6 +22,7 @@ const needed = {
   htpasswd: 'apache2-utils',
   openssl: 'openssl',
   '/usr/bin/time': 'time',
+  curl: 'curl',
 }
 
 ensureDebianPackages(needed, 'The bench')

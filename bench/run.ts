@@ -22,11 +22,12 @@
  *   (then there is nothing honest to report).
  */
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
-import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {cpus, loadavg, tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {ImagePusher, seedImages} from '../test/fixtures/images.js'
 import {type RegistryHandle, startRegistry} from '../test/fixtures/registry.js'
 import {USERS, basicRegistry, startStandardTokenServer, stopAll, tokenRegistry} from '../test/fixtures/servers.js'
 import type {TokenServerHandle} from '../test/fixtures/token-server.js'
@@ -56,7 +57,7 @@ function log(message: string): void {
 
 // --- the commands ----------------------------------------------------------------------------
 
-type Kind = 'floor' | 'minimal' | 'regshape' | 'skopeo'
+type Kind = 'curl' | 'floor' | 'minimal' | 'regshape' | 'skopeo'
 type Login = 'basic' | 'bearer'
 
 interface BenchCommand {
@@ -72,6 +73,8 @@ interface BenchCommand {
   /** stdout+stderr of a successful run must match. */
   expect?: RegExp
   budgetMs?: number
+  /** A file a successful run must leave behind, of this many bytes (blob downloads). */
+  outputFile?: {path: string; size: number}
 }
 
 interface RunResult {
@@ -215,6 +218,221 @@ function timedCommands(basicHost: string, bearerHost: string): BenchCommand[] {
   return commands
 }
 
+// --- registry reads and blob downloads (issue 11) --------------------------------------------
+
+const BLOB_RUNS = positiveInt('BENCH_BLOB_RUNS', 5)
+const BLOB_WARMUP = positiveInt('BENCH_BLOB_WARMUP', 1)
+const BIG_BLOB = 1024 * 1024 * 1024
+const SMALL_BLOB = 64 * 1024 * 1024
+const READ_REPO = 'bench/read'
+const BLOB_REPO = 'bench/blob'
+/** The issue's targets: read start-up ≤ 1.3× minimal; blob get ≤ 1.1× curl, ≤ 100 MiB, 64 MiB vs 1 GiB within 10 MiB. */
+const BUDGET_READ_RATIO = 1.3
+const BUDGET_BLOB_RATIO = 1.1
+const BUDGET_BLOB_RSS_MIB = 100
+const BUDGET_BLOB_RSS_SPREAD_MIB = 10
+
+/** A DOCKER_CONFIG holding alice's login for `host`, as `auth login` leaves it; read, never written. */
+function loggedInConfig(id: string, host: string): string {
+  const dockerConfig = join(scratch, id, 'docker')
+  mkdirSync(dockerConfig, {recursive: true})
+  const auth = Buffer.from(`${USERS.alice.username}:${USERS.alice.password}`).toString('base64')
+  writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({auths: {[host]: {auth}}}, null, '\t'), {mode: 0o600})
+  return dockerConfig
+}
+
+function readCommands(host: string, tag: string): BenchCommand[] {
+  const ref = `${host}/${READ_REPO}`
+  const minimal = (id: string, label: string, args: string[], expect: RegExp, httpsFirst: boolean): BenchCommand => ({
+    id,
+    label: `minimal node:http ${label}${httpsFirst ? ' --https-first' : ''}`,
+    kind: 'minimal',
+    argv: [node, join(root, 'bench', 'minimal-read.mjs'), host, ...args, ...(httpsFirst ? ['--https-first'] : [])],
+    env: commandEnv(id, {DOCKER_CONFIG: loggedInConfig(id, host)}),
+    expect,
+  })
+  const manifestExpect = new RegExp(`"mediaType": "application/vnd\\.oci\\.image\\.manifest\\.v1\\+json"`)
+  const tagsExpect = new RegExp(`^${tag}$`, 'm')
+  return [
+    {
+      id: 'manifest-get',
+      label: `regshape manifest get ${READ_REPO}:${tag}`,
+      kind: 'regshape',
+      argv: [node, cli, 'manifest', 'get', `${ref}:${tag}`],
+      env: commandEnv('manifest-get', {DOCKER_CONFIG: loggedInConfig('manifest-get', host)}),
+      expect: manifestExpect,
+    },
+    minimal('minimal-manifest', 'manifest get', ['manifest', READ_REPO, tag], manifestExpect, false),
+    minimal('minimal-manifest-https-first', 'manifest get', ['manifest', READ_REPO, tag], manifestExpect, true),
+    {
+      id: 'tag-list',
+      label: `regshape tag list ${READ_REPO}`,
+      kind: 'regshape',
+      argv: [node, cli, 'tag', 'list', ref],
+      env: commandEnv('tag-list', {DOCKER_CONFIG: loggedInConfig('tag-list', host)}),
+      expect: tagsExpect,
+    },
+    minimal('minimal-tags', 'tag list', ['tags', READ_REPO], tagsExpect, false),
+    minimal('minimal-tags-https-first', 'tag list', ['tags', READ_REPO], tagsExpect, true),
+  ]
+}
+
+/** Where the downloads go: tmpfs when there is one with room, so the disk is out of the race for both sides. */
+function downloadDir(): string {
+  const shm = '/dev/shm'
+  try {
+    const avail = Number(spawnSync('df', ['-B1', '--output=avail', shm], {encoding: 'utf8'}).stdout.split('\n')[1]?.trim())
+    // Room for every download of one round at once, with a margin.
+    if (avail > 6 * BIG_BLOB) return mkdtempSync(join(shm, 'regshape-bench-'))
+  } catch {
+    // no df or no tmpfs: the scratch directory below
+  }
+
+  return join(scratch, 'downloads')
+}
+
+interface PushedBlobs {
+  big: string
+  small: string
+}
+
+function blobCommands(host: string, blobs: PushedBlobs, outDir: string): {timed: BenchCommand[]; rssOnly: BenchCommand[]} {
+  mkdirSync(outDir, {recursive: true})
+  const url = (digest: string) => `http://${host}/v2/${BLOB_REPO}/blobs/${digest}`
+  // curl reads the credentials from a config file (-K) so that they stay out of argv and results.json.
+  const curlConfig = join(scratch, 'curl.conf')
+  writeFileSync(curlConfig, `user = "${USERS.alice.username}:${USERS.alice.password}"\n`, {mode: 0o600})
+  const curlBin = findOnPath('curl')
+  const sizeOf = (digest: string) => (digest === blobs.big ? BIG_BLOB : SMALL_BLOB)
+  const gib = (digest: string) => (digest === blobs.big ? '1 GiB' : '64 MiB')
+  const output = (id: string) => join(outDir, `${id}.out`)
+  const withFile = (command: Omit<BenchCommand, 'outputFile' | 'reset'>, digest: string): BenchCommand => {
+    const path = output(command.id)
+    return {...command, outputFile: {path, size: sizeOf(digest)}, reset: () => rmSync(path, {force: true})}
+  }
+
+  const regshape = (id: string, digest: string, extra: string[] = []) =>
+    withFile(
+      {
+        id,
+        label: `regshape blob get -o FILE${extra.length > 0 ? ` ${extra.join(' ')}` : ''} (${gib(digest)})`,
+        kind: 'regshape',
+        argv: [node, cli, 'blob', 'get', `${host}/${BLOB_REPO}@${digest}`, '-o', output(id), ...extra],
+        env: commandEnv(id, {DOCKER_CONFIG: loggedInConfig(id, host)}),
+        expect: new RegExp(`"digest": "${digest}"`),
+      },
+      digest,
+    )
+  const minimal = (id: string, digest: string, verify = true) =>
+    withFile(
+      {
+        id,
+        label: `minimal node:http blob GET${verify ? ' + sha256' : ', no digest check,'} -o FILE (${gib(digest)})`,
+        kind: 'minimal',
+        argv: [node, join(root, 'bench', 'minimal-read.mjs'), host, 'blob', BLOB_REPO, digest, output(id), ...(verify ? [] : ['--no-verify'])],
+        env: commandEnv(id, {DOCKER_CONFIG: loggedInConfig(id, host)}),
+        expect: new RegExp(`"digest": "${digest}"`),
+      },
+      digest,
+    )
+  const timed: BenchCommand[] = []
+  if (curlBin) {
+    timed.push(
+      withFile({id: 'curl-blob', label: 'curl -o FILE (1 GiB)', kind: 'curl', argv: [curlBin, '-sSf', '-K', curlConfig, '-o', output('curl-blob'), url(blobs.big)], env: commandEnv('curl-blob')}, blobs.big),
+      withFile(
+        {
+          id: 'curl-sha256sum-blob',
+          label: 'curl -o FILE && sha256sum FILE (1 GiB)',
+          kind: 'curl',
+          argv: ['sh', '-c', `"$0" -sSf -K "$1" -o "$2" "$3" && sha256sum "$2"`, curlBin, curlConfig, output('curl-sha256sum-blob'), url(blobs.big)],
+          env: commandEnv('curl-sha256sum-blob'),
+          expect: new RegExp(`^${blobs.big.slice('sha256:'.length)} `, 'm'),
+        },
+        blobs.big,
+      ),
+    )
+  } else {
+    log('curl not found: the blob rows have no curl reference (apt-get install curl)')
+  }
+
+  // Without the digest check: what Node's http and fs streams alone cost next to curl.
+  // --chunk-size is the output stream's buffer (default 65536, as upstream): a larger one lets
+  // writes coalesce while one is in flight, and pauses the socket less often.
+  timed.push(
+    minimal('minimal-blob-no-verify', blobs.big, false),
+    minimal('minimal-blob', blobs.big),
+    regshape('blob-get', blobs.big),
+    regshape('blob-get-chunk-1m', blobs.big, ['--chunk-size', '1048576']),
+  )
+  return {timed, rssOnly: [regshape('blob-get-small', blobs.small)]}
+}
+
+interface Reference {
+  header: string
+  /** The id of the row a regshape row is divided by, or undefined for none. */
+  of: (row: Row) => string | undefined
+}
+
+function ratioTo(row: Row, rows: Row[], reference: Reference): number | undefined {
+  const id = reference.of(row)
+  const other = id === undefined ? undefined : rows.find((r) => r.command.id === id)
+  return other && row.timing.samplesMs.length > 0 ? row.timing.medianMs / other.timing.medianMs : undefined
+}
+
+function versusTable(rows: Row[], references: Reference[], target: (row: Row) => string): string {
+  const header = ['command', 'median ms', 'min ms', ...references.map((r) => r.header), 'peak RSS MiB', 'target']
+  const timed = (row: Row, x: number) => (row.timing.samplesMs.length > 0 ? fmt(x) : '—')
+  const body = rows.map((row) => [
+    row.command.label,
+    timed(row, row.timing.medianMs),
+    timed(row, row.timing.minMs),
+    ...references.map((r) => (row.command.kind === 'regshape' && r.of(row) !== undefined ? fmt(ratioTo(row, rows, r), 2) : '')),
+    row.rssKiB?.length ? fmt(mib(median(row.rssKiB))) : '—',
+    target(row),
+  ])
+  return markdownTable(header, body, [false, true, true, ...references.map(() => true), true, false])
+}
+
+const READ_REFERENCES: Reference[] = [
+  {header: '× minimal', of: (row) => (row.command.id === 'manifest-get' ? 'minimal-manifest' : 'minimal-tags')},
+  // regshape probes TLS first on a loopback registry; this reference makes the same probe.
+  {header: '× minimal --https-first', of: (row) => (row.command.id === 'manifest-get' ? 'minimal-manifest-https-first' : 'minimal-tags-https-first')},
+]
+
+function readTarget(row: Row, rows: Row[]): string {
+  if (row.command.kind !== 'regshape') return ''
+  const x = ratioTo(row, rows, READ_REFERENCES[1]!)
+  return x === undefined ? '' : `≤${BUDGET_READ_RATIO}× minimal --https-first ${x <= BUDGET_READ_RATIO ? 'pass' : 'over'}`
+}
+
+/** The 1 GiB regshape rows (not the 64 MiB one, which is there for its peak RSS only). */
+const bigBlobGet = (row: Row) => row.command.id.startsWith('blob-get') && row.command.id !== 'blob-get-small'
+
+const BLOB_REFERENCES: Reference[] = [
+  {header: '× curl', of: (row) => (bigBlobGet(row) ? 'curl-blob' : undefined)},
+  {header: '× curl && sha256sum', of: (row) => (bigBlobGet(row) ? 'curl-sha256sum-blob' : undefined)},
+  {header: '× minimal', of: (row) => (bigBlobGet(row) ? 'minimal-blob' : undefined)},
+]
+
+function blobTarget(row: Row, rows: Row[]): string {
+  if (row.command.kind !== 'regshape') return ''
+  const parts: string[] = []
+  const x = ratioTo(row, rows, BLOB_REFERENCES[0]!)
+  if (x !== undefined) parts.push(`≤${BUDGET_BLOB_RATIO}× curl ${x <= BUDGET_BLOB_RATIO ? 'pass' : 'over'}`)
+  if (row.rssKiB?.length) parts.push(`≤${BUDGET_BLOB_RSS_MIB} MiB ${mib(median(row.rssKiB)) <= BUDGET_BLOB_RSS_MIB ? 'pass' : 'over'}`)
+  return parts.join(', ')
+}
+
+/** The 64 MiB and the 1 GiB download's peak RSS must lie within BUDGET_BLOB_RSS_SPREAD_MIB of each other. */
+function blobRssSpread(rows: Row[]): string {
+  const at = (id: string) => rows.find((r) => r.command.id === id)?.rssKiB
+  const big = at('blob-get')
+  const small = at('blob-get-small')
+  if (!big?.length || !small?.length) return ''
+  const spread = mib(median(big)) - mib(median(small))
+  return `Peak RSS of blob get, 1 GiB minus 64 MiB: ${spread.toFixed(1)} MiB (target: within ${BUDGET_BLOB_RSS_SPREAD_MIB} MiB, ${Math.abs(spread) <= BUDGET_BLOB_RSS_SPREAD_MIB ? 'pass' : 'over'}).`
+}
+
 // --- running ---------------------------------------------------------------------------------
 
 /** One run: state reset (untimed), then spawn → 'exit' timed with process.hrtime. */
@@ -246,7 +464,10 @@ function runOnce(command: BenchCommand, wrapper: string[] = []): Promise<RunResu
 }
 
 function check(command: BenchCommand, result: RunResult): void {
-  if (result.code === 0 && (!command.expect || command.expect.test(result.output))) return
+  const file = command.outputFile
+  const fileOk = !file || (existsSync(file.path) && statSync(file.path).size === file.size)
+  if (result.code === 0 && fileOk && (!command.expect || command.expect.test(result.output))) return
+  if (result.code === 0 && !fileOk) throw new Error(`${command.label} exited 0 but did not leave ${file!.size} bytes in ${file!.path}`)
   throw new Error(`${command.label} failed (exit ${result.code ?? result.signal}):\n${result.output.trim()}`)
 }
 
@@ -270,13 +491,13 @@ interface Timing {
   stdevMs: number
 }
 
-async function timeAll(commands: BenchCommand[]): Promise<Map<string, Timing>> {
+async function timeAll(commands: BenchCommand[], runs = RUNS, warmup = WARMUP): Promise<Map<string, Timing>> {
   for (const command of commands) check(command, await runOnce(command))
-  log(`warm-up: ${WARMUP} run(s) of each of ${commands.length} commands`)
-  for (let i = 0; i < WARMUP; i++) for (const command of commands) check(command, await runOnce(command))
+  log(`warm-up: ${warmup} run(s) of each of ${commands.length} commands`)
+  for (let i = 0; i < warmup; i++) for (const command of commands) check(command, await runOnce(command))
   const samples = new Map<string, number[]>(commands.map((c) => [c.id, []]))
-  for (let round = 1; round <= RUNS; round++) {
-    if (round === 1 || round % 5 === 0) log(`timed round ${round}/${RUNS}`)
+  for (let round = 1; round <= runs; round++) {
+    if (round === 1 || round % 5 === 0 || runs < 10) log(`timed round ${round}/${runs}`)
     for (const command of commands) {
       const result = await runOnce(command)
       check(command, result)
@@ -301,7 +522,7 @@ async function timeAll(commands: BenchCommand[]): Promise<Map<string, Timing>> {
 }
 
 /** Peak RSS (KiB) per command: median of separate runs under GNU time's %M. */
-async function peakRss(commands: BenchCommand[]): Promise<Map<string, number[]>> {
+async function peakRss(commands: BenchCommand[], runs = RSS_RUNS): Promise<Map<string, number[]>> {
   const out = new Map<string, number[]>()
   if (!existsSync(TIME_BIN)) {
     log(`${TIME_BIN} not found: peak RSS not measured (install the Debian package "time")`)
@@ -311,7 +532,7 @@ async function peakRss(commands: BenchCommand[]): Promise<Map<string, number[]>>
   const rssFile = join(scratch, 'rss')
   for (const command of commands) {
     const kib: number[] = []
-    for (let i = 0; i < RSS_RUNS; i++) {
+    for (let i = 0; i < runs; i++) {
       const result = await runOnce(command, [TIME_BIN, '-f', '%M', '-o', rssFile])
       check(command, result)
       const last = readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? ''
@@ -550,17 +771,34 @@ async function main(): Promise<number> {
   log(`starting registries (Basic/htpasswd and Bearer/token, plain HTTP on 127.0.0.1)`)
   const [basic, bearer] = await Promise.all([basicRegistry(), tokenRegistry()])
   const counting = await countingSetup(basic)
+  const outDir = downloadDir()
   try {
-    const commands = timedCommands(basic.host, bearer.host)
+    log(`pushing a small image to ${READ_REPO} and blobs of 64 MiB and 1 GiB to ${BLOB_REPO} (untimed)`)
+    await seedImages(basic, READ_REPO, {bigLayerBytes: 1000})
+    const pusher = new ImagePusher(basic)
+    const blobs = {big: (await pusher.blob(BLOB_REPO, {seed: 1024, size: BIG_BLOB})).digest, small: (await pusher.blob(BLOB_REPO, {seed: 65, size: SMALL_BLOB})).digest}
+    const loginCommands = timedCommands(basic.host, bearer.host)
+    const reads = readCommands(basic.host, 'oci')
+    const commands = [...loginCommands, ...reads]
     if (!skopeo) log('skopeo not installed: its rows are skipped')
     const timings = await timeAll(commands)
     log(`peak RSS: ${RSS_RUNS} run(s) of each command under ${TIME_BIN}`)
     const rss = await peakRss(commands)
+    log(`blob downloads to ${outDir}: ${BLOB_WARMUP} warm-up and ${BLOB_RUNS} timed run(s) of each, interleaved`)
+    const blobSet = blobCommands(basic.host, blobs, outDir)
+    const blobTimings = await timeAll(blobSet.timed, BLOB_RUNS, BLOB_WARMUP)
+    log(`blob downloads: peak RSS, ${BLOB_RUNS} run(s) of each under ${TIME_BIN}`)
+    const blobRss = await peakRss([...blobSet.timed, ...blobSet.rssOnly], BLOB_RUNS)
+    for (const command of [...blobSet.timed, ...blobSet.rssOnly]) command.reset?.()
     log('round trips: one run of each login through counting proxies')
     const roundTrips = await countRoundTrips(counting)
     const loadAfter = loadavg()
 
-    const rows: Row[] = commands.map((command) => ({command, timing: timings.get(command.id)!, rssKiB: rss.get(command.id)}))
+    const rows: Row[] = loginCommands.map((command) => ({command, timing: timings.get(command.id)!, rssKiB: rss.get(command.id)}))
+    const readRows: Row[] = reads.map((command) => ({command, timing: timings.get(command.id)!, rssKiB: rss.get(command.id)}))
+    const untimed: Timing = {samplesMs: [], medianMs: Number.NaN, minMs: Number.NaN, meanMs: Number.NaN, p90Ms: Number.NaN, stdevMs: Number.NaN}
+    const blobRows: Row[] = [...blobSet.timed, ...blobSet.rssOnly].map((command) => ({command, timing: blobTimings.get(command.id) ?? untimed, rssKiB: blobRss.get(command.id)}))
+    const allRows = [...rows, ...readRows, ...blobRows]
     const exceeded = roundTrips.filter((r) => r.kind === 'regshape' && !r.withinLimit)
     // The floor does the same work every time, so its spread is the machine's noise, not the CLI's.
     const floor = timings.get('floor')!
@@ -586,6 +824,20 @@ async function main(): Promise<number> {
       'Round trips (one login each, through counting TCP proxies):',
       '',
       roundTripTable(roundTrips),
+      '',
+      `Registry reads against the Basic registry (a small image pushed by \`seedImages\`, 30+ tags), in the same interleaved rounds as the table above. ` +
+        'The minimal script (bench/minimal-read.mjs) reads the same config.json and makes the same GETs (401 challenge, then Basic), with and without the TLS probe regshape makes first on a loopback registry:',
+      '',
+      versusTable(readRows, READ_REFERENCES, (row) => readTarget(row, readRows)),
+      '',
+      `Blob downloads to a file (${outDir.startsWith('/dev/shm') ? 'on tmpfs' : 'in the temp dir'}, the same directory for every command, the file deleted before each run, untimed): ` +
+        `${BLOB_RUNS} timed runs after ${BLOB_WARMUP} warm-up run(s), interleaved (BENCH_BLOB_RUNS, BENCH_BLOB_WARMUP); peak RSS = median of ${BLOB_RUNS} runs under GNU time. ` +
+        'curl gets the same URL with the same Basic credentials (sent at once; regshape and the minimal script take the 401 first); it does not check the digest, so `curl && sha256sum` prices that check done apart; ' +
+        'the minimal script streams through sha256 to a temporary file renamed after the check, as regshape does:',
+      '',
+      versusTable(blobRows, BLOB_REFERENCES, (row) => blobTarget(row, blobRows)),
+      '',
+      blobRssSpread(blobRows),
     ].join('\n')
     process.stdout.write(`\n${markdown}\n\n`)
 
@@ -618,16 +870,32 @@ async function main(): Promise<number> {
         nodeExtraCaCerts: 'unset for every command',
         skopeo: skopeo ?? null,
       },
-      budgets: {versionMs: 120, logoutMs: 120, basicLoginMs: 150, bearerLoginMs: 170, peakRssMiB: BUDGET_RSS_MB},
-      commands: rows.map((row) => ({
+      budgets: {
+        versionMs: 120,
+        logoutMs: 120,
+        basicLoginMs: 150,
+        bearerLoginMs: 170,
+        peakRssMiB: BUDGET_RSS_MB,
+        readRatioToMinimal: BUDGET_READ_RATIO,
+        blobRatioToCurl: BUDGET_BLOB_RATIO,
+        blobPeakRssMiB: BUDGET_BLOB_RSS_MIB,
+        blobRssSpreadMiB: BUDGET_BLOB_RSS_SPREAD_MIB,
+      },
+      blobRuns: BLOB_RUNS,
+      blobWarmup: BLOB_WARMUP,
+      downloadDir: outDir.startsWith('/dev/shm') ? 'tmpfs (/dev/shm)' : 'temp dir',
+      commands: allRows.map((row) => ({
         id: row.command.id,
         label: row.command.label,
         kind: row.command.kind,
         login: row.command.login ?? null,
         argv: row.command.argv.map((a) => a.replace(root, '.').replace(scratch, '$TMP')),
         ...row.timing,
-        ratioToFloor: ratio(row, rows, 'floor'),
-        ratioToMinimal: ratio(row, rows, 'minimal') ?? null,
+        ratioToFloor: row.timing.samplesMs.length ? ratio(row, rows, 'floor') : null,
+        ratioToMinimal: ratio(row, rows, 'minimal') ?? ratioTo(row, readRows, READ_REFERENCES[0]!) ?? ratioTo(row, blobRows, BLOB_REFERENCES[2]!) ?? null,
+        ratioToMinimalHttpsFirst: ratioTo(row, readRows, READ_REFERENCES[1]!) ?? null,
+        ratioToCurl: ratioTo(row, blobRows, BLOB_REFERENCES[0]!) ?? null,
+        ratioToCurlSha256sum: ratioTo(row, blobRows, BLOB_REFERENCES[1]!) ?? null,
         ratioToSkopeo: ratio(row, rows, 'skopeo') ?? null,
         peakRssKiB: row.rssKiB ?? null,
         peakRssMiB: row.rssKiB?.length ? mib(median(row.rssKiB)) : null,
@@ -646,6 +914,7 @@ async function main(): Promise<number> {
   } finally {
     await counting.close()
     await stopAll()
+    rmSync(outDir, {force: true, recursive: true})
   }
 }
 

@@ -258,8 +258,11 @@ describe('hardening: credential helpers and trustworthy output', () => {
         for (const json of [false, true]) {
           const result = await runCli([...(json ? ['--json'] : []), 'auth', 'logout', '-r', 'r.example', ...variant])
           expect(result.code, `${variant.join(' ')}: ${result.stderr}`).to.equal(2)
-          const message = json ? JSON.parse(result.stdout).error : result.stderr
-          expect(message).to.match(/\(see --help\)\n?$/)
+          // --json=VALUE is --json (on) plus VALUE as a word: the error is then JSON on stdout.
+          const message = result.stdout.trim() === '' ? result.stderr : JSON.parse(result.stdout).error
+          // A lone word lands in the registry argument, which -r already gave: named, not quoted.
+          const lone = variant.length === 1 && (variant[0] === SECRET || variant[0] === `--json=${SECRET}`)
+          expect(message).to.match(lone ? /^(Error: )?give the registry once: as the argument or with -r, not both\n?$/ : /\(see --help\)\n?$/)
           expectNoSecrets(result, [SECRET])
         }
       }

@@ -78,10 +78,11 @@ export class DefaultServices implements Services {
   }
 
   registryClient(): Promise<RegistryClient> {
-    this.client ??= import('./transport/registry-client.js').then(({RegistryClient}) =>
+    this.client ??= Promise.all([import('./transport/registry-client.js'), import('./transport/proxy.js')]).then(([{RegistryClient}, {proxySettingsFromEnv}]) =>
       RegistryClient.create({
         caFile: this.options.caFile,
         insecure: this.options.insecure,
+        proxy: proxySettingsFromEnv(this.options.env),
         retries: this.options.retries,
         tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,

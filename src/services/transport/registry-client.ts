@@ -10,12 +10,15 @@ import {rootCertificates} from 'node:tls'
 import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
 
 import {InputError, NetworkError, ProtocolError, RegshapeError, describeError} from '../errors.js'
-import {type ResolvedAddress, type Resolver, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
+import {isIP} from 'node:net'
+
+import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
 import {ResponseBody, collect, discard, isReplayable, isStreamBody, readCapped} from './body.js'
 import type {Challenge} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
 import type {AddressGuard, HttpExchange, HttpMethod, HttpRequest, HttpResponse, RequestBody} from './http.js'
+import {ProxyAgents, type ProxySettings, forwardRefusal, proxyFor} from './proxy.js'
 import {describeBody, redactHeaders, redactUrl} from './redact.js'
 import {DEFAULT_RETRY_POLICY, type RetryPolicy, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from './retry.js'
 
@@ -30,6 +33,8 @@ export interface RegistryClientOptions {
   caFile?: string
   /** Skip TLS verification and allow plain HTTP (--insecure). */
   insecure?: boolean
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY, as read from the environment (proxy.ts). */
+  proxy?: ProxySettings
   /** Name resolution (dns.lookup by default); tests stand in for DNS with it. */
   resolve?: Resolver
   /** Retries after the first attempt (--retries; default 3, 0 disables). */
@@ -141,6 +146,7 @@ const systemResolve: Resolver = async (hostname) => {
 export class RegistryClient {
   readonly auth: AuthMiddleware
   private readonly agents: {http: HttpAgent; https: HttpsAgent}
+  private readonly proxyAgents: ProxyAgents
   private readonly got: Got
   private readonly retryPolicy: RetryPolicy
   /** Scheme that worked for each endpoint, so the fallback probe happens once per process. */
@@ -153,6 +159,7 @@ export class RegistryClient {
     private readonly options: RegistryClientOptions,
   ) {
     this.agents = {http: new HttpAgent({keepAlive: true}), https: new HttpsAgent({keepAlive: true})}
+    this.proxyAgents = new ProxyAgents(options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     let certificateAuthority: string[] | undefined
     if (options.caFile) {
       try {
@@ -287,6 +294,7 @@ export class RegistryClient {
   close(): void {
     this.agents.http.destroy()
     this.agents.https.destroy()
+    this.proxyAgents.destroy()
   }
 
   /**
@@ -325,7 +333,9 @@ export class RegistryClient {
     }
 
     const lenient = this.options.insecure || isLoopback(ref.endpoint)
-    if (lenient) {
+    // The probe connects directly; through a proxy, the HTTPS attempt below tells the same thing
+    // (a tunnel to a plain-HTTP server fails its handshake, and the fallback follows).
+    if (lenient && !proxyFor(this.options.proxy, new URL(`https://${ref.endpoint}/`))) {
       const {tracer} = this.options
       const probe = () => speaksTls(ref.endpoint, Math.min(PROBE_TIMEOUT_MS, this.timeoutMs))
       const answer = await (tracer ? tracer.method(`tls probe ${ref.endpoint}`, probe) : probe())
@@ -465,7 +475,9 @@ export class RegistryClient {
     // A guarded URL off the registry's own host connects afresh (agent false), never on a pooled
     // socket, so the address check in the lookup below sees every connection it makes.
     const guarded = guard && !isAllowedHost(url, guard) ? guard : undefined
+    const proxy = proxyFor(this.options.proxy, url)
     if (guarded) checkLiteral(url, guarded, hop)
+    if (guarded && proxy) await this.checkBeforeProxy(url, guarded, hop)
     const streamBody = isStreamBody(request.body)
     let requestHeaders: Record<string, string> = {...request.headers}
     if (streamBody && request.contentLength !== undefined) requestHeaders['content-length'] = String(request.contentLength)
@@ -521,10 +533,11 @@ export class RegistryClient {
       let timer = setTimeout(onDeadline, clock.deadline - started)
       try {
         source = this.got.stream(request.url, {
-          ...(guarded ? {agent: {http: false, https: false}} : {}),
+          ...(proxy ? {agent: this.proxyAgents.for(proxy)} : guarded ? {agent: {http: false, https: false}} : {}),
           body,
-          // Node's own lookup unless a guard must judge the answer or tests stand in for DNS.
-          dnsLookup: guarded || this.options.resolve ? (this.lookup(hop, url.port, guarded) as never) : undefined,
+          // Node's own lookup unless a guard must judge the answer or tests stand in for DNS. Through
+          // a proxy, the proxy resolves the target; this lookup would only find the proxy itself.
+          dnsLookup: !proxy && (guarded || this.options.resolve) ? (this.lookup(hop, url.port, guarded) as never) : undefined,
           headers: requestHeaders,
           method: request.method,
         })
@@ -558,6 +571,14 @@ export class RegistryClient {
         const headers = groupHeaders(incoming.rawHeaders)
         const status = incoming.statusCode
         const statusText = incoming.statusMessage ?? ''
+        // A forwarding proxy's own refusal (plain HTTP): not the registry's answer. (Over HTTPS it
+        // comes as the CONNECT tunnel's refusal, from the agent.)
+        if (proxy && status === 407 && url.protocol === 'http:') {
+          answered = false
+          fail(forwardRefusal(proxy, url))
+          return
+        }
+
         const captureBytes = !tracer ? 0 : clock.streaming ? (status >= 300 && isTextual(headers['content-type']?.[0]) ? STREAM_CAPTURE_BYTES : 0) : Number.POSITIVE_INFINITY
         responseBody = new ResponseBody(source!, {
           captureBytes,
@@ -585,7 +606,21 @@ export class RegistryClient {
     return toNetworkError(error, url)
   }
 
-/**
+  /**
+   * The address guard, for a URL that goes through a proxy. The proxy resolves the name and
+   * connects, so the address cannot be pinned here; what regshape can see, it still judges: an IP
+   * literal or localhost name (checked before), and the addresses the name resolves to here, if
+   * it resolves here at all. A name only the proxy can resolve is the proxy's to judge.
+   */
+  private async checkBeforeProxy(url: URL, guard: AddressGuard, hop: number): Promise<void> {
+    const hostname = bareHost(url.hostname)
+    if (isIP(hostname) !== 0 || hostname === 'localhost' || hostname.endsWith('.localhost')) return
+    const resolve = this.options.resolve ?? systemResolve
+    const addresses = await resolve(hostname).catch(() => undefined)
+    if (addresses && addresses.length > 0) await checkResolved(hostname, addresses, guard, hop, resolve, url.port)
+  }
+
+  /**
    * The lookup sockets use (got's dnsLookup, Node's `lookup`): one resolution, judged by the
    * address guard when there is one, and the very addresses it judged are the ones connected to.
    */

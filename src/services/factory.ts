@@ -78,9 +78,11 @@ export class DefaultServices implements Services {
   }
 
   registryClient(): Promise<RegistryClient> {
-    this.client ??= Promise.all([import('./transport/registry-client.js'), import('./transport/proxy.js')]).then(([{RegistryClient}, {proxySettingsFromEnv}]) =>
+    this.client ??= Promise.all([import('./transport/registry-client.js'), import('./transport/proxy.js'), import('./transport/certs-d.js')]).then(
+      ([{RegistryClient}, {proxySettingsFromEnv}, {certsDirRoots}]) =>
       RegistryClient.create({
         caFile: this.options.caFile,
+        certsDirs: certsDirRoots(this.options.env),
         insecure: this.options.insecure,
         proxy: proxySettingsFromEnv(this.options.env),
         retries: this.options.retries,

@@ -14,6 +14,7 @@ import {isIP} from 'node:net'
 
 import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
+import {CertsDirectories} from './certs-d.js'
 import {ResponseBody, collect, discard, isReplayable, isStreamBody, readCapped} from './body.js'
 import type {Challenge} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
@@ -31,6 +32,11 @@ import {DEFAULT_RETRY_POLICY, type RetryPolicy, isRetryableError, isRetryableSta
 export interface RegistryClientOptions {
   /** PEM bundle trusted in addition to the system roots (--ca-file). */
   caFile?: string
+  /**
+   * Where per-host TLS directories are looked for (certs-d.ts: certsDirRoots), first existing
+   * `<root>/<host[:port]>` wins; none by default.
+   */
+  certsDirs?: string[]
   /** Skip TLS verification and allow plain HTTP (--insecure). */
   insecure?: boolean
   /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY, as read from the environment (proxy.ts). */
@@ -146,6 +152,9 @@ const systemResolve: Resolver = async (hostname) => {
 export class RegistryClient {
   readonly auth: AuthMiddleware
   private readonly agents: {http: HttpAgent; https: HttpsAgent}
+  /** --ca-file's bundle beside the system roots, when given. */
+  private readonly certificateAuthority?: string[]
+  private readonly certsDirs?: CertsDirectories
   private readonly proxyAgents: ProxyAgents
   private readonly got: Got
   private readonly retryPolicy: RetryPolicy
@@ -161,6 +170,7 @@ export class RegistryClient {
     this.agents = {http: new HttpAgent({keepAlive: true}), https: new HttpsAgent({keepAlive: true})}
     this.proxyAgents = new ProxyAgents(options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     let certificateAuthority: string[] | undefined
+    if (options.certsDirs?.length) this.certsDirs = new CertsDirectories(options.certsDirs)
     if (options.caFile) {
       try {
         // Added to the system roots, as docker's certs.d does, rather than replacing them.
@@ -180,6 +190,7 @@ export class RegistryClient {
       retry: {limit: 0},
       throwHttpErrors: false,
     })
+    this.certificateAuthority = certificateAuthority
     this.retryPolicy = {...DEFAULT_RETRY_POLICY, ...options.retryPolicy, retries: options.retries ?? DEFAULT_RETRY_POLICY.retries}
     this.auth = new AuthMiddleware((request) => this.send(request), (ref) => this.schemeOf(ref), options.tracer)
   }
@@ -478,6 +489,7 @@ export class RegistryClient {
     const proxy = proxyFor(this.options.proxy, url)
     if (guarded) checkLiteral(url, guarded, hop)
     if (guarded && proxy) await this.checkBeforeProxy(url, guarded, hop)
+    const hostTls = url.protocol === 'https:' ? this.tlsFor(url) : undefined
     const streamBody = isStreamBody(request.body)
     let requestHeaders: Record<string, string> = {...request.headers}
     if (streamBody && request.contentLength !== undefined) requestHeaders['content-length'] = String(request.contentLength)
@@ -535,6 +547,7 @@ export class RegistryClient {
         source = this.got.stream(request.url, {
           ...(proxy ? {agent: this.proxyAgents.for(proxy)} : guarded ? {agent: {http: false, https: false}} : {}),
           body,
+          ...(hostTls ? {https: {certificate: hostTls.certificate, certificateAuthority: hostTls.certificateAuthority, key: hostTls.key, rejectUnauthorized: hostTls.rejectUnauthorized}} : {}),
           // Node's own lookup unless a guard must judge the answer or tests stand in for DNS. Through
           // a proxy, the proxy resolves the target; this lookup would only find the proxy itself.
           dnsLookup: !proxy && (guarded || this.options.resolve) ? (this.lookup(hop, url.port, guarded) as never) : undefined,
@@ -542,7 +555,7 @@ export class RegistryClient {
           method: request.method,
         })
       } catch (error) {
-        fail(this.failure(error, request.url))
+        fail(this.failure(error, request.url, hostTls))
         return
       }
 
@@ -562,7 +575,7 @@ export class RegistryClient {
           timer = setTimeout(onDeadline, clock.deadline - performance.now())
         }
       })
-      source.on('error', (error: unknown) => fail(this.failure(error, request.url)))
+      source.on('error', (error: unknown) => fail(this.failure(error, request.url, hostTls)))
       source.once('response', (incoming: {rawHeaders: string[]; statusCode: number; statusMessage?: string}) => {
         if (answered) return
         answered = true
@@ -588,7 +601,7 @@ export class RegistryClient {
             clearTimeout(timer)
             report({bytesReceived: bytes, error: error?.message, response: {captured, headers, status, statusText}})
           },
-          sourceError: (error) => this.failure(error, request.url),
+          sourceError: (error) => this.failure(error, request.url, hostTls),
           stalled: () =>
             new TransportError(`the transfer from ${redactUrl(request.url)} stalled: no data for ${formatSeconds(clock.timeoutMs)} (--timeout)`, 'ETIMEDOUT', false),
           tooLarge: (maxBytes) => new ProtocolError(`response from ${redactUrl(request.url)} is larger than ${maxBytes} bytes`),
@@ -599,11 +612,28 @@ export class RegistryClient {
   }
 
   /** A failure of got or the socket as one of regshape's errors, one line, no secret. */
-  private failure(error: unknown, url: string): Error {
+  private failure(error: unknown, url: string, hostTls?: {certificate?: string; directory?: string}): Error {
     if (error instanceof RegshapeError) return error
     const cause = (error as {cause?: unknown}).cause
     if (cause instanceof RegshapeError) return cause
-    return toNetworkError(error, url)
+    return toNetworkError(error, url, hostTls)
+  }
+
+  /**
+   * TLS settings of the URL's host from its certs.d directory, if it has one: its CAs trusted
+   * beside the system roots and --ca-file, its client certificate presented. Undefined leaves the
+   * client's own settings.
+   */
+  private tlsFor(url: URL) {
+    const host = this.certsDirs?.forHost(url.host)
+    if (!host || (host.ca.length === 0 && host.cert === undefined)) return undefined
+    return {
+      certificate: host.cert,
+      directory: host.directory,
+      certificateAuthority: host.ca.length > 0 ? [...(this.certificateAuthority ?? rootCertificates), ...host.ca] : this.certificateAuthority,
+      key: host.key,
+      rejectUnauthorized: !this.options.insecure,
+    }
   }
 
   /**
@@ -738,22 +768,47 @@ export class TransportError extends NetworkError {
   }
 }
 
-const TLS_HINTS: Record<string, string> = {
+const TRUST_HINT = 'use --ca-file or a certs.d ca.crt to trust its CA, or --insecure to skip verification'
+
+/**
+ * TLS failures in regshape's own words, by OpenSSL's verify code. Node's text is not used for
+ * these: newer Node versions append their own advice ("try running Node.js with --use-system-ca"),
+ * which names a Node flag a regshape user cannot pass.
+ */
+const TLS_FAILURES: Record<string, string> = {
   CERT_HAS_EXPIRED: 'the certificate has expired',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'use --ca-file to trust it, or --insecure to skip verification',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host',
-  SELF_SIGNED_CERT_IN_CHAIN: 'use --ca-file to trust its CA, or --insecure to skip verification',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'use --ca-file to trust its CA, or --insecure to skip verification',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'use --ca-file to trust its CA, or --insecure to skip verification',
+  CERT_NOT_YET_VALID: 'the certificate is not valid yet',
+  DEPTH_ZERO_SELF_SIGNED_CERT: `self-signed certificate (${TRUST_HINT})`,
+  SELF_SIGNED_CERT_IN_CHAIN: `self-signed certificate in certificate chain (${TRUST_HINT})`,
+  UNABLE_TO_GET_ISSUER_CERT: `unable to get issuer certificate (${TRUST_HINT})`,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: `unable to get local issuer certificate (${TRUST_HINT})`,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: `unable to verify the first certificate (${TRUST_HINT})`,
 }
 
-function toNetworkError(error: unknown, url: string): TransportError {
+/** Node's own advice, in whatever words a Node version adds it to an error's text. */
+const NODE_ADVICE = /;?\s*(?:if [^;]*?,\s*)?try (?:running|using) Node(?:\.js)? with --[\w-]+.*$/i
+
+/** A TLS alert about the client's certificate (alert names differ between OpenSSL versions). */
+const CLIENT_CERT_ALERT = /_ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|UNKNOWN_CA|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/
+
+function toNetworkError(error: unknown, url: string, hostTls?: {certificate?: string; directory?: string}): TransportError {
   const err = error as {code?: string; message?: string; name?: string}
   const code = err.code
-  let message = (err.message ?? describeError(error)).split('\n')[0]
+  let message = (err.message ?? describeError(error)).split('\n')[0].replace(NODE_ADVICE, '')
   const notTls = isNotTls(err)
-  if (notTls) message = `${new URL(url).host} does not speak TLS (${code ?? 'EPROTO'})`
+  const alert = code ? CLIENT_CERT_ALERT.exec(code) : null
+  const host = new URL(url).host
+  if (notTls) message = `${host} does not speak TLS (${code ?? 'EPROTO'})`
   else if (err.name === 'TimeoutError') message = `no answer from ${redactUrl(url)} within the timeout (--timeout)`
-  else if (code && TLS_HINTS[code]) message = `TLS: ${message} (${TLS_HINTS[code]})`
+  else if (code && TLS_FAILURES[code]) message = `TLS: ${TLS_FAILURES[code]}`
+  else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') message = `TLS: ${message} (the certificate does not name this host)`
+  else if (alert) {
+    const what = alert[1].toLowerCase().replaceAll('_', ' ')
+    message =
+      hostTls?.certificate === undefined
+        ? `TLS: ${host} refused the handshake (alert: ${what}): it wants a client certificate; put client.cert and client.key in ~/.config/containers/certs.d/${host}/`
+        : `TLS: ${host} refused the client certificate from ${hostTls.directory} (alert: ${what})`
+  }
+
   return new TransportError(message, code, notTls, {cause: error})
 }

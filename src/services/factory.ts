@@ -1,3 +1,4 @@
+import {ContainersAuthFile, containersAuthPath} from './credentials/containers-auth.js'
 import {CredentialStore} from './credentials/credential-store.js'
 import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
 import {CredentialResolver} from './credentials/resolve.js'
@@ -33,6 +34,8 @@ export interface Services {
   close(): Promise<void>
   credentialResolver(): CredentialResolver
   credentialStore(): CredentialStore
+  /** The containers tools' auth.json (read only), when a path applies. Optional for plugins' factories. */
+  containersAuthFile?(): ContainersAuthFile | undefined
   dockerConfigFile(): DockerConfigFile
   readonly options: ServiceOptions
   prompter(): Prompter
@@ -43,6 +46,7 @@ export type ServiceFactory = (options: ServiceOptions) => Services
 
 export class DefaultServices implements Services {
   private client?: Promise<RegistryClient>
+  private containersAuth?: ContainersAuthFile | null
   private configFile?: DockerConfigFile
   private resolver?: CredentialResolver
   private store?: CredentialStore
@@ -55,7 +59,7 @@ export class DefaultServices implements Services {
   }
 
   credentialResolver(): CredentialResolver {
-    this.resolver ??= new CredentialResolver(this.credentialStore(), {password: this.options.password, username: this.options.username})
+    this.resolver ??= new CredentialResolver(this.credentialStore(), {password: this.options.password, username: this.options.username}, this.containersAuthFile())
     return this.resolver
   }
 
@@ -65,6 +69,16 @@ export class DefaultServices implements Services {
       tracer: this.options.tracer,
     })
     return this.store
+  }
+
+  /** The containers tools' auth.json, read only; undefined where no path applies. */
+  containersAuthFile(): ContainersAuthFile | undefined {
+    if (this.containersAuth === undefined) {
+      const path = containersAuthPath(this.options.env)
+      this.containersAuth = path ? new ContainersAuthFile(path) : null
+    }
+
+    return this.containersAuth ?? undefined
   }
 
   dockerConfigFile(): DockerConfigFile {

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -14,7 +14,7 @@ import {type ProxyHandle, startProxy} from '../fixtures/proxy.js'
 import {type RegistryHandle, startRegistry} from '../fixtures/registry.js'
 import {startStandardTokenServer, USERS} from '../fixtures/servers.js'
 import type {TokenServerHandle} from '../fixtures/token-server.js'
-import {expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
+import {expectNoSecrets, expectNoStackTrace, runCli, tempHome} from '../helpers/cli.js'
 
 /**
  * HTTPS_PROXY, HTTP_PROXY and NO_PROXY against a real squid. The registries listen on 127.0.0.1
@@ -76,7 +76,7 @@ describe('proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) through a real squid', fun
   it('logs in through an HTTPS_PROXY that requires auth: CONNECT tunnels to the registry and to its token realm', async () => {
     const mark = proxy.markLog()
     const config = emptyConfig()
-    const result = await runCli(['auth', 'login', tlsName, '-u', 'alice', '-p', alice.password, '--ca-file', pki.caFile, '--debug-calls', '--time-methods'], {
+    const result = await runCli(['auth', 'login', tlsName, '-u', 'alice', '-p', alice.password, '--ca-file', pki.caFile, '--debug-calls', '--time-methods', '--time-scenarios'], {
       env: {DOCKER_CONFIG: config, HTTPS_PROXY: proxy.authedUrl},
     })
     expect(result.stderr).to.not.include('Error')
@@ -110,6 +110,32 @@ describe('proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) through a real squid', fun
     expect(forwarded.every((e) => e.user === proxy.user)).to.equal(true)
     expect(result.stderr).to.include('> proxy-authorization: Basic ***')
     expectNoSecrets(result, [proxy.password, alice.password])
+  })
+
+  it('streams a blob through HTTP_PROXY, its digest verified', async () => {
+    const layer = (await seedImages(plainRegistry, 'proxied/app', {bigLayerBytes: 4096})).bigLayer
+    const mark = proxy.markLog()
+    const result = await runCli(['--json', 'blob', 'get', `${plainName}/proxied/app@${layer.digest}`, '-u', 'alice', '-p', alice.password, '--insecure'], {
+      env: {HTTPS_PROXY: proxy.openUrl, HTTP_PROXY: proxy.openUrl},
+    })
+    expect(result.code, result.stderr).to.equal(0)
+    expect(JSON.parse(result.stdout)).to.deep.include({digest: layer.digest, size: layer.size})
+    await proxyLog(mark, [`http://${plainName}/v2/proxied/app/blobs/${layer.digest}`])
+  })
+
+  it('trusts the registry\'s certs.d CA through a tunnel, for the registry and for its token realm on another host (as docker does)', async () => {
+    const home = tempHome()
+    mkdirSync(join(home, '.config', 'containers', 'certs.d', tlsName), {recursive: true})
+    copyFileSync(pki.caFile, join(home, '.config', 'containers', 'certs.d', tlsName, 'ca.crt'))
+    const mark = proxy.markLog()
+    // ping answers the registry's challenge anonymously: a token from token.test, over TLS too.
+    const result = await runCli(['--json', 'ping', tlsName], {env: {HOME: home, HTTPS_PROXY: proxy.openUrl}})
+    expect(result.code, result.stderr).to.equal(0)
+    expect(JSON.parse(result.stdout)).to.deep.include({final_status_code: 200})
+    await proxyLog(mark, [tlsName, `${TOKEN_HOST}:${tokenServer.port}`])
+    const without = await runCli(['ping', tlsName], {env: {HTTPS_PROXY: proxy.openUrl}})
+    expect(without.code).to.equal(1)
+    expect(without.stderr).to.include('TLS: unable to verify the first certificate')
   })
 
   it('pings and reads through HTTPS_PROXY, spelt in lower case, without proxy auth', async () => {

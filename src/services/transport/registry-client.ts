@@ -489,7 +489,9 @@ export class RegistryClient {
     const proxy = proxyFor(this.options.proxy, url)
     if (guarded) checkLiteral(url, guarded, hop)
     if (guarded && proxy) await this.checkBeforeProxy(url, guarded, hop)
-    const hostTls = url.protocol === 'https:' ? this.tlsFor(url) : undefined
+    // A token realm is reached with the registry's TLS settings, as docker and containers/image
+    // reach it with the registry's client; any other URL with its own host's.
+    const hostTls = url.protocol === 'https:' ? this.tlsFor(guard?.registry ?? url.host) : undefined
     const streamBody = isStreamBody(request.body)
     let requestHeaders: Record<string, string> = {...request.headers}
     if (streamBody && request.contentLength !== undefined) requestHeaders['content-length'] = String(request.contentLength)
@@ -620,12 +622,12 @@ export class RegistryClient {
   }
 
   /**
-   * TLS settings of the URL's host from its certs.d directory, if it has one: its CAs trusted
+   * TLS settings of a host from its certs.d directory, if it has one: its CAs trusted
    * beside the system roots and --ca-file, its client certificate presented. Undefined leaves the
    * client's own settings.
    */
-  private tlsFor(url: URL) {
-    const host = this.certsDirs?.forHost(url.host)
+  private tlsFor(hostPort: string) {
+    const host = this.certsDirs?.forHost(hostPort)
     if (!host || (host.ca.length === 0 && host.cert === undefined)) return undefined
     return {
       certificate: host.cert,

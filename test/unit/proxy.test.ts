@@ -1,7 +1,8 @@
 import {expect} from 'chai'
+import {type AddressInfo, createServer} from 'node:net'
 
 import {InputError} from '../../src/services/errors.js'
-import {describeProxy, proxyFor, proxySettingsFromEnv} from '../../src/services/transport/proxy.js'
+import {TunnelAgent, describeProxy, proxyFor, proxySettingsFromEnv} from '../../src/services/transport/proxy.js'
 
 /** Which proxy (as text) a URL would use under an environment; undefined for direct. */
 function via(env: NodeJS.ProcessEnv, url: string): string | undefined {
@@ -83,5 +84,32 @@ describe('proxy settings from the environment (Go net/http rules)', () => {
   it('shows a proxy with its credentials masked', () => {
     expect(describeProxy(new URL('http://user:p%40ss@proxy:3128'))).to.equal('http://***:***@proxy:3128')
     expect(describeProxy(new URL('http://proxy:3128'))).to.equal('http://proxy:3128')
+  })
+})
+
+describe('the CONNECT tunnel request', () => {
+  it('brackets an IPv6 target and sends the proxy credentials as Basic Proxy-Authorization', async () => {
+    // Stands for a proxy that refuses every tunnel: it only records the request head, so nothing
+    // is ever connected to the (documentation-range) target.
+    let head = ''
+    const server = createServer((socket) => {
+      socket.on('data', (chunk) => {
+        head += chunk.toString('latin1')
+        if (head.includes('\r\n\r\n')) socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n')
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const proxy = new URL(`http://us%40er:p%3Ass@127.0.0.1:${(server.address() as AddressInfo).port}`)
+    const agent = new TunnelAgent(proxy, 5000)
+    try {
+      const error = await new Promise<Error | null>((resolve) => agent.createConnection({host: '2001:db8::1', port: 5000}, (failure) => resolve(failure)))
+      const lines = head.split('\r\n')
+      expect(lines[0]).to.equal('CONNECT [2001:db8::1]:5000 HTTP/1.1')
+      expect(lines).to.include(`proxy-authorization: Basic ${Buffer.from('us@er:p:ss').toString('base64')}`)
+      expect(error?.message).to.equal(`proxy http://***:***@127.0.0.1:${proxy.port} refused a tunnel to [2001:db8::1]:5000: 403 Forbidden`)
+    } finally {
+      agent.destroy()
+      server.close()
+    }
   })
 })

@@ -222,7 +222,8 @@ export class TunnelAgent extends HttpsAgent {
 
   // Node's Agent calls createConnection(options, callback) and takes the socket from the callback.
   override createConnection(options: ConnectOptions, callback?: (error: Error | null, socket: Duplex) => void): Duplex | undefined {
-    const target = `${options.host}:${options.port}`
+    // An IPv6 target is bracketed in the request line, as in a URL's authority.
+    const target = `${isIP(options.host ?? '') === 6 ? `[${options.host}]` : options.host}:${options.port}`
     const shown = describeProxy(this.proxy)
     const headers: Record<string, string> = {host: target}
     const authorization = proxyAuthorization(this.proxy)

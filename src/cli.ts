@@ -19,6 +19,9 @@ import TagList from './commands/tag/list.js'
 
 export {execute} from '@oclif/core'
 
+/** oclif's command_not_found hook (package.json oclif.hooks): regshape's error line and a suggestion. */
+export {commandNotFound as COMMAND_NOT_FOUND, RegshapeHelp} from './command/not-found.js'
+
 export const COMMANDS = {
   'auth:login': AuthLogin,
   'auth:logout': AuthLogout,

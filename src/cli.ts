@@ -4,9 +4,11 @@
  * execute from. Each file of src/commands/ is listed under the id oclif gives it by its path
  * (test/unit/bundle.test.ts checks it).
  */
+import AuthGet from './commands/auth/get.js'
 import AuthLogin from './commands/auth/login.js'
 import AuthLogout from './commands/auth/logout.js'
 import AuthStatus from './commands/auth/status.js'
+import AuthToken from './commands/auth/token.js'
 import BlobGet from './commands/blob/get.js'
 import BlobHead from './commands/blob/head.js'
 import CatalogList from './commands/catalog/list.js'
@@ -23,9 +25,11 @@ export {execute} from '@oclif/core'
 export {commandNotFound as COMMAND_NOT_FOUND, RegshapeHelp} from './command/not-found.js'
 
 export const COMMANDS = {
+  'auth:get': AuthGet,
   'auth:login': AuthLogin,
   'auth:logout': AuthLogout,
   'auth:status': AuthStatus,
+  'auth:token': AuthToken,
   'blob:get': BlobGet,
   'blob:head': BlobHead,
   'catalog:list': CatalogList,

@@ -158,7 +158,8 @@ export class AuthMiddleware {
   ): Promise<TokenGrant> {
     const url = new URL(realm)
     if (service) url.searchParams.set('service', service)
-    if (scope) url.searchParams.append('scope', scope)
+    // Several scopes, space-separated as in the OAuth2 form, go as one `scope` parameter each.
+    if (scope) for (const part of scope.split(' ')) url.searchParams.append('scope', part)
     const headers: Record<string, string> = {}
     const withPassword = Boolean(credentials?.username && credentials.password !== undefined)
     if (withPassword) {

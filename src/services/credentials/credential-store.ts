@@ -25,8 +25,11 @@ export interface StoredCredentials {
 /** The username Docker's helpers use to mark a stored identity (refresh) token. */
 export const IDENTITY_TOKEN_USERNAME = '<token>'
 
-/** What a login stores: a username and password, or an identity (OAuth2 refresh) token. */
-export type NewCredentials = {identityToken: string} | {password: string; username: string}
+/**
+ * What a login stores: a username and password, or an identity (OAuth2 refresh) token, with the
+ * username it was issued to when known.
+ */
+export type NewCredentials = {identityToken: string; username?: string} | {password: string; username: string}
 
 export function selectStore(data: DockerConfigData, key: string, path: string): StoreLocation {
   const perRegistry = own(data.credHelpers, key)
@@ -73,7 +76,10 @@ export class CredentialStore {
   /**
    * Stores credentials under the canonical key. With a helper, the secret goes to the helper
    * (an identity token with Docker's `<token>` username) and the file gets Docker's empty marker
-   * entry; without one, base64 `user:password`, or `identitytoken`, goes into `auths`.
+   * entry; without one, base64 `user:password` goes into `auths`, or `identitytoken` beside
+   * docker's `auth: base64("user:")` (containers/image, skopeo and podman ignore an identity token
+   * that has no decodable `auth` beside it; docker refuses an `auth` with an empty username, so
+   * without one the helpers' `<token>` stands in).
    */
   async store(ref: RegistryRef, credentials: NewCredentials): Promise<StoreLocation> {
     const data = this.located ?? (await this.step('load config', () => this.configFile.load())).data
@@ -89,7 +95,10 @@ export class CredentialStore {
       // Docker's marker: the entry exists, the secret lives in the helper.
       fields = {}
     } else {
-      fields = 'identityToken' in credentials ? {identitytoken: credentials.identityToken} : {auth: encodeAuth(credentials.username, credentials.password)}
+      fields =
+        'identityToken' in credentials
+          ? {auth: encodeAuth(credentials.username ?? IDENTITY_TOKEN_USERNAME, ''), identitytoken: credentials.identityToken}
+          : {auth: encodeAuth(credentials.username, credentials.password)}
     }
 
     await this.configFile.update((latest) => {

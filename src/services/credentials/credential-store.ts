@@ -127,6 +127,28 @@ export class CredentialStore {
   }
 
   /**
+   * A refresh token the token server rotated, stored in place of the one spent, in the entry or
+   * helper that held it. Only where the store held `spent` for the registry: a token given to
+   * `auth login` is stored by the login itself. Whether anything was written.
+   */
+  async replaceIdentityToken(ref: RegistryRef, spent: string, replacement: string): Promise<boolean> {
+    const found = await this.get(ref)
+    if (found.credentials?.identityToken !== spent) return false
+    if (found.location.kind === 'helper') {
+      await this.helper(found.location).store(found.storedKey ?? ref.key, {secret: replacement, username: IDENTITY_TOKEN_USERNAME})
+      return true
+    }
+
+    const key = found.storedKey as string
+    const {changed} = await this.configFile.update((latest) => {
+      const entry = own(latest.auths, key)
+      // Re-read under the lock: another process may have rotated or replaced it meanwhile.
+      if (entry?.identitytoken === spent) entry.identitytoken = replacement
+    })
+    return changed
+  }
+
+  /**
    * Erases the canonical key and every legacy spelling of it from the selected store, and the
    * matching `auths` entries (Docker's helper markers included). `removed` says whether anything was there.
    */

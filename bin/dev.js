@@ -13,7 +13,7 @@ import {hoistGlobalFlags} from '../src/argv.ts'
 const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 pjson.oclif.commands = {...pjson.oclif.commands, target: './src/cli.ts'}
 pjson.oclif.helpClass = {...pjson.oclif.helpClass, target: './src/cli.ts'}
-pjson.oclif.hooks = {...pjson.oclif.hooks, command_not_found: {...pjson.oclif.hooks.command_not_found, target: './src/cli.ts'}}
+pjson.oclif.hooks = Object.fromEntries(Object.entries(pjson.oclif.hooks).map(([event, hook]) => [event, {...hook, target: './src/cli.ts'}]))
 await execute({
   args: hoistGlobalFlags(process.argv.slice(2)),
   development: true,

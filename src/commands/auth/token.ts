@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {referenceArgs, registryName} from '../../command/flags.js'
 
 import {RegshapeCommand} from '../../base-command.js'
+import {formatJson} from '../../output.js'
 import {parseRegistry} from '../../reference/registry.js'
 import {AuthenticationError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../services/errors.js'
 
@@ -76,7 +77,7 @@ Without --scope the token carries no rights beyond the registry's /v2/ endpoint.
 
     // Written as it is, asked for by name: emitResult's scrubbing is for secrets nobody asked to see.
     const line = this.jsonMode
-      ? JSON.stringify({status: 'success', registry: ref.input, token: grant.token, expires_in: grant.expiresIn, scopes})
+      ? formatJson({status: 'success', registry: ref.input, token: grant.token, expires_in: grant.expiresIn, scopes})
       : this.flags.header
         ? `Authorization: Bearer ${grant.token}`
         : grant.token

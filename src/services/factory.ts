@@ -1,3 +1,4 @@
+import type {BreakStage} from '../break/session.js'
 import {CredentialStore} from './credentials/credential-store.js'
 import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
 import {CredentialResolver} from './credentials/resolve.js'
@@ -12,6 +13,8 @@ import type {RegistryClient} from './transport/registry-client.js'
  */
 
 export interface ServiceOptions {
+  /** Break mode's rules (--break), for the registry client. */
+  breakStage?: BreakStage
   caFile?: string
   /** --docker-config */
   dockerConfig?: string
@@ -80,6 +83,7 @@ export class DefaultServices implements Services {
   registryClient(): Promise<RegistryClient> {
     this.client ??= import('./transport/registry-client.js').then(({RegistryClient}) =>
       RegistryClient.create({
+        breakStage: this.options.breakStage,
         caFile: this.options.caFile,
         insecure: this.options.insecure,
         retries: this.options.retries,

@@ -6,6 +6,7 @@
 //   dist/bundle/got.cjs        got and its dependencies, loaded on the first registry request
 //   dist/bundle/prompts.cjs    @inquirer/input and @inquirer/password, loaded only to prompt
 //   dist/bundle/progress.cjs   cli-progress, loaded only to draw a transfer's progress bar
+//   dist/bundle/break.cjs      Ajv and yaml, loaded only to read a --break-rules file
 //   dist/bundle/telemetry.cjs  the telemetry, loaded only with --time-methods, --time-scenarios
 //                              or --debug-calls
 //   dist/bundle/startup.cjs    what bin/run.js runs first: it loads the others with a code cache
@@ -46,6 +47,11 @@ const outdir = join(root, 'dist', 'bundle')
  */
 const CHUNKS = {
   got: {entry: `export {default} from 'got'`, modules: {got: `export default require('./got.cjs').default`}},
+  // Break mode's rules file: the schema validator and the YAML parser, loaded only with --break.
+  break: {
+    entry: `export {Ajv} from 'ajv'\nexport {parse} from 'yaml'`,
+    modules: {ajv: `export const Ajv = require('./break.cjs').Ajv`, yaml: `export const parse = require('./break.cjs').parse`},
+  },
   // The transfer progress bar, loaded only when blob get draws one.
   progress: {entry: `module.exports = require('cli-progress')`, modules: {'cli-progress': `module.exports = require('./progress.cjs')`}},
   prompts: {

@@ -1,3 +1,4 @@
+import type {BreakStage} from '../break/session.js'
 import type {RegistryRef} from '../reference/registry.js'
 
 import {terminalSafe} from '../output.js'
@@ -16,6 +17,8 @@ import type {RegistryClient} from './transport/registry-client.js'
  */
 
 export interface ServiceOptions {
+  /** Break mode's rules (--break), for the registry client. */
+  breakStage?: BreakStage
   caFile?: string
   /** --docker-config */
   dockerConfig?: string
@@ -84,6 +87,7 @@ export class DefaultServices implements Services {
   registryClient(): Promise<RegistryClient> {
     this.client ??= import('./transport/registry-client.js').then(async ({RegistryClient}) => {
       const client = await RegistryClient.create({
+        breakStage: this.options.breakStage,
         caFile: this.options.caFile,
         insecure: this.options.insecure,
         retries: this.options.retries,

@@ -1,7 +1,11 @@
 import type {BreakStage} from '../break/session.js'
+import type {RegistryRef} from '../reference/registry.js'
+
+import {terminalSafe} from '../output.js'
 import {CredentialStore} from './credentials/credential-store.js'
 import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
 import {CredentialResolver} from './credentials/resolve.js'
+import {rememberSecret, scrubSecrets} from './known-secrets.js'
 import {type Prompter, TerminalPrompter} from './prompt.js'
 import type {Tracer} from './telemetry/tracer.js'
 import type {RegistryClient} from './transport/registry-client.js'
@@ -81,8 +85,8 @@ export class DefaultServices implements Services {
   }
 
   registryClient(): Promise<RegistryClient> {
-    this.client ??= import('./transport/registry-client.js').then(({RegistryClient}) =>
-      RegistryClient.create({
+    this.client ??= import('./transport/registry-client.js').then(async ({RegistryClient}) => {
+      const client = await RegistryClient.create({
         breakStage: this.options.breakStage,
         caFile: this.options.caFile,
         insecure: this.options.insecure,
@@ -90,9 +94,26 @@ export class DefaultServices implements Services {
         tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,
         userAgent: this.options.userAgent,
-      }),
-    )
+      })
+      client.auth.onRefreshTokenRotated = (ref, spent, credentials) => this.storeRotatedToken(ref, spent, credentials.identityToken as string)
+      return client
+    })
     return this.client
+  }
+
+  /**
+   * A token server that rotates refresh tokens has just revoked the stored one: its successor is
+   * stored, as docker keeps it. If that fails the command still has its token for this run, so it
+   * goes on, and the user is told the stored login is now spent.
+   */
+  private async storeRotatedToken(ref: RegistryRef, spent: string, replacement: string): Promise<void> {
+    rememberSecret(replacement)
+    try {
+      await this.credentialStore().replaceIdentityToken(ref, spent, replacement)
+    } catch (error) {
+      const reason = scrubSecrets(error instanceof Error ? error.message : String(error))
+      process.stderr.write(`${terminalSafe(`WARNING! ${ref.input}'s token server replaced the stored identity token, and the new one could not be stored (${reason}): log in again.`)}\n`)
+    }
   }
 }
 

@@ -1,7 +1,12 @@
+import type {BreakStage} from '../break/session.js'
+import type {RegistryRef} from '../reference/registry.js'
+
+import {terminalSafe} from '../output.js'
 import {ContainersAuthFile, containersAuthPath} from './credentials/containers-auth.js'
 import {CredentialStore} from './credentials/credential-store.js'
 import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
 import {CredentialResolver} from './credentials/resolve.js'
+import {rememberSecret, scrubSecrets} from './known-secrets.js'
 import {type Prompter, TerminalPrompter} from './prompt.js'
 import type {Tracer} from './telemetry/tracer.js'
 import type {RegistryClient} from './transport/registry-client.js'
@@ -13,6 +18,8 @@ import type {RegistryClient} from './transport/registry-client.js'
  */
 
 export interface ServiceOptions {
+  /** Break mode's rules (--break), for the registry client. */
+  breakStage?: BreakStage
   caFile?: string
   /** --docker-config */
   dockerConfig?: string
@@ -93,8 +100,9 @@ export class DefaultServices implements Services {
 
   registryClient(): Promise<RegistryClient> {
     this.client ??= Promise.all([import('./transport/registry-client.js'), import('./transport/proxy.js'), import('./transport/certs-d.js')]).then(
-      ([{RegistryClient}, {proxySettingsFromEnv}, {certsDirRoots}]) =>
-      RegistryClient.create({
+      async ([{RegistryClient}, {proxySettingsFromEnv}, {certsDirRoots}]) => {
+      const client = await RegistryClient.create({
+        breakStage: this.options.breakStage,
         caFile: this.options.caFile,
         certsDirs: certsDirRoots(this.options.env),
         insecure: this.options.insecure,
@@ -103,9 +111,26 @@ export class DefaultServices implements Services {
         tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,
         userAgent: this.options.userAgent,
-      }),
-    )
+      })
+      client.auth.onRefreshTokenRotated = (ref, spent, credentials) => this.storeRotatedToken(ref, spent, credentials.identityToken as string)
+      return client
+    })
     return this.client
+  }
+
+  /**
+   * A token server that rotates refresh tokens has just revoked the stored one: its successor is
+   * stored, as docker keeps it. If that fails the command still has its token for this run, so it
+   * goes on, and the user is told the stored login is now spent.
+   */
+  private async storeRotatedToken(ref: RegistryRef, spent: string, replacement: string): Promise<void> {
+    rememberSecret(replacement)
+    try {
+      await this.credentialStore().replaceIdentityToken(ref, spent, replacement)
+    } catch (error) {
+      const reason = scrubSecrets(error instanceof Error ? error.message : String(error))
+      process.stderr.write(`${terminalSafe(`WARNING! ${ref.input}'s token server replaced the stored identity token, and the new one could not be stored (${reason}): log in again.`)}\n`)
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import {Readable} from 'node:stream'
 import {finished} from 'node:stream/promises'
 import {rootCertificates} from 'node:tls'
 
+import type {BreakStage} from '../../break/session.js'
 import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
 
 import {InputError, NetworkError, ProtocolError, RegshapeError, describeError} from '../errors.js'
@@ -30,6 +31,11 @@ import {DEFAULT_RETRY_POLICY, type RetryPolicy, isRetryableError, isRetryableSta
  */
 
 export interface RegistryClientOptions {
+  /**
+   * Break mode (--break): rules that change requests on their way out, after authentication. The
+   * cross-origin rules of redirects and the masking of secrets apply to what they produce.
+   */
+  breakStage?: BreakStage
   /** PEM bundle trusted in addition to the system roots (--ca-file). */
   caFile?: string
   /**
@@ -375,6 +381,33 @@ export class RegistryClient {
    * exponentially with jitter or as Retry-After says (capped). Each attempt has its own deadline.
    */
   private async exchange(request: HttpRequest, streaming: boolean): Promise<OpenResponse> {
+    const stage = this.options.breakStage
+    if (!stage) return this.attempts(request, streaming)
+    // Break mode's one place: every exchange, registry and token server alike, after the
+    // Authorization was added and before retries, redirects and telemetry see the request.
+    const {mutations, request: mutated} = stage.apply(request)
+    if (mutations.length === 0) return this.attempts(request, streaming)
+    let response: OpenResponse
+    try {
+      response = await this.attempts(mutated, streaming)
+    } catch (error) {
+      stage.record({error: error instanceof Error ? error.message : describeError(error), mutations, request: mutated})
+      throw error
+    }
+
+    // A streamed error answer is read (capped) for its OCI code, then handed on as read.
+    if (streaming && response.status >= 400) {
+      const bytes = await readCapped(response.body, STREAM_CAPTURE_BYTES)
+      response.body = Readable.from([bytes])
+      response.bytes = bytes
+    }
+
+    stage.record({body: response.bytes, mutations, request: mutated, status: response.status})
+    return response
+  }
+
+  /** One request with its retries. */
+  private async attempts(request: HttpRequest, streaming: boolean): Promise<OpenResponse> {
     const policy = this.retryPolicy
     let retry: HttpExchange['retry']
     for (let attempt = 1; ; attempt++) {

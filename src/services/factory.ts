@@ -2,6 +2,7 @@ import type {BreakStage} from '../break/session.js'
 import type {RegistryRef} from '../reference/registry.js'
 
 import {terminalSafe} from '../output.js'
+import {ContainersAuthFile, containersAuthPath} from './credentials/containers-auth.js'
 import {CredentialStore} from './credentials/credential-store.js'
 import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
 import {CredentialResolver} from './credentials/resolve.js'
@@ -40,6 +41,8 @@ export interface Services {
   close(): Promise<void>
   credentialResolver(): CredentialResolver
   credentialStore(): CredentialStore
+  /** The containers tools' auth.json (read only), when a path applies. Optional for plugins' factories. */
+  containersAuthFile?(): ContainersAuthFile | undefined
   dockerConfigFile(): DockerConfigFile
   readonly options: ServiceOptions
   prompter(): Prompter
@@ -50,6 +53,7 @@ export type ServiceFactory = (options: ServiceOptions) => Services
 
 export class DefaultServices implements Services {
   private client?: Promise<RegistryClient>
+  private containersAuth?: ContainersAuthFile | null
   private configFile?: DockerConfigFile
   private resolver?: CredentialResolver
   private store?: CredentialStore
@@ -62,7 +66,7 @@ export class DefaultServices implements Services {
   }
 
   credentialResolver(): CredentialResolver {
-    this.resolver ??= new CredentialResolver(this.credentialStore(), {password: this.options.password, username: this.options.username})
+    this.resolver ??= new CredentialResolver(this.credentialStore(), {password: this.options.password, username: this.options.username}, this.containersAuthFile())
     return this.resolver
   }
 
@@ -72,6 +76,16 @@ export class DefaultServices implements Services {
       tracer: this.options.tracer,
     })
     return this.store
+  }
+
+  /** The containers tools' auth.json, read only; undefined where no path applies. */
+  containersAuthFile(): ContainersAuthFile | undefined {
+    if (this.containersAuth === undefined) {
+      const path = containersAuthPath(this.options.env)
+      this.containersAuth = path ? new ContainersAuthFile(path) : null
+    }
+
+    return this.containersAuth ?? undefined
   }
 
   dockerConfigFile(): DockerConfigFile {
@@ -85,11 +99,14 @@ export class DefaultServices implements Services {
   }
 
   registryClient(): Promise<RegistryClient> {
-    this.client ??= import('./transport/registry-client.js').then(async ({RegistryClient}) => {
+    this.client ??= Promise.all([import('./transport/registry-client.js'), import('./transport/proxy.js'), import('./transport/certs-d.js')]).then(
+      async ([{RegistryClient}, {proxySettingsFromEnv}, {certsDirRoots}]) => {
       const client = await RegistryClient.create({
         breakStage: this.options.breakStage,
         caFile: this.options.caFile,
+        certsDirs: certsDirRoots(this.options.env),
         insecure: this.options.insecure,
+        proxy: proxySettingsFromEnv(this.options.env),
         retries: this.options.retries,
         tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,

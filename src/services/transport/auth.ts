@@ -267,7 +267,7 @@ export function checkRealm(realm: URL, ref: RegistryRef, registryScheme: 'http' 
 
 /** The address guard every request to a registry's token realm carries, redirects included. */
 export function realmGuard(ref: RegistryRef): AddressGuard {
-  return {allowedHost: splitEndpoint(ref.endpoint).host, what: 'the registry\'s token realm'}
+  return {allowedHost: splitEndpoint(ref.endpoint).host, registry: ref.endpoint, what: 'the registry\'s token realm'}
 }
 
 function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: boolean): TokenGrant {

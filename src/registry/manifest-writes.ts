@@ -2,13 +2,13 @@ import type {LabelledRequest, RegistryAccess} from './repository.js'
 import type {RegistryResponse} from '../services/transport/registry-client.js'
 
 import {DigestMismatchError, digestOf} from '../content/digest.js'
-import {MediaType, baseMediaType} from '../content/media-types.js'
+import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {repositoryScope} from '../reference/scope.js'
 import {ProtocolError, RegshapeError} from '../services/errors.js'
 import {parseChallenges} from '../services/transport/challenge.js'
 import {RegistryApiError, apiError} from './api-error.js'
-import {type ReferrerDescriptor, readReferrersIndex, referrersIndexBytes, subjectOf, withReferrer} from './referrers.js'
+import {readReferrersIndex, referrersIndexBytes, subjectOf, withReferrer, withoutReferrer} from './referrers.js'
 import {MANIFEST_MAX_BYTES, referrersTag} from './repository.js'
 import {urls} from './urls.js'
 
@@ -19,6 +19,9 @@ import {urls} from './urls.js'
  * header says it did so itself; without it, the referrers tag schema index is updated here, as
  * the distribution spec requires of clients and as oras does.
  */
+
+/** The OCI 1.1-rc artifact manifest, which can carry a subject too. */
+const ARTIFACT_MANIFEST = 'application/vnd.oci.artifact.manifest.v1+json'
 
 export interface SubjectReport {
   digest: string
@@ -35,6 +38,13 @@ export interface SubjectReport {
   superseded?: {deleted: boolean; digest: string}
 }
 
+export interface DeleteResult {
+  /** Things the caller should tell the user (stderr), none of them failures. */
+  notes: string[]
+  /** The deleted manifest's subject, and what became of its referrers tag. */
+  subject?: Pick<SubjectReport, 'digest' | 'indexedBy'> & Partial<SubjectReport>
+}
+
 export interface PushResult {
   digest: string
   mediaType: string
@@ -45,6 +55,7 @@ export interface PushResult {
 }
 
 export class ManifestWriter {
+  private readonly pull: string
   private readonly push: string
   private readonly remove: string
 
@@ -55,6 +66,7 @@ export class ManifestWriter {
     /** How errors name the repository (`host/path`). */
     private readonly display: string,
   ) {
+    this.pull = repositoryScope(path, ['pull'])
     this.push = repositoryScope(path, ['pull', 'push'])
     this.remove = repositoryScope(path, ['delete'])
   }
@@ -98,7 +110,7 @@ export class ManifestWriter {
     }
 
     try {
-      result.subject = await this.indexReferrer(subject.subject.digest, subject.referrer, notes)
+      result.subject = await this.updateReferrersTag(subject.subject.digest, (manifests) => withReferrer(manifests, subject.referrer), notes)
     } catch (error) {
       // The manifest is in the registry: the failure says so, with its digest.
       const reason = error instanceof Error ? error.message : String(error)
@@ -110,11 +122,67 @@ export class ManifestWriter {
     return result
   }
 
-  /** DELETE of a manifest by digest (the registry removes every tag pointing at it too). */
-  async deleteManifest(digest: string): Promise<void> {
+  /**
+   * DELETE of a manifest by digest (the registry removes every tag pointing at it too). A
+   * manifest with a subject is also taken out of the subject's referrers tag when the registry
+   * has no referrers API (it answers 404), as the distribution spec asks of clients and as oras
+   * does: so the manifest is read first (pull), and the tag updated after the delete (pull,push).
+   */
+  async deleteManifest(digest: string): Promise<DeleteResult> {
     const what = `manifest delete ${this.display}@${digest}`
+    const notes: string[] = []
+    const subject = await this.storedSubject(digest, notes)
     const response = await this.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'manifest.delete', path: urls.manifest(this.path, digest), scope: this.remove})
     if (!isSuccess(response.status)) throw this.refusal(what, response, 'delete')
+    if (subject === undefined) return {notes}
+    try {
+      const api = await this.send(what, {
+        headers: {accept: MediaType.OciIndex},
+        maxBodyBytes: MANIFEST_MAX_BYTES,
+        method: 'GET',
+        operation: 'referrers.list',
+        path: urls.referrers(this.path, subject),
+        scope: this.pull,
+      })
+      if (api.status === 200) return {notes, subject: {digest: subject, indexedBy: 'registry'}}
+      if (api.status !== 404) throw this.refusal('asking the referrers API', api, 'pull')
+      return {notes, subject: await this.updateReferrersTag(subject, (manifests) => withoutReferrer(manifests, digest), notes)}
+    } catch (error) {
+      // The manifest is gone: the failure says so.
+      const reason = error instanceof Error ? error.message : String(error)
+      const message = `${what}: deleted ${digest}, but it could not be taken out of the referrers tag ${referrersTag(subject)} of its subject: ${reason}`
+      if (error instanceof RegistryApiError) throw new RegistryApiError(message, error.status, error.errors, error.kind)
+      throw new RegshapeError(message, {cause: error, exitCode: error instanceof RegshapeError ? error.exitCode : undefined})
+    }
+  }
+
+  /**
+   * The subject digest of a stored manifest, read before it is deleted. What cannot be read (not
+   * there: the DELETE will say so; not allowed: a note) or names no subject gives undefined.
+   */
+  private async storedSubject(digest: string, notes: string[]): Promise<string | undefined> {
+    let response: RegistryResponse
+    try {
+      response = await this.access.request({
+        headers: {accept: `${MANIFEST_ACCEPT}, ${ARTIFACT_MANIFEST}`},
+        maxBodyBytes: MANIFEST_MAX_BYTES,
+        method: 'GET',
+        operation: 'manifest.get',
+        path: urls.manifest(this.path, digest),
+        scope: this.pull,
+      })
+    } catch {
+      return undefined
+    }
+
+    if (response.status === 404) return undefined
+    if (response.status !== 200 || digestOf(response.body, parseDigest(digest).algorithm) !== digest) {
+      const why = response.status === 200 ? 'its bytes do not hash to its digest' : reasonOf(response)
+      notes.push(`Note: the manifest could not be read before the delete (${why}), so no referrers tag was checked for it`)
+      return undefined
+    }
+
+    return subjectOf(response.body, digest, MediaType.OciManifest)?.subject.digest
   }
 
   /**
@@ -136,11 +204,16 @@ export class ManifestWriter {
   }
 
   /**
-   * Adds a referrer to its subject's referrers tag: read the index the tag holds (none: start
-   * empty), add the descriptor unless listed, push the new index to the tag, then delete the index
-   * it replaced (oras's garbage collection; a refusal only leaves it in place, with a note).
+   * Changes a subject's referrers tag: read the index the tag holds (none: start empty), apply
+   * `change` (undefined: nothing to change), push the new index to the tag, then delete the index
+   * it replaced (oras's garbage collection: a refusal only leaves it in place, with a note). When
+   * no referrer is left, no index is pushed: deleting the old one by digest removes the tag.
    */
-  private async indexReferrer(subject: string, referrer: ReferrerDescriptor, notes: string[]): Promise<SubjectReport> {
+  private async updateReferrersTag(
+    subject: string,
+    change: (manifests: ReadonlyArray<Record<string, unknown>>) => Array<Record<string, unknown>> | undefined,
+    notes: string[],
+  ): Promise<SubjectReport> {
     const tag = referrersTag(subject)
     const what = `referrers tag ${this.display}:${tag}`
     const current = await this.send(what, {
@@ -162,8 +235,16 @@ export class ManifestWriter {
       throw this.refusal('reading it', current, 'pull')
     }
 
-    const updated = withReferrer(manifests, referrer)
+    const updated = change(manifests)
     if (!updated) return {digest: subject, index: previous ? {digest: previous, size: current.body.length} : undefined, indexedBy: 'tag-schema', tag, updated: false}
+    const report: SubjectReport = {digest: subject, indexedBy: 'tag-schema', tag, updated: true}
+    if (updated.length === 0 && previous) {
+      const deleted = await this.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'referrers.tag.delete', path: urls.manifest(this.path, previous), scope: this.remove})
+      if (!isSuccess(deleted.status)) throw this.refusal(`deleting the index ${previous}, which lists no other referrer`, deleted, 'delete')
+      report.superseded = {deleted: true, digest: previous}
+      return report
+    }
+
     const bytes = referrersIndexBytes(updated)
     const digest = digestOf(bytes)
     const pushed = await this.send(what, {
@@ -177,7 +258,7 @@ export class ManifestWriter {
     })
     if (!isSuccess(pushed.status)) throw this.refusal('pushing the new index', pushed, 'push')
     this.checkAnnounced(`pushing the new index`, pushed, bytes, digest)
-    const report: SubjectReport = {digest: subject, index: {digest, size: bytes.length}, indexedBy: 'tag-schema', tag, updated: true}
+    report.index = {digest, size: bytes.length}
     if (previous && previous !== digest) {
       // The tag already holds the new index: whatever happens to the old one is only reported.
       let why: string | undefined

@@ -159,6 +159,32 @@ describe('registry write commands against behaviour distribution 2.8 lacks', () 
     })
   })
 
+  describe('manifest delete of a referrer', () => {
+    it('a registry with the referrers API (200): the referrers tag is left alone', async () => {
+      // A registry with the referrers API, which keeps its referrers lists itself.
+      const server = await fake((request, _body, response) => {
+        if (request.method === 'DELETE') {
+          response.writeHead(202, {'content-length': '0'})
+          response.end()
+        } else if (request.url?.startsWith('/v2/fake/app/referrers/')) {
+          response.writeHead(200, {'content-type': 'application/vnd.oci.image.index.v1+json'})
+          response.end('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}')
+        } else {
+          response.writeHead(200, {'content-type': OCI_MANIFEST, 'docker-content-digest': sha(REFERRER)})
+          response.end(REFERRER)
+        }
+      })
+      const result = await regshape(['manifest', 'delete', `${server.host}/fake/app@${sha(REFERRER)}`])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stderr).to.equal(`Note: the registry has a referrers API, which drops the referrer of ${SUBJECT.digest} itself\n`)
+      expect(apiRequests(server)).to.deep.equal([
+        `GET /v2/fake/app/manifests/${sha(REFERRER)}`,
+        `DELETE /v2/fake/app/manifests/${sha(REFERRER)}`,
+        `GET /v2/fake/app/referrers/${SUBJECT.digest}`,
+      ])
+    })
+  })
+
   describe('tag delete', () => {
     it('a registry that deletes tags (202): Deleted tag, one DELETE of the tag', async () => {
       // A registry implementing the OCI spec's optional tag deletion (end-9).

@@ -316,7 +316,7 @@ describe('registry write commands against the real registry', function () {
   })
 
   describe('manifest delete and tag delete', () => {
-    it('manifest delete removes the manifest by digest (202), with the delete scope only', async () => {
+    it('manifest delete reads the manifest (pull), then deletes it by digest (202, the delete scope)', async () => {
       for (const {handle, kind} of kinds) {
         const {config, layer, repository} = await repoWithBlobs(handle)
         const pushed = await new ImagePusher(handle).manifest(repository, 'doomed', handWritten(config, layer), MEDIA.ociManifest)
@@ -327,12 +327,48 @@ describe('registry write commands against the real registry', function () {
         expect(result.stdout).to.equal(`Deleted: ${pushed.digest}\n`)
         const deletes = handle.requestLog(mark).filter((entry) => entry.method === 'DELETE')
         expect(deletes.map((entry) => [entry.path, entry.status]).at(-1)).to.deep.equal([`/v2/${repository}/manifests/${pushed.digest}`, 202])
-        if (handle.tokenServer) expect(handle.tokenServer.requests.slice(before).flatMap((request) => request.scopes)).to.deep.equal([`repository:${repository}:delete`])
+        if (handle.tokenServer) {
+          expect(handle.tokenServer.requests.slice(before).flatMap((request) => request.scopes)).to.deep.equal([`repository:${repository}:pull`, `repository:${repository}:delete`])
+        }
+
         const gone = await regshape(handle, ['manifest', 'get', `${handle.host}/${repository}:doomed`])
         expectFailure(gone, 1, /MANIFEST_UNKNOWN/)
         const again = await regshape(handle, ['--json', 'manifest', 'delete', '-i', `${handle.host}/${repository}@${pushed.digest}`])
         expect(again.code).to.equal(1)
         expect(JSON.parse(again.stdout)).to.include({code: 'MANIFEST_UNKNOWN'})
+      }
+    })
+
+    it('manifest delete of a referrer takes it out of the referrers tag; the last one takes the tag with it', async () => {
+      for (const {handle, kind} of kinds) {
+        const {config, empty, layer, repository} = await repoWithBlobs(handle)
+        const push = new ImagePusher(handle)
+        const subject = await push.manifest(repository, 'subject', handWritten(config, layer), MEDIA.ociManifest)
+        const referrer = (n: number) => Buffer.from(JSON.stringify({schemaVersion: 2, mediaType: MEDIA.ociManifest, artifactType: `application/vnd.example.${n}`, config: empty, layers: [empty], subject}))
+        for (const n of [1, 2]) expect((await regshape(handle, ['manifest', 'put', `${handle.host}/${repository}`, '-f', file(`${kind}-ref${n}.json`, referrer(n))])).code).to.equal(0)
+        const tag = subject.digest.replace(':', '-')
+        const list = async () => (await regshape(handle, ['referrer', 'list', `${handle.host}/${repository}@${subject.digest}`])).stdout
+
+        const before = handle.tokenServer?.requests.length ?? 0
+        const first = await regshape(handle, ['manifest', 'delete', `${handle.host}/${repository}@${sha(referrer(1))}`])
+        expect(first.code, first.stderr).to.equal(0)
+        expect(first.stdout).to.equal(`Deleted: ${sha(referrer(1))}\n`)
+        expect(first.stderr).to.equal(`Note: the registry has no referrers API (404); took the manifest out of the referrers tag ${tag} of ${subject.digest}\n`)
+        if (handle.tokenServer) {
+          expect(handle.tokenServer.requests.slice(before).flatMap((request) => request.scopes)).to.deep.equal([
+            `repository:${repository}:pull`,
+            `repository:${repository}:delete`,
+            `repository:${repository}:pull,push`,
+          ])
+        }
+
+        expect(await list()).to.equal(`${sha(referrer(2))} application/vnd.example.2 ${referrer(2).length}\n`)
+
+        const last = await regshape(handle, ['--json', 'manifest', 'delete', `${handle.host}/${repository}@${sha(referrer(2))}`])
+        expect(last.code, last.stderr).to.equal(0)
+        expect(JSON.parse(last.stdout).subject).to.deep.include({digest: subject.digest, indexed_by: 'tag-schema', tag, updated: true})
+        expect(await list()).to.equal('')
+        expect((await regshape(handle, ['tag', 'list', `${handle.host}/${repository}`])).stdout, kind).to.equal('subject\n')
       }
     })
 

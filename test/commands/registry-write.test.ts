@@ -372,6 +372,19 @@ describe('registry write commands against the real registry', function () {
       }
     })
 
+    it('a user who may delete but not pull: the delete goes ahead, with a note that no referrers tag was checked', async () => {
+      const token = kinds[1].handle
+      const deleter = {username: 'deleter', password: 'd3lete-only'}
+      token.tokenServer!.addUser(deleter.username, {password: deleter.password, access: [{repo: 'write/*', actions: ['delete']}]})
+      const {config, layer, repository} = await repoWithBlobs(token)
+      const pushed = await new ImagePusher(token).manifest(repository, 'by-deleter', handWritten(config, layer), MEDIA.ociManifest)
+      const result = await runCli(['manifest', 'delete', `${token.host}/${repository}@${pushed.digest}`], {env: {DOCKER_CONFIG: await loggedIn(token, deleter)}})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stdout).to.equal(`Deleted: ${pushed.digest}\n`)
+      expect(result.stderr).to.match(/^Note: the manifest could not be read before the delete \(UNAUTHORIZED: authentication required\), so no referrers tag was checked for it\n$/)
+      expect((await regshape(token, ['tag', 'list', `${token.host}/${repository}`])).stdout).to.equal('')
+    })
+
     it('manifest delete of a tag, and tag delete of a digest or of no tag, exit 2 before any request', async () => {
       const basic = kinds[0].handle
       const digest = `sha256:${'a'.repeat(64)}`

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 
 import {type CliResult, expectNoStackTrace, runCli} from '../helpers/cli.js'
 import {type HostileServer, startHostile} from '../helpers/hostile.js'
+import {runOnPty} from '../helpers/pty.js'
 
 /**
  * What distribution 2.8 does not do on the write side, played by small node:http servers, each
@@ -183,6 +184,15 @@ describe('registry write commands against behaviour distribution 2.8 lacks', () 
         `GET /v2/fake/app/referrers/${SUBJECT.digest}`,
       ])
     })
+  })
+
+  it('manifest put --stdin on a terminal exits 2 at once instead of waiting for input, and sends nothing', async () => {
+    const server = await fake(storing((body) => ({'docker-content-digest': sha(body)})))
+    const result = await runOnPty(['manifest', 'put', `${server.host}/fake/app:v1`, '--stdin'], [], {DOCKER_CONFIG: mkdtempSync(join(tmpdir(), 'regshape-fake-')), HOME: work}, 10)
+    expect(result.failure).to.equal(null)
+    expect(result.code).to.equal(2)
+    expect(result.transcript).to.include('Error: --stdin reads the manifest from a pipe or a file, and standard input is a terminal')
+    expect(apiRequests(server)).to.deep.equal([])
   })
 
   describe('tag delete', () => {

@@ -73,7 +73,8 @@ A manifest with a subject: when the registry answers OCI-Subject it indexed the 
       digest: result.digest,
       media_type: result.mediaType,
       size: result.size,
-      reference: `${repositoryDisplay(ref)}${ref.tag === undefined ? '' : `:${ref.tag}`}@${result.digest}`,
+      // The tag only when the push went to it (`repo:tag@digest` pushes by digest).
+      reference: `${repositoryDisplay(ref)}${ref.tag === undefined || ref.digest !== undefined ? '' : `:${ref.tag}`}@${result.digest}`,
       subject: result.subject && {
         digest: result.subject.digest,
         indexed_by: result.subject.indexedBy,

@@ -13,11 +13,14 @@ import AutocompleteScript from './commands/autocomplete/script.js'
 import BlobGet from './commands/blob/get.js'
 import BlobHead from './commands/blob/head.js'
 import CatalogList from './commands/catalog/list.js'
+import ManifestDelete from './commands/manifest/delete.js'
 import ManifestDescriptor from './commands/manifest/descriptor.js'
 import ManifestGet from './commands/manifest/get.js'
 import ManifestInfo from './commands/manifest/info.js'
+import ManifestPut from './commands/manifest/put.js'
 import Ping from './commands/ping.js'
 import ReferrerList from './commands/referrer/list.js'
+import TagDelete from './commands/tag/delete.js'
 import TagList from './commands/tag/list.js'
 
 export {execute} from '@oclif/core'
@@ -37,10 +40,13 @@ export const COMMANDS = {
   'blob:get': BlobGet,
   'blob:head': BlobHead,
   'catalog:list': CatalogList,
+  'manifest:delete': ManifestDelete,
   'manifest:descriptor': ManifestDescriptor,
   'manifest:get': ManifestGet,
   'manifest:info': ManifestInfo,
+  'manifest:put': ManifestPut,
   ping: Ping,
   'referrer:list': ReferrerList,
+  'tag:delete': TagDelete,
   'tag:list': TagList,
 }

@@ -80,7 +80,7 @@ export async function writeLayer(layout: OciLayout, file: string, info: LayerFil
     if (info.compression === 'none') {
       const compressor = format === 'gzip' ? gzipStage() : zstdStage(['-q', '-c', '-3', '-T1'])
       const written = layout.putBlob(compressor.output)
-      await Promise.all([pipeline(source, uncompressed, compressor.input), compressor.done, written])
+      await settleAll([pipeline(source, uncompressed, compressor.input), compressor.done, written], () => compressor.output.destroy(new LayoutError('interrupted')))
       const {digest, size} = await written
       return {compressed: format, diffId: uncompressed.digest as string, digest, inferredMediaType: info.tar ? layerMediaType(format) : undefined, size}
     }
@@ -96,7 +96,10 @@ export async function writeLayer(layout: OciLayout, file: string, info: LayerFil
     source.pipe(tee)
     source.pipe(branch)
     const written = layout.putBlob(tee)
-    await Promise.all([pipeline(branch, decompressor.input), pipeline(decompressor.output, uncompressed, sink()), decompressor.done, written])
+    await settleAll([pipeline(branch, decompressor.input), pipeline(decompressor.output, uncompressed, sink()), decompressor.done, written], () => {
+      source.unpipe(tee)
+      tee.destroy(new LayoutError('interrupted'))
+    })
     const {digest, size} = await written
     return {compressed: undefined, diffId: uncompressed.digest as string, digest, inferredMediaType: layerMediaType(info.compression), size}
   } catch (error) {
@@ -104,8 +107,31 @@ export async function writeLayer(layout: OciLayout, file: string, info: LayerFil
     if (error instanceof LayoutError) throw error
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new LayoutError(`File not found: ${file}`)
-    throw new LayoutError(`failed to compress ${file}: ${code === 'Z_DATA_ERROR' ? 'it is not valid gzip data' : (code ?? (error as Error).message)}`, {cause: error})
+    const reason = code === 'Z_DATA_ERROR' ? 'it is not valid gzip data' : (code ?? (error as Error).message)
+    if (info.compression === 'none') throw new LayoutError(`failed to compress ${file}: ${reason}`, {cause: error})
+    throw new LayoutError(`cannot decompress ${file} to hash its content (its diff_id): ${reason}`, {cause: error})
   }
+}
+
+/**
+ * Waits for every step; when one fails, `abort` stops the blob write, and the first failure is
+ * thrown only once all have settled, so the write has removed its temporary file by then.
+ */
+async function settleAll(steps: Array<Promise<unknown>>, abort: () => void): Promise<void> {
+  let first: unknown
+  let failed = false
+  await Promise.all(
+    steps.map((step) =>
+      step.catch((error: unknown) => {
+        if (!failed) {
+          failed = true
+          first = error
+          abort()
+        }
+      }),
+    ),
+  )
+  if (failed) throw first
 }
 
 interface Stage {

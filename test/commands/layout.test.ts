@@ -7,7 +7,8 @@ import {join} from 'node:path'
 import {seedImages} from '../fixtures/images.js'
 import {runProcess} from '../fixtures/proc.js'
 import {openRegistry} from '../fixtures/servers.js'
-import {type CliResult, expectNoStackTrace, runCli} from '../helpers/cli.js'
+import {type CliResult, expectNoStackTrace, runCli, tempHome} from '../helpers/cli.js'
+import {runOnPty} from '../helpers/pty.js'
 
 /**
  * The layout group against witnesses no one here wrote: what regshape builds is read by
@@ -427,6 +428,71 @@ describe('layout: two processes writing one layout', function () {
       expect(indexOf(dir).manifests.map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']).sort()).to.deep.equal(names)
       await ok(['layout', 'validate', '-p', dir])
       expect(existsSync(join(dir, 'index.json.lock'))).to.equal(false)
+    } finally {
+      rmSync(work, {force: true, recursive: true})
+    }
+  })
+})
+
+describe('layout: prompts on a terminal, defaults elsewhere', function () {
+  this.timeout(120_000)
+
+  it('on a terminal, add layer offers the inferred media type and generate config/manifest ask for what is not given', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'regshape-layout-pty-'))
+    try {
+      const dir = join(work, 'img')
+      const tar = await makeTar(work, 'layer.tar', {'a.txt': 'a\n'})
+      await ok(['layout', 'init', '-p', dir])
+      const env = {HOME: tempHome()}
+      const add = await runOnPty(['layout', 'add', 'layer', '-p', dir, '-f', tar], [
+        {expect: 'Accept? [Y/n]:', send: 'n\r'},
+        {expect: 'Enter media type:', send: 'application/vnd.example.layer+gzip\r'},
+      ], env)
+      expect(add.failure, add.transcript).to.equal(null)
+      expect(add.code, add.transcript).to.equal(0)
+      expect(add.transcript).to.include('application/vnd.oci.image.layer.v1.tar+gzip')
+      expect(stageOf(dir).layers[0].media_type).to.equal('application/vnd.example.layer+gzip')
+
+      const config = await runOnPty(['layout', 'generate', 'config', '-p', dir], [
+        {expect: 'Architecture [amd64]:', send: 'riscv64\r'},
+        {expect: 'OS [linux]:', send: '\r'},
+        {expect: 'Config media type [application/vnd.oci.image.config.v1+json]:', send: '\r'},
+      ], env)
+      expect(config.code, config.transcript).to.equal(0)
+      const staged = stageOf(dir).config
+      expect(JSON.parse(readFileSync(blobFile(dir, staged.digest), 'utf8'))).to.deep.include({architecture: 'riscv64', os: 'linux'})
+      expect(staged.media_type).to.equal('application/vnd.oci.image.config.v1+json')
+
+      const manifest = await runOnPty(['layout', 'generate', 'manifest', '-p', dir], [
+        {expect: 'Reference name (e.g. latest) [skip]:', send: 'edge\r'},
+        {expect: 'Manifest media type [application/vnd.oci.image.manifest.v1+json]:', send: '\r'},
+        {expect: 'Add manifest annotations? [y/N]:', send: 'y\r'},
+        {expect: 'key=value (empty line to finish):', send: 'team=core\r'},
+        {expect: 'key=value (empty line to finish):', send: '\r'},
+      ], env)
+      expect(manifest.code, manifest.transcript).to.equal(0)
+      const entry = indexOf(dir).manifests[0]
+      expect(entry.annotations).to.deep.equal({'org.opencontainers.image.ref.name': 'edge'})
+      expect(JSON.parse(readFileSync(blobFile(dir, entry.digest), 'utf8')).annotations).to.deep.equal({team: 'core'})
+    } finally {
+      rmSync(work, {force: true, recursive: true})
+    }
+  })
+
+  it('without a terminal nothing is asked: the inferred media type, amd64/linux and an untagged manifest', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'regshape-layout-notty-'))
+    try {
+      const dir = join(work, 'img')
+      await ok(['layout', 'init', '-p', dir])
+      await ok(['layout', 'add', 'layer', '-p', dir, '-f', await makeTar(work, 'layer.tar', {'a.txt': 'a\n'})])
+      const config = await json<{digest: string}>(['layout', 'generate', 'config', '-p', dir])
+      expect(JSON.parse(readFileSync(blobFile(dir, config.digest), 'utf8'))).to.deep.include({architecture: 'amd64', os: 'linux'})
+      const first = await json<{digest: string; ref_name: null}>(['layout', 'generate', 'manifest', '-p', dir])
+      expect(first.ref_name).to.equal(null)
+      // Run again untagged (with other annotations): it replaces its own untagged entry.
+      const second = await json<{digest: string}>(['layout', 'generate', 'manifest', '-p', dir, '--annotation', 'x=1'])
+      expect(indexOf(dir).manifests.map((entry) => [entry.digest, entry.annotations])).to.deep.equal([[second.digest, undefined]])
+      await ok(['layout', 'validate', '-p', dir])
     } finally {
       rmSync(work, {force: true, recursive: true})
     }

@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import {rmSync} from 'node:fs'
 import {open, rename, rm} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
@@ -15,6 +16,7 @@ export function temporaryBeside(target: string): string {
 
 export async function writeFileAtomic(target: string, data: Buffer | string, mode = 0o644): Promise<void> {
   const temporary = temporaryBeside(target)
+  const stopWatching = removeOnSignal(temporary)
   try {
     const handle = await open(temporary, 'wx', mode)
     try {
@@ -28,5 +30,28 @@ export async function writeFileAtomic(target: string, data: Buffer | string, mod
   } catch (error) {
     await rm(temporary, {force: true})
     throw error
+  } finally {
+    stopWatching()
   }
+}
+
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const
+
+/**
+ * Ctrl-C or kill while `path` is being written: the temporary goes, then the signal takes its
+ * usual effect (exit 130 on Ctrl-C). Returns the function that stops watching.
+ */
+export function removeOnSignal(path: string): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(path, {force: true})
+    stop()
+    process.kill(process.pid, signal)
+  }
+
+  const stop = () => {
+    for (const signal of SIGNALS) process.removeListener(signal, onSignal)
+  }
+
+  for (const signal of SIGNALS) process.once(signal, onSignal)
+  return stop
 }

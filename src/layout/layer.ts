@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 import {createReadStream} from 'node:fs'
-import {open} from 'node:fs/promises'
+import {open, stat} from 'node:fs/promises'
 import {PassThrough, type Readable, Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {createGunzip, createGzip} from 'node:zlib'
@@ -45,8 +45,12 @@ export interface WrittenLayer {
 export async function inspectLayerFile(file: string): Promise<LayerFileInfo> {
   let handle
   try {
+    // Read twice (these first bytes, then the whole stream): a pipe or FIFO would lose what the
+    // first read took, and opening a FIFO waits for a writer. Checked before opening.
+    if (!(await stat(file)).isFile()) throw new LayoutError(`${file} is not a regular file; give the layer as a file`)
     handle = await open(file, 'r')
   } catch (error) {
+    if (error instanceof LayoutError) throw error
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') throw new LayoutError(`File not found: ${file}`)
     throw new LayoutError(`cannot read ${file}: ${code ?? (error as Error).message}`)
@@ -60,6 +64,7 @@ export async function inspectLayerFile(file: string): Promise<LayerFileInfo> {
     if (bytes.subarray(0, 4).equals(ZSTD_MAGIC)) return {compression: 'zstd', tar: true}
     return {compression: 'none', tar: bytes.subarray(257, 262).toString('latin1') === 'ustar'}
   } catch (error) {
+    if (error instanceof LayoutError) throw error
     throw new LayoutError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
   } finally {
     await handle.close()

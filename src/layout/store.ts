@@ -13,7 +13,7 @@ import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {RegshapeError} from '../services/errors.js'
 import {type HeldLock, LockError, acquireLock} from '../services/lock.js'
 import {LayoutError, layoutMessages as messages} from './errors.js'
-import {temporaryBeside, writeFileAtomic} from './files.js'
+import {removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
 
 /**
  * An OCI image layout on disk (image-spec image-layout.md: `oci-layout`, `index.json`,
@@ -173,6 +173,7 @@ export class OciLayout {
     await mkdir(directory, {recursive: true})
     const digester = expected.digest ? new DigestVerifier(expected.digest, expected.size) : new Digester(algorithm)
     const temporary = temporaryBeside(join(directory, 'blob'))
+    const stopWatching = removeOnSignal(temporary)
     try {
       await pipeline(source, digester, createWriteStream(temporary, {flags: 'wx', mode: 0o644}))
       const digest = digester.digest as string
@@ -183,6 +184,8 @@ export class OciLayout {
       if (error instanceof DigestMismatchError) throw new LayoutError(`blob ${expected.digest}: ${error.message}; not written`, {cause: error})
       if (error instanceof RegshapeError) throw error
       throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message), {cause: error})
+    } finally {
+      stopWatching()
     }
   }
 

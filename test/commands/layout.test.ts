@@ -1,13 +1,14 @@
 import {expect} from 'chai'
 import {createHash} from 'node:crypto'
-import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync} from 'node:fs'
+import {spawn} from 'node:child_process'
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {seedImages} from '../fixtures/images.js'
 import {runProcess} from '../fixtures/proc.js'
 import {openRegistry} from '../fixtures/servers.js'
-import {type CliResult, expectNoStackTrace, runCli, tempHome} from '../helpers/cli.js'
+import {type CliResult, RUN_JS, expectNoStackTrace, runCli, tempHome} from '../helpers/cli.js'
 import {runOnPty} from '../helpers/pty.js'
 
 /**
@@ -397,6 +398,42 @@ describe('layout: bad input', function () {
     expectOneError(await runCli(['layout', 'annotate', 'layer', '-p', dir, '-i', '3', '--annotation', 'a=b']), /^Error: layer index 3 out of range \(staged layers: 1\)\n$/)
     writeFileSync(join(dir, 'index.json'), '{"schemaVersion": 2, "manifests": {}}')
     expectOneError(await runCli(['layout', 'show', '-p', dir]), new RegExp(`^Error: index.json at ${dir} is not a valid OCI Image Index`))
+  })
+
+  it('Ctrl-C while a layer is written: exit 130, the temporary blob removed, nothing staged', async () => {
+    const dir = join(work, 'interrupted')
+    await ok(['layout', 'init', '-p', dir])
+    // 2 GiB of a sparse file: cheap to read, seconds to gzip, so the write is caught midway.
+    const big = join(work, 'big.tar')
+    writeFileSync(big, '')
+    truncateSync(big, 2 * 1024 ** 3)
+    const child = spawn(process.execPath, [RUN_JS, 'layout', 'add', 'layer', '-p', dir, '-f', big, '--media-type', 'application/vnd.oci.image.layer.v1.tar+gzip'], {
+      env: {HOME: tempHome(), PATH: process.env.PATH},
+      stdio: 'ignore',
+    })
+    const exited = new Promise<{code: null | number; signal: NodeJS.Signals | null}>((resolvePromise) => child.on('exit', (code, signal) => resolvePromise({code, signal})))
+    const blobs = join(dir, 'blobs', 'sha256')
+    for (let waited = 0; !readdirSync(blobs).some((name) => name.endsWith('.tmp')); waited += 20) {
+      if (waited > 20_000) expect.fail('no temporary blob appeared')
+      await new Promise((resolvePromise) => setTimeout(resolvePromise, 20))
+    }
+
+    child.kill('SIGINT')
+    const {code, signal} = await exited
+    rmSync(big)
+    // Re-raised SIGINT: the shell reports 130.
+    expect(signal ?? code).to.be.oneOf(['SIGINT', 130])
+    expect(readdirSync(blobs)).to.deep.equal([])
+    expect(stageOf(dir).layers).to.deep.equal([])
+    expect(existsSync(join(dir, 'index.json.lock'))).to.equal(false)
+  })
+
+  it('a layer that is not a regular file (a FIFO) is refused before anything is read', async () => {
+    const dir = join(work, 'fifo')
+    await ok(['layout', 'init', '-p', dir])
+    const fifo = join(work, 'layer.fifo')
+    expect((await run('mkfifo', [fifo])).code).to.equal(0)
+    expectOneError(await runCli(['layout', 'add', 'layer', '-p', dir, '-f', fifo]), /layer\.fifo is not a regular file/)
   })
 
   it('a gzip file that is not valid gzip is refused, and leaves no blob behind', async () => {

@@ -297,9 +297,23 @@ export class OciLayout {
         ...(Object.keys(annotations).length > 0 ? {annotations} : {}),
       }
       if (options.tag === undefined) return entry
+      return this.tag(options.tag, entry)
+    })
+  }
+
+  /**
+   * Names a manifest already in the layout (copy pushes children, then the parent, then tags):
+   * index.json gets `descriptor` under ref.name `name`, in place of any entry of that name.
+   */
+  async tag(name: string, descriptor: Descriptor): Promise<Descriptor> {
+    return this.writing(async () => {
+      if (!(await this.hasBlob(descriptor.digest, descriptor.size))) throw new LayoutError(messages.blobNotFound(descriptor.digest, this.path))
+      const entry: Descriptor = {...descriptor, annotations: {...descriptor.annotations, [REF_NAME]: name}}
       await this.updateIndex((index) => {
-        index.manifests = index.manifests.filter((candidate) => candidate.annotations?.[REF_NAME] !== options.tag)
-        index.manifests.push(entry)
+        const at = index.manifests.findIndex((candidate) => candidate.annotations?.[REF_NAME] === name)
+        index.manifests = index.manifests.filter((candidate) => candidate.annotations?.[REF_NAME] !== name)
+        // The entry keeps its place in index.json when it replaces one.
+        index.manifests.splice(at === -1 ? index.manifests.length : at, 0, entry)
       })
       return entry
     })

@@ -136,7 +136,8 @@ describe('the OCI layout store (src/layout/store.ts)', () => {
     const replaced = await layout.putManifest(manifest('3'), {mediaType, tag: 'v1'})
     // Without a tag: a blob only, as an index's children are.
     const child = await layout.putManifest(manifest('4'), {mediaType})
-    expect((await layout.tags()).tags).to.deep.equal(['v2', 'v1'])
+    // v1 replaced in place: index.json keeps its order.
+    expect((await layout.tags()).tags).to.deep.equal(['v1', 'v2'])
     expect((await layout.readIndex()).manifests.map((entry) => entry.digest)).not.to.include(first.digest)
     expect((await layout.readIndex()).manifests.map((entry) => entry.digest)).not.to.include(child.digest)
     const fetched = await layout.getManifest('v1')
@@ -148,6 +149,14 @@ describe('the OCI layout store (src/layout/store.ts)', () => {
       () => expect.fail('an unknown tag resolved'),
       (error: Error) => expect(error.message).to.match(/no manifest named v9/),
     )
+    // tag names a manifest already stored (copy's last step); a manifest not there cannot be tagged.
+    await layout.tag('child', child)
+    expect((await layout.getManifest('child')).digest).to.equal(child.digest)
+    await layout.tag('ghost', {...child, digest: sha('ghost')}).then(
+      () => expect.fail('a missing manifest was tagged'),
+      (error: Error) => expect(error.message).to.match(/^blob sha256:\w+ does not exist in the layout/),
+    )
+    expect((await layout.tags()).tags).to.deep.equal(['v1', 'v2', 'child'])
     // The unreferenced replaced manifest can go; the tagged ones and their config stay.
     expect(await layout.removeUnreferenced([first.digest, replaced.digest, config.digest])).to.deep.equal([first.digest])
   })

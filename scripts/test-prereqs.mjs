@@ -28,6 +28,8 @@ const needed = {
   umoci: 'umoci',
   // zstd layers: compressed and decompressed by the zstd program (node:zlib has no zstd on Node 20)
   zstd: 'zstd',
+  // the proxy tests (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) go through a real squid
+  '/usr/sbin/squid': 'squid',
   // the completion tests drive a real interactive zsh (bash is always there)
   zsh: 'zsh',
 }

@@ -29,6 +29,7 @@ import ManifestGet from './commands/manifest/get.js'
 import ManifestInfo from './commands/manifest/info.js'
 import ManifestPut from './commands/manifest/put.js'
 import Ping from './commands/ping.js'
+import Probe from './commands/probe.js'
 import ReferrerList from './commands/referrer/list.js'
 import TagDelete from './commands/tag/delete.js'
 import TagList from './commands/tag/list.js'
@@ -66,6 +67,7 @@ export const COMMANDS = {
   'manifest:info': ManifestInfo,
   'manifest:put': ManifestPut,
   ping: Ping,
+  probe: Probe,
   'referrer:list': ReferrerList,
   'tag:delete': TagDelete,
   'tag:list': TagList,

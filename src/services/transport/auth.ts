@@ -158,7 +158,8 @@ export class AuthMiddleware {
   ): Promise<TokenGrant> {
     const url = new URL(realm)
     if (service) url.searchParams.set('service', service)
-    if (scope) url.searchParams.append('scope', scope)
+    // Several scopes (a mount needs the source's pull too) go as repeated `scope` parameters, as docker sends them.
+    for (const one of (scope ?? '').split(' ').filter(Boolean)) url.searchParams.append('scope', one)
     const headers: Record<string, string> = {}
     const withPassword = Boolean(credentials?.username && credentials.password !== undefined)
     if (withPassword) {

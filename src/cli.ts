@@ -7,8 +7,11 @@
 import AuthLogin from './commands/auth/login.js'
 import AuthLogout from './commands/auth/logout.js'
 import AuthStatus from './commands/auth/status.js'
+import BlobDelete from './commands/blob/delete.js'
 import BlobGet from './commands/blob/get.js'
 import BlobHead from './commands/blob/head.js'
+import BlobMount from './commands/blob/mount.js'
+import BlobUpload from './commands/blob/upload.js'
 import CatalogList from './commands/catalog/list.js'
 import ManifestDescriptor from './commands/manifest/descriptor.js'
 import ManifestGet from './commands/manifest/get.js'
@@ -23,8 +26,11 @@ export const COMMANDS = {
   'auth:login': AuthLogin,
   'auth:logout': AuthLogout,
   'auth:status': AuthStatus,
+  'blob:delete': BlobDelete,
   'blob:get': BlobGet,
   'blob:head': BlobHead,
+  'blob:mount': BlobMount,
+  'blob:upload': BlobUpload,
   'catalog:list': CatalogList,
   'manifest:descriptor': ManifestDescriptor,
   'manifest:get': ManifestGet,

@@ -136,6 +136,7 @@ const messages = {
   mountRefused: (what: string) =>
     `${what}: the registry refused the mount (it answered 202, opening an upload session instead, which was cancelled); upload the blob with -f FILE`,
   noLocation: (what: string, status: number) => `${what}: the registry answered ${status} without a Location for the upload session`,
+  mountNotGranted: (repository: string, from: string) => `a mount needs push on ${repository} and pull on ${from}; these credentials were not granted both`,
   notGranted: (action: string, repository: string) => `${action} on ${repository} was not granted to these credentials`,
   resume: (offset: number, url: string) => `the session holds ${offset} bytes; continue it with --resume '${url}'`,
   shorter: (source: string, offset: number) => `${source} is shorter than the ${offset} bytes the session already holds`,
@@ -389,7 +390,7 @@ export class BlobWriter {
   private refused(what: string, response: HttpResponse & {authScheme?: string}, action: string, from?: string): RegistryApiError {
     const error = apiError(what, response)
     if ((response.status !== 401 && response.status !== 403) || !response.authScheme) return error
-    const rights = from === undefined ? messages.notGranted(action, this.path) : `${messages.notGranted(action, this.path)} (or pull on ${from})`
+    const rights = from === undefined ? messages.notGranted(action, this.path) : messages.mountNotGranted(this.path, from)
     return new RegistryApiError(`${error.message} (${rights})`, error.status, error.errors, error.kind)
   }
 

@@ -1,6 +1,6 @@
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
-import {stat} from 'node:fs/promises'
+import {open, stat} from 'node:fs/promises'
 import {Readable, type Transform, pipeline} from 'node:stream'
 
 import type {RegistryResponse} from '../services/transport/registry-client.js'
@@ -41,6 +41,8 @@ export interface BlobSource {
   seekable: boolean
   /** The bytes from `start` (to `end`, inclusive). */
   read(start?: number, end?: number): Readable
+  /** A file's bytes at `position` into `buffer` (chunks read in place, no stream buffers between); 0 at its end. */
+  readAt?(buffer: Buffer, position: number): Promise<number>
 }
 
 /** A file to upload, checked before any request: it must exist, be a regular file and be readable. */
@@ -65,7 +67,22 @@ export async function fileSource(file: string, what: string): Promise<BlobSource
 
   return {
     name: file,
-    read: (start = 0, end) => createReadStream(file, {end, highWaterMark: 1024 * 1024, start}),
+    read: (start = 0, end) => createReadStream(file, {end, highWaterMark: 64 * 1024, start}),
+    async readAt(buffer, position) {
+      const handle = await open(file, 'r')
+      try {
+        let filled = 0
+        while (filled < buffer.length) {
+          const {bytesRead} = await handle.read(buffer, filled, buffer.length - filled, position + filled)
+          if (bytesRead === 0) break
+          filled += bytesRead
+        }
+
+        return filled
+      } finally {
+        await handle.close()
+      }
+    },
     seekable: true,
     size,
   }
@@ -285,9 +302,8 @@ export class BlobWriter {
     }
 
     const chunkSize = Math.max(options.chunkSize, session.minimumChunk ?? 0)
-    const input = options.progress ? pipeline(source.read(offset), options.progress, () => {}) : source.read(offset)
     try {
-      for await (const chunk of exactChunks(input, chunkSize)) {
+      for await (const chunk of chunksOf(source, offset, chunkSize, options.progress)) {
         const end = offset + chunk.length
         const response = await this.to(url, what, {
           // A factory: the chunk can be sent again if the registry asks for credentials first.
@@ -416,26 +432,60 @@ function bytesOf(source: BlobSource, progress: Transform | undefined, digester: 
   return (pipeline as (...streams: Array<NodeJS.ReadableStream | NodeJS.WritableStream | ((error?: Error | null) => void)>) => Readable)(...stages, () => {})
 }
 
-/** Exact-size chunks of a stream (the last one shorter): at most one chunk is held at a time. */
+/**
+ * The source's bytes from `start` in chunks of `size`, in one reused buffer: a file is read into it
+ * in place, a stream copied into it. Each chunk passes the progress counter on its way.
+ */
+async function* chunksOf(source: BlobSource, start: number, size: number, progress: Transform | undefined): AsyncGenerator<Buffer> {
+  // The counter only counts: what it passes on is dropped.
+  progress?.resume()
+  const count = (chunk: Buffer) => progress?.write(chunk)
+  try {
+    if (source.readAt) {
+      const buffer = Buffer.allocUnsafe(size)
+      for (let position = start; ; ) {
+        const length = await source.readAt(buffer, position)
+        if (length === 0) break
+        const chunk = length === size ? buffer : buffer.subarray(0, length)
+        count(chunk)
+        yield chunk
+        position += length
+        if (length < size) break
+      }
+    } else {
+      for await (const chunk of exactChunks(source.read(start), size)) {
+        count(chunk)
+        yield chunk
+      }
+    }
+  } finally {
+    progress?.end()
+  }
+}
+
+/**
+ * Exact-size chunks of a stream (the last one shorter), copied into one buffer that is reused: a
+ * chunk is valid until the next is asked for, so memory holds one chunk, whatever the blob's size.
+ */
 export async function* exactChunks(stream: Readable, size: number): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = []
+  let buffer: Buffer | undefined
   let held = 0
   for await (const data of stream) {
     let bytes = Buffer.isBuffer(data) ? data : Buffer.from(data as string)
     while (bytes.length > 0) {
+      buffer ??= Buffer.allocUnsafe(size)
       const take = Math.min(size - held, bytes.length)
-      parts.push(bytes.subarray(0, take))
+      bytes.copy(buffer, held, 0, take)
       held += take
       bytes = bytes.subarray(take)
       if (held === size) {
-        yield Buffer.concat(parts, held)
-        parts = []
+        yield buffer
         held = 0
       }
     }
   }
 
-  if (held > 0) yield Buffer.concat(parts, held)
+  if (held > 0) yield buffer!.subarray(0, held)
 }
 
 /** A Location with `digest=` added to its query, the rest of it kept exactly as given. */

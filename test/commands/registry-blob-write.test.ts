@@ -157,9 +157,9 @@ describe('blob upload, mount and delete: the real registry', function () {
     expect((await fetchBlob(basic, 'up/chunks', digest)).body.equals(bytes)).to.equal(true)
   })
 
-  it('-f - reads stdin, with and without --digest', async () => {
+  it('-f - reads stdin, with and without --digest, and in chunks', async () => {
     const small = randomBytes(70_001)
-    for (const extra of [[], ['-d', sha256(small)]]) {
+    for (const extra of [[], ['-d', sha256(small)], ['--chunked', '--chunk-size', '30000']]) {
       const result = await run(['blob', 'upload', `${basic.host}/up/stdin`, '-f', '-', ...extra], {stdin: small})
       expect(result.code, result.stderr).to.equal(0)
       expect(JSON.parse(result.stdout)).to.include({digest: sha256(small), size: small.length})
@@ -402,6 +402,8 @@ describe('blob upload, mount and delete: token auth and scopes', function () {
     expect(result.code, result.stderr).to.equal(0)
     expect(JSON.parse(result.stdout)).to.include({status: 'mounted'})
     expect(scopes()).to.have.members(['repository:tok/target:pull,push', 'repository:tok/source:pull'])
+    // As docker sends them: one `scope` parameter each, not one parameter holding both.
+    expect(token.tokenServer.requests.map((request) => request.query.scope)).to.deep.equal([['repository:tok/target:pull,push', 'repository:tok/source:pull']])
   })
 
   for (const [who, repository] of [['a user who cannot pull the source', 'tok/target2'], ['a pull-only user', 'tok/target3']] as const) {

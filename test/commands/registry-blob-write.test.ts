@@ -12,6 +12,7 @@ import {runProcess} from '../fixtures/proc.js'
 import type {AccessLogEntry, RegistryHandle} from '../fixtures/registry.js'
 import {basicRegistry, tokenRegistry, USERS} from '../fixtures/servers.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
+import {runOnPty} from '../helpers/pty.js'
 
 /**
  * blob upload, blob mount and blob delete against the real distribution registry (Basic and
@@ -166,6 +167,13 @@ describe('blob upload, mount and delete: the real registry', function () {
     }
 
     expect((await fetchBlob(basic, 'up/stdin', sha256(small))).body.equals(small)).to.equal(true)
+  })
+
+  it('--progress auto draws a bar on a terminal, on stderr', async () => {
+    const result = await runOnPty(['blob', 'upload', `${basic.host}/up/bar`, '-f', file], [], {DOCKER_CONFIG: config, HOME: mkdtempSync(join(tmpdir(), 'regshape-home-'))})
+    expect(result.code, result.transcript).to.equal(0)
+    expect(result.transcript).to.include('100%').and.to.include(`${bytes.length}/${bytes.length} bytes`)
+    expect((await fetchBlob(basic, 'up/bar', digest)).body.equals(bytes)).to.equal(true)
   })
 
   it('an empty file is a blob of 0 bytes', async () => {
@@ -383,6 +391,14 @@ describe('blob upload, mount and delete: token auth and scopes', function () {
     // One token for the whole upload: POST, three PATCHes and the PUT share it.
     expect(token.tokenServer.requests).to.have.length(1)
     expect((await fetchBlob(token, 'tok/app', digest)).body.equals(bytes)).to.equal(true)
+  })
+
+  it('--debug-calls of an upload shows the requests, never the password or the token', async () => {
+    const result = await runCli(['blob', 'upload', `${token.host}/tok/debug`, '-f', file, '--chunked', '--chunk-size', '60000', '--debug-calls', '-u', alice.username, '-p', alice.password])
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stderr).to.include('* PATCH ').and.to.include('content-range: 0-59999').and.to.include('<streamed body of 60000 bytes>')
+    const tokens = token.tokenServer.issuedTokens.slice(-2)
+    expectNoSecrets(result, [alice.password, ...tokens])
   })
 
   it('a pull-only user: one clear denied error, exit 1, and nothing written', async () => {

@@ -23,6 +23,8 @@ const needed = {
   setpriv: 'util-linux',
   // a witness: the registry read commands must agree with skopeo inspect
   skopeo: 'skopeo',
+  // the proxy tests (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) go through a real squid
+  '/usr/sbin/squid': 'squid',
   // the completion tests drive a real interactive zsh (bash is always there)
   zsh: 'zsh',
 }

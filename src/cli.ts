@@ -4,38 +4,55 @@
  * execute from. Each file of src/commands/ is listed under the id oclif gives it by its path
  * (test/unit/bundle.test.ts checks it).
  */
+import AuthGet from './commands/auth/get.js'
 import AuthLogin from './commands/auth/login.js'
 import AuthLogout from './commands/auth/logout.js'
 import AuthStatus from './commands/auth/status.js'
+import AuthToken from './commands/auth/token.js'
+import AutocompleteScript from './commands/autocomplete/script.js'
 import BlobDelete from './commands/blob/delete.js'
 import BlobGet from './commands/blob/get.js'
 import BlobHead from './commands/blob/head.js'
 import BlobMount from './commands/blob/mount.js'
 import BlobUpload from './commands/blob/upload.js'
 import CatalogList from './commands/catalog/list.js'
+import ManifestDelete from './commands/manifest/delete.js'
 import ManifestDescriptor from './commands/manifest/descriptor.js'
 import ManifestGet from './commands/manifest/get.js'
 import ManifestInfo from './commands/manifest/info.js'
+import ManifestPut from './commands/manifest/put.js'
 import Ping from './commands/ping.js'
 import ReferrerList from './commands/referrer/list.js'
+import TagDelete from './commands/tag/delete.js'
 import TagList from './commands/tag/list.js'
 
 export {execute} from '@oclif/core'
 
+/** oclif's command_not_found hook (package.json oclif.hooks): regshape's error line and a suggestion. */
+export {commandNotFound as COMMAND_NOT_FOUND, RegshapeHelp} from './command/not-found.js'
+/** oclif's postrun hook: the completion functions put right after @oclif/plugin-autocomplete writes them. */
+export {completionPostrun as COMPLETION_POSTRUN} from './command/completion.js'
+
 export const COMMANDS = {
+  'auth:get': AuthGet,
   'auth:login': AuthLogin,
   'auth:logout': AuthLogout,
   'auth:status': AuthStatus,
+  'auth:token': AuthToken,
+  'autocomplete:script': AutocompleteScript,
   'blob:delete': BlobDelete,
   'blob:get': BlobGet,
   'blob:head': BlobHead,
   'blob:mount': BlobMount,
   'blob:upload': BlobUpload,
   'catalog:list': CatalogList,
+  'manifest:delete': ManifestDelete,
   'manifest:descriptor': ManifestDescriptor,
   'manifest:get': ManifestGet,
   'manifest:info': ManifestInfo,
+  'manifest:put': ManifestPut,
   ping: Ping,
   'referrer:list': ReferrerList,
+  'tag:delete': TagDelete,
   'tag:list': TagList,
 }

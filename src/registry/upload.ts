@@ -184,7 +184,7 @@ export class BlobWriter {
       return this.chunks(session, source, options, what)
     }
 
-    const started = await this.start(what, {operation: 'blob.upload.start', path: urls.uploads(this.path), scope: this.push}, 'push')
+    const started = await this.start(what, {operation: 'blob.upload', path: urls.uploads(this.path), scope: this.push}, 'push')
     if (started.session === undefined) throw new ProtocolError(messages.unexpected(what, 201, 202))
     return this.into(started.session, source, options, what)
   }
@@ -229,7 +229,7 @@ export class BlobWriter {
   /** GET on a session: how many bytes it holds (Range: 0-<last byte>). */
   private async status(location: string, what: string): Promise<Session> {
     const url = this.resolve(location, this.access.origin())
-    const response = await this.to(url, what, {method: 'GET', operation: 'blob.upload.status', scope: this.push})
+    const response = await this.to(url, what, {method: 'GET', operation: 'blob.upload', scope: this.push})
     if (response.status !== 204 && response.status !== 200) throw this.sessionError(what, response)
     const range = header(response, 'range')
     // distribution answers `0-0` for an empty session as for one byte; an empty one is likelier.
@@ -259,7 +259,7 @@ export class BlobWriter {
       contentLength: source.size,
       headers: {'content-type': options.contentType ?? OCTET_STREAM},
       method: 'PUT',
-      operation: 'blob.upload.put',
+      operation: 'blob.upload',
       scope: this.push,
     })
     if (response.status !== 201) throw this.finalError(what, response, digester, digest)
@@ -275,7 +275,7 @@ export class BlobWriter {
       contentLength: source.size,
       headers: {'content-type': options.contentType ?? OCTET_STREAM},
       method: 'PATCH',
-      operation: 'blob.upload.patch',
+      operation: 'blob.upload',
       scope: this.push,
     })
     if (patched.status !== 202) throw this.sessionError(what, patched)
@@ -311,7 +311,7 @@ export class BlobWriter {
           contentLength: chunk.length,
           headers: {'content-range': `${offset}-${end - 1}`, 'content-type': options.contentType ?? OCTET_STREAM},
           method: 'PATCH',
-          operation: 'blob.upload.chunk',
+          operation: 'blob.upload',
           scope: this.push,
         })
         if (response.status !== 202) throw this.sessionError(what, response)
@@ -328,7 +328,7 @@ export class BlobWriter {
     const computed = `${algorithm}:${hash.digest('hex')}`
     if (options.digest !== undefined && options.digest !== computed) {
       // The registry judges the digest given (DIGEST_INVALID); the session stays for a resume with the right one.
-      const response = await this.to(withDigest(url, options.digest), what, {method: 'PUT', operation: 'blob.upload.put', scope: this.push})
+      const response = await this.to(withDigest(url, options.digest), what, {method: 'PUT', operation: 'blob.upload', scope: this.push})
       if (response.status === 201) throw new ProtocolError(messages.expected(what, options.digest, computed))
       throw withComputed(this.sessionError(what, response), computed)
     }
@@ -339,7 +339,7 @@ export class BlobWriter {
 
   /** The closing PUT ?digest= without a body. */
   private async finish(session: Session, digest: string, hashed: {digest?: string; size: number}, source: BlobSource, what: string): Promise<UploadResult> {
-    const response = await this.to(withDigest(session.url, digest), what, {method: 'PUT', operation: 'blob.upload.put', scope: this.push})
+    const response = await this.to(withDigest(session.url, digest), what, {method: 'PUT', operation: 'blob.upload', scope: this.push})
     if (response.status !== 201) throw withComputed(this.sessionError(what, response), hashed.digest)
     return this.confirmed(response, hashed, source, digest, what)
   }
@@ -358,7 +358,7 @@ export class BlobWriter {
   /** DELETE on a session, best effort: a failed upload or a refused mount leaves nothing open. */
   private async cancel(session: Session): Promise<void> {
     try {
-      await this.to(session.url, 'blob upload cancel', {method: 'DELETE', operation: 'blob.upload.cancel', scope: this.push})
+      await this.to(session.url, 'blob upload cancel', {method: 'DELETE', operation: 'blob.upload', scope: this.push})
     } catch {}
   }
 

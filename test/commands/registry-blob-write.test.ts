@@ -199,6 +199,16 @@ describe('blob upload, mount and delete: the real registry', function () {
     for (const name of [wrong, digest]) expect((await fetchBlob(basic, 'up/wrong', name)).status).to.equal(404)
   })
 
+  it('--break with a rule on operation blob.upload, method PUT: the digest in the closing PUT is changed, and the registry says DIGEST_INVALID', async () => {
+    const rules = join(mkdtempSync(join(tmpdir(), 'regshape-rules-')), 'rules.yaml')
+    writeFileSync(rules, 'rules:\n  - use: wrong_digest\n    match: {operation: blob.upload, method: PUT}\n')
+    const result = await run(['blob', 'upload', `${basic.host}/up/broken`, '-f', file, '--break', '--break-rules', rules])
+    expect(result.code, result.stderr).to.equal(1)
+    expect(result.stderr).to.match(/^break: wrong_digest: digest: .* \(blob\.upload\) → 400 DIGEST_INVALID$/m)
+    expect(result.stderr).to.match(/^Error: blob upload .*: DIGEST_INVALID: /m)
+    expect((await fetchBlob(basic, 'up/broken', digest)).status).to.equal(404)
+  })
+
   it('a missing file, a directory or an unreadable file: exit 1, one line, and no request at all', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'regshape-src-'))
     const unreadable = join(directory, 'secret.bin')

@@ -16,6 +16,16 @@ import BlobHead from './commands/blob/head.js'
 import BlobMount from './commands/blob/mount.js'
 import BlobUpload from './commands/blob/upload.js'
 import CatalogList from './commands/catalog/list.js'
+import LayoutAddLayer from './commands/layout/add/layer.js'
+import LayoutAnnotateLayer from './commands/layout/annotate/layer.js'
+import LayoutAnnotateManifest from './commands/layout/annotate/manifest.js'
+import LayoutGenerateConfig from './commands/layout/generate/config.js'
+import LayoutGenerateManifest from './commands/layout/generate/manifest.js'
+import LayoutInit from './commands/layout/init.js'
+import LayoutShow from './commands/layout/show.js'
+import LayoutStatus from './commands/layout/status.js'
+import LayoutUpdateConfig from './commands/layout/update/config.js'
+import LayoutValidate from './commands/layout/validate.js'
 import ManifestDelete from './commands/manifest/delete.js'
 import ManifestDescriptor from './commands/manifest/descriptor.js'
 import ManifestGet from './commands/manifest/get.js'
@@ -46,6 +56,16 @@ export const COMMANDS = {
   'blob:mount': BlobMount,
   'blob:upload': BlobUpload,
   'catalog:list': CatalogList,
+  'layout:add:layer': LayoutAddLayer,
+  'layout:annotate:layer': LayoutAnnotateLayer,
+  'layout:annotate:manifest': LayoutAnnotateManifest,
+  'layout:generate:config': LayoutGenerateConfig,
+  'layout:generate:manifest': LayoutGenerateManifest,
+  'layout:init': LayoutInit,
+  'layout:show': LayoutShow,
+  'layout:status': LayoutStatus,
+  'layout:update:config': LayoutUpdateConfig,
+  'layout:validate': LayoutValidate,
   'manifest:delete': ManifestDelete,
   'manifest:descriptor': ManifestDescriptor,
   'manifest:get': ManifestGet,

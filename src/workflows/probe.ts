@@ -117,7 +117,7 @@ export class ProbeContext {
   }
 
   async startSession(): Promise<string> {
-    const response = await this.send({method: 'POST', operation: 'blob.upload.start', path: urls.uploads(this.repository)})
+    const response = await this.send({method: 'POST', operation: 'blob.upload', path: urls.uploads(this.repository)})
     if (response.status !== 202) throw new OffOrigin(`could not open an upload session: HTTP ${response.status}${codeText(response)}`)
     return this.sessionPath(response)
   }
@@ -126,7 +126,7 @@ export class ProbeContext {
   async pushBlob(bytes: Buffer): Promise<string> {
     const digest = digestOf(bytes)
     const session = await this.startSession()
-    const response = await this.send({body: bytes, headers: {'content-type': 'application/octet-stream'}, method: 'PUT', operation: 'blob.upload.put', path: withDigest(session, digest)})
+    const response = await this.send({body: bytes, headers: {'content-type': 'application/octet-stream'}, method: 'PUT', operation: 'blob.upload', path: withDigest(session, digest)})
     if (response.status !== 201) throw new OffOrigin(`could not push a blob to set up the case: HTTP ${response.status}${codeText(response)}`)
     this.created.blobs.add(digest)
     return digest
@@ -134,7 +134,7 @@ export class ProbeContext {
 
   /** Cancels an upload session, as a client that gives up should; a failure here is no finding. */
   async cancel(session: string): Promise<void> {
-    await this.send({method: 'DELETE', operation: 'blob.upload.cancel', path: session}).catch(() => undefined)
+    await this.send({method: 'DELETE', operation: 'blob.upload', path: session}).catch(() => undefined)
   }
 }
 
@@ -195,7 +195,7 @@ interface Fixture {
 }
 
 function catalogue(fixture: () => Promise<Fixture>): ProbeCase[] {
-  const uploadPut = {match: {operation: ['blob.upload.put']}}
+  const uploadPut = {match: {method: ['PUT'], operation: ['blob.upload']}}
   const rejectsBlob: Expectation = {codes: ['DIGEST_INVALID'], statuses: [400]}
   const authRequired = (context: ProbeContext, response: RegistryResponse, expected: Expectation) =>
     !context.challenged && response.status < 300
@@ -210,7 +210,7 @@ function catalogue(fixture: () => Promise<Fixture>): ProbeCase[] {
       async run(context) {
         const bytes = randomBytes(512)
         const session = await context.startSession()
-        const response = await context.send({body: bytes, method: 'PUT', operation: 'blob.upload.put', path: withDigest(session, digestOf(bytes))}, [builtinRules.wrong_digest(uploadPut)])
+        const response = await context.send({body: bytes, method: 'PUT', operation: 'blob.upload', path: withDigest(session, digestOf(bytes))}, [builtinRules.wrong_digest(uploadPut)])
         if (response.status === 201) context.created.blobs.add(response.headers['docker-content-digest']?.[0] ?? digestOf(bytes))
         else await context.cancel(session)
         return judge(response, rejectsBlob)
@@ -223,7 +223,7 @@ function catalogue(fixture: () => Promise<Fixture>): ProbeCase[] {
       async run(context) {
         const bytes = randomBytes(512)
         const session = await context.startSession()
-        const response = await context.send({body: bytes, method: 'PUT', operation: 'blob.upload.put', path: withDigest(session, digestOf(bytes))}, [builtinRules.corrupt_body(uploadPut)])
+        const response = await context.send({body: bytes, method: 'PUT', operation: 'blob.upload', path: withDigest(session, digestOf(bytes))}, [builtinRules.corrupt_body(uploadPut)])
         if (response.status === 201) context.created.blobs.add(digestOf(bytes))
         else await context.cancel(session)
         return judge(response, rejectsBlob)
@@ -236,15 +236,15 @@ function catalogue(fixture: () => Promise<Fixture>): ProbeCase[] {
       async run(context) {
         const bytes = randomBytes(3000)
         const session = await context.startSession()
-        const first = await context.send({body: bytes.subarray(0, 1000), headers: {'content-range': '0-999', 'content-type': 'application/octet-stream'}, method: 'PATCH', operation: 'blob.upload.chunk', path: session})
+        const first = await context.send({body: bytes.subarray(0, 1000), headers: {'content-range': '0-999', 'content-type': 'application/octet-stream'}, method: 'PATCH', operation: 'blob.upload', path: session})
         if (first.status !== 202) {
           await context.cancel(session)
           return {detail: `the first, in-order chunk was not taken: HTTP ${first.status}`, got: answer(first), verdict: 'skip'}
         }
 
         const next = context.sessionPath(first)
-        const skip: BreakRule = {action: 'replace', key: 'Content-Range', match: {operation: ['blob.upload.chunk']}, name: 'out-of-order Content-Range', target: 'header', value: '2000-2999'}
-        const response = await context.send({body: bytes.subarray(1000, 2000), headers: {'content-range': '1000-1999', 'content-type': 'application/octet-stream'}, method: 'PATCH', operation: 'blob.upload.chunk', path: next}, [skip])
+        const skip: BreakRule = {action: 'replace', key: 'Content-Range', match: {method: ['PATCH'], operation: ['blob.upload']}, name: 'out-of-order Content-Range', target: 'header', value: '2000-2999'}
+        const response = await context.send({body: bytes.subarray(1000, 2000), headers: {'content-range': '1000-1999', 'content-type': 'application/octet-stream'}, method: 'PATCH', operation: 'blob.upload', path: next}, [skip])
         await context.cancel(response.headers.location?.[0] ? context.sessionPath(response) : next)
         const verdict = judge(response, {statuses: [416]})
         return response.status === 202 ? {...verdict, detail: 'the registry appended the chunk at the wrong offset'} : verdict

@@ -100,8 +100,11 @@ export async function writeLayer(layout: OciLayout, file: string, info: LayerFil
     })
     source.pipe(tee)
     source.pipe(branch)
-    const written = layout.putBlob(tee)
-    await settleAll([pipeline(branch, decompressor.input), pipeline(decompressor.output, uncompressed, sink()), decompressor.done, written], () => {
+    // The blob is committed only once its decompressed bytes hashed: bytes that turn out not to
+    // be gzip (or zstd) after the whole file was written must not stay behind as a blob.
+    const hashed = Promise.all([pipeline(branch, decompressor.input), pipeline(decompressor.output, uncompressed, sink()), decompressor.done])
+    const written = layout.putBlob(tee, {gate: hashed})
+    await settleAll([hashed, written], () => {
       source.unpipe(tee)
       tee.destroy(new LayoutError('interrupted'))
     })

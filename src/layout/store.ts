@@ -162,7 +162,16 @@ export class OciLayout {
    * its digest only if the bytes hash to `expected.digest` (and count `expected.size`) when given.
    * A blob already there is not written again (the stream is left unread for the caller to drop).
    */
-  async putBlob(source: Readable, expected: {algorithm?: DigestAlgorithm; digest?: string; size?: number} = {}): Promise<{digest: string; size: number}> {
+  async putBlob(
+    source: Readable,
+    expected: {
+      algorithm?: DigestAlgorithm
+      digest?: string
+      /** Awaited after the bytes are written and before the blob is committed: a rejection leaves no blob. */
+      gate?: Promise<unknown>
+      size?: number
+    } = {},
+  ): Promise<{digest: string; size: number}> {
     if (expected.digest && (await this.hasBlob(expected.digest, expected.size))) {
       source.destroy()
       return {digest: expected.digest, size: (await this.blobSize(expected.digest)) as number}
@@ -176,6 +185,7 @@ export class OciLayout {
     const stopWatching = removeOnSignal(temporary)
     try {
       await pipeline(source, digester, createWriteStream(temporary, {flags: 'wx', mode: 0o644}))
+      await expected.gate
       const digest = digester.digest as string
       await rename(temporary, this.blobPath(digest))
       return {digest, size: digester.size}

@@ -1,9 +1,10 @@
 import {expect} from 'chai'
-import {createHash} from 'node:crypto'
+import {createHash, randomBytes} from 'node:crypto'
 import {spawn} from 'node:child_process'
 import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {gzipSync} from 'node:zlib'
 
 import {seedImages} from '../fixtures/images.js'
 import {runProcess} from '../fixtures/proc.js'
@@ -434,6 +435,21 @@ describe('layout: bad input', function () {
     const fifo = join(work, 'layer.fifo')
     expect((await run('mkfifo', [fifo])).code).to.equal(0)
     expectOneError(await runCli(['layout', 'add', 'layer', '-p', dir, '-f', fifo]), /layer\.fifo is not a regular file/)
+  })
+
+  it('a truncated gzip layer, whose fault shows only at its end, leaves no blob behind either', async () => {
+    // The stored bytes are written out before gunzip reaches the missing end: the blob must not be
+    // committed until the decompressed side has hashed without error.
+    const broken = join(work, 'truncated.tar.gz')
+    const whole = gzipSync(randomBytes(256 * 1024))
+    writeFileSync(broken, whole.subarray(0, whole.length - 16))
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const dir = join(work, `truncated-${attempt}`)
+      await ok(['layout', 'init', '-p', dir])
+      expectOneError(await runCli(['layout', 'add', 'layer', '-p', dir, '-f', broken]), /truncated\.tar\.gz/)
+      expect(readdirSync(join(dir, 'blobs', 'sha256'))).to.deep.equal([])
+      expect(stageOf(dir).layers).to.deep.equal([])
+    }
   })
 
   it('a gzip file that is not valid gzip is refused, and leaves no blob behind', async () => {

@@ -77,7 +77,7 @@ function expectOneErrorLine(result: CliResult, pattern: RegExp): void {
   expect(result.stdout).to.equal('')
   const lines = result.stderr.trimEnd().split('\n')
   expect(lines, result.stderr).to.have.length(1)
-  expect(lines[0]).to.match(pattern)
+  expect(lines[0], result.stderr).to.match(pattern)
   expectNoStackTrace(result)
 }
 

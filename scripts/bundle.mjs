@@ -104,7 +104,7 @@ export default new Proxy({}, {get: (_, key) => load()[key], has: (_, key) => key
  * Changes to dependencies' code inside the bundles, each one doing the same thing with less
  * start-up work. Each `find` must occur exactly once in its file, or the build fails: a new
  * version of the dependency must be looked at again. `helpers` are imported from
- * src/bundle/oclif-patches.ts (tested against the originals by test/unit/startup.test.ts).
+ * src/startup/oclif-patches.ts (tested against the originals by test/unit/startup.test.ts).
  */
 const PATCHES = [
   {
@@ -166,7 +166,7 @@ const sourcePatches = {
       if (helpers.size > 0) {
         const [directive, ...rest] = source.split('\n')
         if (directive !== '"use strict";') throw new Error(`${args.path}: a CommonJS file with "use strict" first was expected`)
-        const from = JSON.stringify(join(root, 'src', 'bundle', 'oclif-patches.ts'))
+        const from = JSON.stringify(join(root, 'src', 'startup', 'oclif-patches.ts'))
         source = [directive, `const {${[...helpers].join(', ')}} = require(${from});`, ...rest].join('\n')
       }
 

@@ -5,6 +5,7 @@ import {fileURLToPath} from 'node:url'
 import {hoistGlobalFlags} from '../argv.js'
 import {oclifDir} from './dirs.js'
 import {settleHome} from './home.js'
+import {localPluginArgs} from './plugin-paths.js'
 import {whyNotPrivate} from './private-dir.js'
 
 /** How bin/run.js starts this run, decided before oclif loads. */
@@ -37,8 +38,11 @@ export function prepareStart(binUrl: string, argv: readonly string[], env: NodeJ
   if (homeError) return {error: homeError}
   const pjson = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', binUrl)), 'utf8')) as {name: string; oclif: {bin?: string; dirname?: string}}
   const names = {bin: pjson.oclif.bin ?? pjson.name, dirname: pjson.oclif.dirname ?? pjson.name, env}
-  const args = hoistGlobalFlags(argv)
-  const id = commandId(args)
+  const hoisted = hoistGlobalFlags(argv)
+  const id = commandId(hoisted)
+  const local = localPluginArgs(id, hoisted)
+  if ('error' in local) return local
+  const {args} = local
   const start: Start = {args, loadOptions: {root: fileURLToPath(binUrl), userPlugins: true}}
 
   const dataDir = oclifDir('data', names)

@@ -60,7 +60,7 @@ describe('standalone tarballs for every target', () => {
   })
 
   for (const target of ['darwin-arm64', 'darwin-x64', 'linux-arm64', 'linux-x64']) {
-    it(`${target}: bin/node is a ${EXPECTED_KIND[target]} executable of Node ${BUNDLED_NODE}`, function () {
+    it(`${target}: bin/node is an executable for ${EXPECTED_KIND[target]}, of Node ${BUNDLED_NODE}`, function () {
       this.timeout(120_000)
       const node = join(unpack(releaseTarball(target)), 'regshape', 'bin', 'node')
       expect(executableKind(node)).to.equal(EXPECTED_KIND[target])

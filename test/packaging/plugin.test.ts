@@ -16,6 +16,8 @@ import {basicRegistry, tokenRegistry, USERS} from '../fixtures/servers.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, ROOT, runCli, tempHome} from '../helpers/cli.js'
 
 const {alice} = USERS
+/** What -p on the command line earns, as with docker; the only line these runs may print on stderr. */
+const PASSWORD_FLAG_WARNING = 'WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n'
 
 function run(command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, {cwd, encoding: 'utf8', env: {...process.env, npm_config_audit: 'false', npm_config_fund: 'false'}, stdio: ['ignore', 'pipe', 'inherit']})
@@ -100,7 +102,7 @@ describe('plugins built on @regshape/sdk', function () {
       expect(installed.stderr).to.include(`Installing plugin file:${plugin.tarball}... installed v0.1.0`)
       const result = await runCli(['example', 'whoami', '-r', registry.host, '-u', 'alice', '-p', alice.password], {env})
       expectOk(result)
-      expect(result.stderr).to.equal('')
+      expect(result.stderr).to.equal(PASSWORD_FLAG_WARNING)
       expect(result.stdout).to.equal(`alice on ${registry.host}, from command-line flags: accepted\n`)
     })
   }
@@ -139,7 +141,7 @@ describe('plugins built on @regshape/sdk', function () {
     const result = await runCli(['example', 'whoami', '-r', registry.host, '-u', 'alice', '-p', alice.password], {env})
     expectOk(result)
     // oclif would add "regshape-plugin-whoami is a linked ESM module and cannot be auto-transpiled" to every run
-    expect(result.stderr).to.equal('')
+    expect(result.stderr).to.equal(PASSWORD_FLAG_WARNING)
     expect(result.stdout).to.equal(`alice on ${registry.host}, from command-line flags: accepted\n`)
   })
 })

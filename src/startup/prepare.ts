@@ -10,7 +10,7 @@ import {whyNotPrivate} from './private-dir.js'
 
 /** How bin/run.js starts this run, decided before oclif loads. */
 export interface Start {
-  /** argv as oclif gets it (global flags hoisted) */
+  /** argv as oclif gets it (global flags hoisted, a plugin on disk as an absolute file: spec) */
   args: string[]
   /** Where the code cache of the bundles may be read and written; undefined: no cache this run. */
   cacheDirectory?: string
@@ -38,11 +38,8 @@ export function prepareStart(binUrl: string, argv: readonly string[], env: NodeJ
   if (homeError) return {error: homeError}
   const pjson = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', binUrl)), 'utf8')) as {name: string; oclif: {bin?: string; dirname?: string}}
   const names = {bin: pjson.oclif.bin ?? pjson.name, dirname: pjson.oclif.dirname ?? pjson.name, env}
-  const hoisted = hoistGlobalFlags(argv)
-  const id = commandId(hoisted)
-  const local = localPluginArgs(id, hoisted)
-  if ('error' in local) return local
-  const {args} = local
+  const args = hoistGlobalFlags(argv)
+  const id = commandId(args)
   const start: Start = {args, loadOptions: {root: fileURLToPath(binUrl), userPlugins: true}}
 
   const dataDir = oclifDir('data', names)
@@ -58,6 +55,11 @@ export function prepareStart(binUrl: string, argv: readonly string[], env: NodeJ
       mkdirSync(dataDir, {mode: 0o700, recursive: true})
     } catch {}
   }
+
+  // after the data directory's check: no path is looked at for plugins that would be refused
+  const local = localPluginArgs(id, args)
+  if ('error' in local) return local
+  start.args = local.args
 
   if (!env.NODE_DISABLE_COMPILE_CACHE) {
     const directory = join(oclifDir('cache', names), 'code-cache')

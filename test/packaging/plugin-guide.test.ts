@@ -92,8 +92,9 @@ describe('docs/plugins.md', () => {
     const dockerConfig = join(work, 'docker')
     const prefix = join(work, 'npm-prefix')
     const env: NodeJS.ProcessEnv = {
-      // npm reaches its registry as this machine does (proxy, CA: NODE_EXTRA_CA_CERTS, ~/.npmrc)
-      ...process.env,
+      // npm reaches its registry as this machine does (proxy, CA: NODE_EXTRA_CA_CERTS, ~/.npmrc),
+      // but nothing of an `npm run` around mocha (npm_config_local_prefix and such) leaks in
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name))),
       npm_config_userconfig: process.env.npm_config_userconfig ?? join(homedir(), '.npmrc'),
       DOCKER_CONFIG: dockerConfig,
       HOME: mkdtempSync(join(tmpdir(), 'regshape-guide-home-')),

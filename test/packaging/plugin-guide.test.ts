@@ -92,10 +92,11 @@ describe('docs/plugins.md', () => {
     const dockerConfig = join(work, 'docker')
     const prefix = join(work, 'npm-prefix')
     const env: NodeJS.ProcessEnv = {
-      // npm reaches its registry as this machine does (proxy, CA: NODE_EXTRA_CA_CERTS, ~/.npmrc),
-      // but nothing of an `npm run` around mocha (npm_config_local_prefix and such) leaks in
+      // npm reaches its registry as this machine's does (proxy and CA variables, and the global
+      // npmrc, which npm would look for under the temporary prefix), but nothing of an `npm run`
+      // around mocha (npm_config_local_prefix and such) leaks in, nor the user's ~/.npmrc
       ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name))),
-      npm_config_userconfig: process.env.npm_config_userconfig ?? join(homedir(), '.npmrc'),
+      npm_config_globalconfig: execFileSync('npm', ['config', 'get', 'globalconfig'], {encoding: 'utf8', env: {...process.env, npm_config_prefix: undefined}}).trim(),
       DOCKER_CONFIG: dockerConfig,
       HOME: mkdtempSync(join(tmpdir(), 'regshape-guide-home-')),
       LANG: 'C.UTF-8',

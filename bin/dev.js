@@ -12,6 +12,8 @@ import {hoistGlobalFlags} from '../src/argv.ts'
 // so it would not map that target to src by itself.
 const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 pjson.oclif.commands = {...pjson.oclif.commands, target: './src/cli.ts'}
+pjson.oclif.helpClass = {...pjson.oclif.helpClass, target: './src/cli.ts'}
+pjson.oclif.hooks = Object.fromEntries(Object.entries(pjson.oclif.hooks).map(([event, hook]) => [event, {...hook, target: './src/cli.ts'}]))
 await execute({
   args: hoistGlobalFlags(process.argv.slice(2)),
   development: true,

@@ -23,6 +23,13 @@ const needed = {
   setpriv: 'util-linux',
   // a witness: the registry read commands must agree with skopeo inspect
   skopeo: 'skopeo',
+  // witnesses of the layouts regshape writes (test/commands/layout.test.ts)
+  'oci-image-tool': 'oci-image-tool',
+  umoci: 'umoci',
+  // zstd layers: compressed and decompressed by the zstd program (node:zlib has no zstd on Node 20)
+  zstd: 'zstd',
+  // the proxy tests (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) go through a real squid
+  '/usr/sbin/squid': 'squid',
   // the completion tests drive a real interactive zsh (bash is always there)
   zsh: 'zsh',
 }

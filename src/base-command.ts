@@ -1,5 +1,6 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
+import type {BreakStage} from './break/session.js'
 import type {RegistryRef} from './reference/registry.js'
 import type {ResolvedCredentials} from './services/credentials/resolve.js'
 import type {Telemetry} from './services/telemetry/telemetry.js'
@@ -77,6 +78,8 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
   static override enableJsonFlag = false
 
   protected args!: RegshapeArgs<T>
+  /** Break mode's rules, when a command set them up (registry commands, --break). */
+  protected breakStage?: BreakStage
   protected flags!: RegshapeFlags<T>
   private builtServices?: Services
   private telemetry?: Telemetry
@@ -84,6 +87,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
   /** Services for this run, built on first use from the shared flags. */
   protected get services(): Services {
     this.builtServices ??= createServices({
+      breakStage: this.breakStage,
       caFile: this.flags['ca-file'],
       dockerConfig: this.flags['docker-config'],
       env: process.env,

@@ -1,10 +1,13 @@
 /**
  * regshape's public SDK: what a plugin builds on (RegshapeCommand, the credential resolution chain,
- * the registry client and its errors). It is published as @regshape/sdk, built from this file and
- * what it imports (packages/sdk); everything exported here is semver-stable.
+ * the registry client and its errors, break mode's rules). It is published as @regshape/sdk, built
+ * from this file and what it imports (packages/sdk); everything exported here is semver-stable.
  */
 export {type JsonObject, RegshapeCommand, type RegshapeArgs, type RegshapeFlags, userFacing} from './base-command.js'
 export {formatJson} from './output.js'
+export {RULES_SCHEMA, loadRules, parseRules} from './break/load.js'
+export {ACTIONS, ACTIONS_FOR, type BreakAction, type BreakMatch, type BreakRule, type BreakTarget, BUILTIN_RULE_NAMES, type BuiltinRuleName, EXPIRED_TOKEN, type Mutation, RuleSet, TARGETS, builtinRules, corruptText} from './break/rules.js'
+export {type BreakEvent, BreakSession, type BreakStage} from './break/session.js'
 export * from './services/credentials/credential-store.js'
 export * from './services/credentials/docker-config.js'
 export * from './services/credentials/helper-client.js'

@@ -163,3 +163,23 @@ function stringMap(value: unknown, where: string): Record<string, string> | unde
 
   return value as Record<string, string>
 }
+
+/**
+ * The Content-Type to push a manifest's bytes with when none is given: the body's own
+ * `mediaType`, else an OCI index for a body with `manifests` and no `layers`, else an OCI
+ * manifest (registry.md §2). A body that is not JSON is typed an OCI manifest too: the registry
+ * is the judge of what it accepts.
+ */
+export function pushMediaType(bytes: Buffer): string {
+  let body: unknown
+  try {
+    body = JSON.parse(bytes.toString('utf8'))
+  } catch {
+    return MediaType.OciManifest
+  }
+
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return MediaType.OciManifest
+  const {layers, manifests, mediaType} = body as Record<string, unknown>
+  if (typeof mediaType === 'string' && mediaType !== '') return mediaType
+  return Array.isArray(manifests) && layers === undefined ? MediaType.OciIndex : MediaType.OciManifest
+}

@@ -1,6 +1,12 @@
+import type {BreakStage} from '../break/session.js'
+import type {RegistryRef} from '../reference/registry.js'
+
+import {terminalSafe} from '../output.js'
+import {ContainersAuthFile, containersAuthPath} from './credentials/containers-auth.js'
 import {CredentialStore} from './credentials/credential-store.js'
 import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
 import {CredentialResolver} from './credentials/resolve.js'
+import {rememberSecret, scrubSecrets} from './known-secrets.js'
 import {type Prompter, TerminalPrompter} from './prompt.js'
 import type {Tracer} from './telemetry/tracer.js'
 import type {RegistryClient} from './transport/registry-client.js'
@@ -12,6 +18,8 @@ import type {RegistryClient} from './transport/registry-client.js'
  */
 
 export interface ServiceOptions {
+  /** Break mode's rules (--break), for the registry client. */
+  breakStage?: BreakStage
   caFile?: string
   /** --docker-config */
   dockerConfig?: string
@@ -33,6 +41,8 @@ export interface Services {
   close(): Promise<void>
   credentialResolver(): CredentialResolver
   credentialStore(): CredentialStore
+  /** The containers tools' auth.json (read only), when a path applies. Optional for plugins' factories. */
+  containersAuthFile?(): ContainersAuthFile | undefined
   dockerConfigFile(): DockerConfigFile
   readonly options: ServiceOptions
   prompter(): Prompter
@@ -43,6 +53,7 @@ export type ServiceFactory = (options: ServiceOptions) => Services
 
 export class DefaultServices implements Services {
   private client?: Promise<RegistryClient>
+  private containersAuth?: ContainersAuthFile | null
   private configFile?: DockerConfigFile
   private resolver?: CredentialResolver
   private store?: CredentialStore
@@ -55,7 +66,7 @@ export class DefaultServices implements Services {
   }
 
   credentialResolver(): CredentialResolver {
-    this.resolver ??= new CredentialResolver(this.credentialStore(), {password: this.options.password, username: this.options.username})
+    this.resolver ??= new CredentialResolver(this.credentialStore(), {password: this.options.password, username: this.options.username}, this.containersAuthFile())
     return this.resolver
   }
 
@@ -65,6 +76,16 @@ export class DefaultServices implements Services {
       tracer: this.options.tracer,
     })
     return this.store
+  }
+
+  /** The containers tools' auth.json, read only; undefined where no path applies. */
+  containersAuthFile(): ContainersAuthFile | undefined {
+    if (this.containersAuth === undefined) {
+      const path = containersAuthPath(this.options.env)
+      this.containersAuth = path ? new ContainersAuthFile(path) : null
+    }
+
+    return this.containersAuth ?? undefined
   }
 
   dockerConfigFile(): DockerConfigFile {
@@ -78,17 +99,38 @@ export class DefaultServices implements Services {
   }
 
   registryClient(): Promise<RegistryClient> {
-    this.client ??= import('./transport/registry-client.js').then(({RegistryClient}) =>
-      RegistryClient.create({
+    this.client ??= Promise.all([import('./transport/registry-client.js'), import('./transport/proxy.js'), import('./transport/certs-d.js')]).then(
+      async ([{RegistryClient}, {proxySettingsFromEnv}, {certsDirRoots}]) => {
+      const client = await RegistryClient.create({
+        breakStage: this.options.breakStage,
         caFile: this.options.caFile,
+        certsDirs: certsDirRoots(this.options.env),
         insecure: this.options.insecure,
+        proxy: proxySettingsFromEnv(this.options.env),
         retries: this.options.retries,
         tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,
         userAgent: this.options.userAgent,
-      }),
-    )
+      })
+      client.auth.onRefreshTokenRotated = (ref, spent, credentials) => this.storeRotatedToken(ref, spent, credentials.identityToken as string)
+      return client
+    })
     return this.client
+  }
+
+  /**
+   * A token server that rotates refresh tokens has just revoked the stored one: its successor is
+   * stored, as docker keeps it. If that fails the command still has its token for this run, so it
+   * goes on, and the user is told the stored login is now spent.
+   */
+  private async storeRotatedToken(ref: RegistryRef, spent: string, replacement: string): Promise<void> {
+    rememberSecret(replacement)
+    try {
+      await this.credentialStore().replaceIdentityToken(ref, spent, replacement)
+    } catch (error) {
+      const reason = scrubSecrets(error instanceof Error ? error.message : String(error))
+      process.stderr.write(`${terminalSafe(`WARNING! ${ref.input}'s token server replaced the stored identity token, and the new one could not be stored (${reason}): log in again.`)}\n`)
+    }
   }
 }
 

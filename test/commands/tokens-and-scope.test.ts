@@ -3,6 +3,8 @@ import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {seedImages} from '../fixtures/images.js'
+import {runProcess} from '../fixtures/proc.js'
 import {basicRegistry, passHelper, tokenRegistry, tokenTlsRegistry, USERS} from '../fixtures/servers.js'
 import {expectNoSecrets, runCli} from '../helpers/cli.js'
 
@@ -87,7 +89,8 @@ describe('identity tokens, registry tokens and scopes', () => {
       })
       expect(result.code, result.stderr).to.equal(0)
       expect(result.stdout).to.equal('Login succeeded.\n')
-      expect(JSON.parse(readFileSync(path, 'utf8')).auths[registry.host]).to.deep.equal({identitytoken: refreshToken})
+      // docker's form: no username given, so the helpers' <token> stands in (docker refuses an empty one)
+      expect(JSON.parse(readFileSync(path, 'utf8')).auths[registry.host]).to.deep.equal({auth: Buffer.from('<token>:').toString('base64'), identitytoken: refreshToken})
       expectNoSecrets(result, [refreshToken, ...registry.tokenServer.issuedTokens])
       // and it is used afterwards
       const ping = await runCli(['--json', 'ping', registry.host, '--ca-file', registry.caFile], {env: {DOCKER_CONFIG: directory}})
@@ -134,11 +137,37 @@ describe('identity tokens, registry tokens and scopes', () => {
     })
 
     it('cannot be combined with a password (exit 2)', async () => {
-      const result = await runCli(['auth', 'login', '-r', 'r.example', '--identity-token-stdin', '-u', 'alice'], {stdin: 'x'})
-      expect(result.code).to.equal(2)
-      expect(result.stderr).to.equal(
-        'Error: an identity token replaces the username and password: do not combine it with --username, --password or --password-stdin\n',
-      )
+      for (const flags of [['-p', 'pw'], ['--password-stdin']]) {
+        const result = await runCli(['auth', 'login', '-r', 'r.example', '--identity-token-stdin', '-u', 'alice', ...flags], {stdin: 'x'})
+        expect(result.code, flags.join(' ')).to.equal(2)
+        expect(result.stderr).to.match(/^(WARNING! Using --password via the CLI is insecure\. Use --password-stdin\.\n)?Error: an identity token replaces the password: do not combine it with --password or --password-stdin\n$/)
+      }
+    })
+
+    it('with --username stores docker\'s auth: base64("<username>:") beside it, which skopeo then logs in with', async function () {
+      this.timeout(120_000)
+      const registry = await tokenRegistry()
+      await seedImages(registry, 'identity/app', {bigLayerBytes: 1024})
+      const refreshToken = registry.tokenServer.mintRefreshToken('alice')
+      const {directory, path} = configWith({})
+      const result = await runCli(['auth', 'login', registry.host, '-u', 'alice', '--identity-token-stdin'], {env: {DOCKER_CONFIG: directory}, stdin: refreshToken})
+      expect(result.code, result.stderr).to.equal(0)
+      expect(JSON.parse(readFileSync(path, 'utf8')).auths[registry.host]).to.deep.equal({auth: Buffer.from('alice:').toString('base64'), identitytoken: refreshToken})
+      // skopeo (containers/image) reads the file regshape wrote: its refresh grant for alice opens the private repository
+      const before = registry.tokenServer.requests.length
+      const skopeo = await runProcess('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/identity/app:oci`], {
+        env: {DOCKER_CONFIG: directory, HOME: directory, PATH: process.env.PATH},
+        timeoutMs: 60_000,
+      })
+      expect(skopeo.code, skopeo.stderr).to.equal(0)
+      expect(JSON.parse(skopeo.stdout).schemaVersion).to.equal(2)
+      expect(registry.tokenServer.requests.slice(before).map((request) => [request.grantType, request.user])).to.deep.include(['refresh_token', 'alice'])
+    })
+
+    it('refuses a username with a colon, which "auth" could not carry (exit 1)', async () => {
+      const result = await runCli(['auth', 'login', '-r', 'r.example', '--identity-token-stdin', '-u', 'al:ice'], {stdin: 'x'})
+      expect(result.code).to.equal(1)
+      expect(result.stderr).to.equal('Error: a username cannot contain ":" (config.json\'s "auth" field splits at the first colon)\n')
     })
   })
 

@@ -5,7 +5,7 @@ import {hostname} from 'node:os'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {LockError, acquireLock} from '../../src/services/credentials/config-lock.js'
+import {LockError, acquireLock} from '../../src/services/lock.js'
 import {CredentialStore} from '../../src/services/credentials/credential-store.js'
 import {DockerConfigFile, MAX_CONFIG_BYTES, encodeAuth} from '../../src/services/credentials/docker-config.js'
 import {parseRegistry} from '../../src/reference/registry.js'

@@ -5,7 +5,7 @@ import {referenceArgs, registryName} from '../../command/flags.js'
 import {RegshapeCommand} from '../../base-command.js'
 import {terminalSafe} from '../../output.js'
 import {type RegistryRef, parseRegistry} from '../../reference/registry.js'
-import type {NewCredentials} from '../../services/credentials/credential-store.js'
+import {IDENTITY_TOKEN_USERNAME, type NewCredentials} from '../../services/credentials/credential-store.js'
 
 import {AuthenticationError, InputError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../services/errors.js'
 import {type Action, checkScope, parseRepository, verifyCredentials} from '../../services/login.js'
@@ -13,13 +13,14 @@ import {readSecretFromStdin} from '../../services/prompt.js'
 
 /** Every message `auth login` prints, worded as the specification gives them. */
 const messages = {
+  colonInUsername: 'a username cannot contain ":" (config.json\'s "auth" field splits at the first colon)',
   emptyIdentityToken: 'identity token is empty',
   emptyPassword: 'password is empty',
   emptyUsername: 'username is empty',
   granted: (repository: string, actions: string[]) => `Granted on ${repository}: ${actions.length > 0 ? actions.join(', ') : 'nothing'}`,
   identityTokenConflict: '--identity-token and --identity-token-stdin cannot be used together',
   identityTokenOnCommandLine: 'WARNING! Using --identity-token via the CLI is insecure. Use --identity-token-stdin.',
-  identityTokenWithPassword: 'an identity token replaces the username and password: do not combine it with --username, --password or --password-stdin',
+  identityTokenWithPassword: 'an identity token replaces the password: do not combine it with --password or --password-stdin',
   notGranted: (repository: string, missing: string[]) => `${missing.join(' and ')} on ${repository} was requested but not granted`,
   unchecked: (repository: string, actions: string[]) =>
     `WARNING! ${actions.join(', ')} on ${repository} could not be checked: the registry's token is not a JWT that lists its grants.`,
@@ -46,7 +47,7 @@ export default class AuthLogin extends RegshapeCommand<typeof AuthLogin> {
 
 A missing username or password is prompted for, the password hidden. Without a terminal, pass --username with --password-stdin.
 
-An identity token (an OAuth2 refresh token, as "az acr login" and docker's web login produce) is verified with the token server's refresh grant and stored as "identitytoken", or through the helper under the username <token>.
+An identity token (an OAuth2 refresh token, as "az acr login" and docker's web login produce) is verified with the token server's refresh grant and stored as "identitytoken" beside docker's "auth" of the username (--username, else <token>) and an empty password, so skopeo and podman read it too; or through the helper under the username <token>.
 
 With --repository and --scope, login also asks the token server for pull (or pull and push) rights on that repository, reports what was granted, and fails, storing nothing, if a requested right is refused.`
 
@@ -135,11 +136,14 @@ With --repository and --scope, login also asks the token server for pull (or pul
     const {'identity-token': tokenFlag, 'identity-token-stdin': tokenStdin} = this.flags
     if (tokenFlag !== undefined || tokenStdin) {
       if (tokenFlag !== undefined && tokenStdin) throw new UsageError(messages.identityTokenConflict)
-      if (passwordStdin || passwordFlag !== undefined || usernameFlag !== undefined) throw new UsageError(messages.identityTokenWithPassword)
+      if (passwordStdin || passwordFlag !== undefined) throw new UsageError(messages.identityTokenWithPassword)
+      if (usernameFlag === '') throw new InputError(messages.emptyUsername)
+      if (usernameFlag?.includes(':')) throw new InputError(messages.colonInUsername)
       if (tokenFlag !== undefined) this.warning(messages.identityTokenOnCommandLine)
       const identityToken = tokenFlag ?? (await readSecretFromStdin())
       if (identityToken.trim() === '') throw new InputError(messages.emptyIdentityToken)
-      return {identityToken}
+      // The username the token was issued to, recorded as docker does (auth: base64("user:")).
+      return usernameFlag === undefined ? {identityToken} : {identityToken, username: usernameFlag}
     }
 
     if (passwordStdin && passwordFlag !== undefined) throw new UsageError(messages.passwordConflict)
@@ -182,6 +186,8 @@ With --repository and --scope, login also asks the token server for pull (or pul
   private async storedUsername(ref: RegistryRef): Promise<string | undefined> {
     try {
       const {credentials} = await this.services.credentialStore().get(ref)
+      // An identity token's stand-in username is no username to offer for a password.
+      if (credentials?.username === IDENTITY_TOKEN_USERNAME) return undefined
       return credentials?.username || undefined
     } catch {
       return undefined

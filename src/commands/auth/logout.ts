@@ -15,6 +15,8 @@ const messages = {
   notLoggedInAnywhere: 'Not logged in to any registry.',
   allWithRegistry: '--all erases every registry\'s credentials: name no registry with it',
   removed: (registry: string) => `Removing login credentials for ${registry}.`,
+  stillInContainersAuth: (path: string, registry: string) =>
+    `Note: ${path} (containers auth file) still holds credentials for ${registry}; regshape never writes that file: use podman logout or skopeo logout`,
 }
 
 export default class AuthLogout extends RegshapeCommand<typeof AuthLogout> {
@@ -50,6 +52,11 @@ export default class AuthLogout extends RegshapeCommand<typeof AuthLogout> {
     const ref = parseRegistry(registryName(this.args.registry, this.flags.registry, 'auth logout'))
     const removed = await this.erase(ref.input)
     this.emitResult(removed ? messages.removed(ref.input) : messages.notLoggedIn(ref.input), {status: 'success', registry: ref.input})
+    // The chain would still find a podman or skopeo login there: say so rather than let the user
+    // believe they are logged out. Unreadable, it says nothing: the logout itself went well.
+    const containersAuth = this.services.containersAuthFile?.()
+    const leftOver = await containersAuth?.find(ref).catch(() => undefined)
+    if (containersAuth && leftOver) process.stderr.write(`${terminalSafe(messages.stillInContainersAuth(containersAuth.path, ref.input))}\n`)
   }
 
   private async logoutEverywhere(): Promise<void> {

@@ -58,7 +58,7 @@ With --registry, shows what the credential resolution chain yields for that regi
     const store = this.services.credentialStore()
     let entries: StoredEntry[]
     try {
-      entries = await listStoredCredentials(store)
+      entries = await listStoredCredentials(store, this.services.containersAuthFile?.())
     } catch (error) {
       if (error instanceof DockerConfigError || error instanceof CredentialHelperError) throw new RegshapeError(messages.readFailed(error.message), {cause: error})
       throw error
@@ -134,7 +134,7 @@ With --registry, shows what the credential resolution chain yields for that regi
 
     let credentials: Credentials | undefined
     try {
-      credentials = await credentialsOf(this.services.credentialStore(), entry)
+      credentials = await credentialsOf(this.services.credentialStore(), entry, this.services.containersAuthFile?.())
     } catch (error) {
       return {detail: (error as Error).message, result: 'error'}
     }

@@ -25,8 +25,11 @@ export interface StoredCredentials {
 /** The username Docker's helpers use to mark a stored identity (refresh) token. */
 export const IDENTITY_TOKEN_USERNAME = '<token>'
 
-/** What a login stores: a username and password, or an identity (OAuth2 refresh) token. */
-export type NewCredentials = {identityToken: string} | {password: string; username: string}
+/**
+ * What a login stores: a username and password, or an identity (OAuth2 refresh) token, with the
+ * username it was issued to when known.
+ */
+export type NewCredentials = {identityToken: string; username?: string} | {password: string; username: string}
 
 export function selectStore(data: DockerConfigData, key: string, path: string): StoreLocation {
   const perRegistry = own(data.credHelpers, key)
@@ -73,7 +76,10 @@ export class CredentialStore {
   /**
    * Stores credentials under the canonical key. With a helper, the secret goes to the helper
    * (an identity token with Docker's `<token>` username) and the file gets Docker's empty marker
-   * entry; without one, base64 `user:password`, or `identitytoken`, goes into `auths`.
+   * entry; without one, base64 `user:password` goes into `auths`, or `identitytoken` beside
+   * docker's `auth: base64("user:")` (containers/image, skopeo and podman ignore an identity token
+   * that has no decodable `auth` beside it; docker refuses an `auth` with an empty username, so
+   * without one the helpers' `<token>` stands in).
    */
   async store(ref: RegistryRef, credentials: NewCredentials): Promise<StoreLocation> {
     const data = this.located ?? (await this.step('load config', () => this.configFile.load())).data
@@ -89,7 +95,10 @@ export class CredentialStore {
       // Docker's marker: the entry exists, the secret lives in the helper.
       fields = {}
     } else {
-      fields = 'identityToken' in credentials ? {identitytoken: credentials.identityToken} : {auth: encodeAuth(credentials.username, credentials.password)}
+      fields =
+        'identityToken' in credentials
+          ? {auth: encodeAuth(credentials.username ?? IDENTITY_TOKEN_USERNAME, ''), identitytoken: credentials.identityToken}
+          : {auth: encodeAuth(credentials.username, credentials.password)}
     }
 
     await this.configFile.update((latest) => {
@@ -115,6 +124,28 @@ export class CredentialStore {
     if (!match) return {location}
     const credentials = credentialsFromEntry(match.entry)
     return credentials ? {credentials, location, storedKey: match.key} : {location}
+  }
+
+  /**
+   * A refresh token the token server rotated, stored in place of the one spent, in the entry or
+   * helper that held it. Only where the store held `spent` for the registry: a token given to
+   * `auth login` is stored by the login itself. Whether anything was written.
+   */
+  async replaceIdentityToken(ref: RegistryRef, spent: string, replacement: string): Promise<boolean> {
+    const found = await this.get(ref)
+    if (found.credentials?.identityToken !== spent) return false
+    if (found.location.kind === 'helper') {
+      await this.helper(found.location).store(found.storedKey ?? ref.key, {secret: replacement, username: IDENTITY_TOKEN_USERNAME})
+      return true
+    }
+
+    const key = found.storedKey as string
+    const {changed} = await this.configFile.update((latest) => {
+      const entry = own(latest.auths, key)
+      // Re-read under the lock: another process may have rotated or replaced it meanwhile.
+      if (entry?.identitytoken === spent) entry.identitytoken = replacement
+    })
+    return changed
   }
 
   /**

@@ -10,7 +10,7 @@ import {userHome} from '../../startup/home.js'
 import {terminalSafe} from '../../output.js'
 import {DockerConfigError, InputError, describeError} from '../errors.js'
 import {JsonSyntaxError, carryRawText, cloneJson, emptyObject, formatConfigJson, parseJson} from './config-json.js'
-import {LockError, acquireLock} from './config-lock.js'
+import {LockError, acquireLock} from '../lock.js'
 
 /**
  * Docker's config.json: where it is, how to read it, and how to change it without losing anything.

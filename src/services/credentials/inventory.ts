@@ -2,6 +2,7 @@ import type {Credentials} from '../transport/auth.js'
 
 import {CredentialHelperError} from '../errors.js'
 import {CHECK_PARALLELISM, mapLimit} from '../limit.js'
+import type {ContainersAuthFile} from './containers-auth.js'
 import {type CredentialStore, type StoreLocation, credentialsFromEntry, findEntry, IDENTITY_TOKEN_USERNAME, selectStore} from './credential-store.js'
 import {own} from './docker-config.js'
 import {type RegistryRef, normalizeStoredKey, parseRegistry} from '../../reference/registry.js'
@@ -27,7 +28,7 @@ export interface StoredEntry {
   username?: string
 }
 
-export async function listStoredCredentials(store: CredentialStore): Promise<StoredEntry[]> {
+export async function listStoredCredentials(store: CredentialStore, containersAuth?: ContainersAuthFile): Promise<StoredEntry[]> {
   const {data} = await store.configFile.load()
   const path = store.configFile.path
   const entries: StoredEntry[] = []
@@ -80,11 +81,24 @@ export async function listStoredCredentials(store: CredentialStore): Promise<Sto
     }
   }
 
+  // The containers auth.json: used for a registry when nothing above is (the chain's last file).
+  if (containersAuth) {
+    const used = new Set(entries.filter((entry) => entry.inUse).map((entry) => entry.registry))
+    for (const {credentials, key, registry} of await containersAuth.entries()) {
+      entries.push({credentialKind: credentialKind(credentials), inUse: !used.has(registry), key, location: {kind: 'file', path: containersAuth.path}, registry, username: credentials.username})
+      used.add(registry)
+    }
+  }
+
   return entries.sort((a, b) => a.registry.localeCompare(b.registry) || Number(b.inUse) - Number(a.inUse) || a.key.localeCompare(b.key))
 }
 
 /** The secret behind one listed entry, for verification only. */
-export async function credentialsOf(store: CredentialStore, entry: StoredEntry): Promise<Credentials | undefined> {
+export async function credentialsOf(store: CredentialStore, entry: StoredEntry, containersAuth?: ContainersAuthFile): Promise<Credentials | undefined> {
+  if (entry.location.kind === 'file' && containersAuth && entry.location.path === containersAuth.path && entry.location.path !== store.configFile.path) {
+    return (await containersAuth.entries()).find((stored) => stored.key === entry.key)?.credentials
+  }
+
   if (entry.location.kind === 'file') {
     const {data} = await store.configFile.load()
     const stored = own(data.auths, entry.key)

@@ -1,4 +1,5 @@
 import type {Credentials} from '../transport/auth.js'
+import type {ContainersAuthFile} from './containers-auth.js'
 import type {CredentialStore, StoredCredentials} from './credential-store.js'
 import type {RegistryRef} from '../../reference/registry.js'
 
@@ -8,12 +9,15 @@ import type {RegistryRef} from '../../reference/registry.js'
  *   2. the helper that credHelpers[key] or credsStore selects (its "not found" means anonymous,
  *      as with docker: the auths section is not consulted behind a configured helper);
  *   3. the auths entry of the config file (canonical key, then legacy spellings);
- *   4. anonymous.
+ *   4. the containers tools' auth.json (podman, skopeo), read only, when 2 and 3 yield nothing:
+ *      a login made with podman is found, whether or not Docker's config names a helper;
+ *   5. anonymous.
  * A helper that is configured but broken is an error, never a silent anonymous.
  */
 
 export type CredentialSource =
   | {helper: string; kind: 'helper'; via: 'credHelpers' | 'credsStore'}
+  | {key: string; kind: 'containers-auth'; path: string}
   | {key: string; kind: 'file'; path: string}
   | {kind: 'anonymous'; reason: 'helper-not-found' | 'nothing-stored'}
   | {kind: 'flags'}
@@ -38,6 +42,10 @@ export function describeSource(source: CredentialSource): string {
       return source.reason === 'helper-not-found' ? 'anonymous (the credential helper holds nothing for it)' : 'anonymous (nothing stored)'
     }
 
+    case 'containers-auth': {
+      return `containers auth file ${source.path}`
+    }
+
     case 'file': {
       return `file ${source.path}`
     }
@@ -57,6 +65,10 @@ export function sourceJson(source: CredentialSource): Record<string, string> {
   switch (source.kind) {
     case 'anonymous': {
       return {kind: 'anonymous', reason: source.reason}
+    }
+
+    case 'containers-auth': {
+      return {key: source.key, kind: 'containers-auth', path: source.path}
     }
 
     case 'file': {
@@ -84,6 +96,8 @@ export class CredentialResolver {
   constructor(
     private readonly store: CredentialStore,
     private readonly explicit: ExplicitCredentials = {},
+    /** The containers auth.json, the chain's last file source (containers-auth.ts). */
+    private readonly containersAuth?: ContainersAuthFile,
   ) {}
 
   /** Resolved once per registry key and run: a helper is asked at most once. */
@@ -102,6 +116,8 @@ export class CredentialResolver {
     if (username !== undefined && password !== undefined) return {credentials: {password, username}, source: {kind: 'flags'}}
     const found = await this.store.get(ref)
     if (!found.credentials) {
+      const fallback = await this.containersAuth?.find(ref)
+      if (fallback) return {credentials: fallback.credentials, source: {key: fallback.key, kind: 'containers-auth', path: this.containersAuth!.path}}
       return {source: {kind: 'anonymous', reason: found.location.kind === 'helper' ? 'helper-not-found' : 'nothing-stored'}}
     }
 

@@ -46,6 +46,12 @@ const MIN_TOKEN_LIFETIME_S = 60
 
 type Send = (request: HttpRequest) => Promise<HttpResponse>
 
+/**
+ * Told when a token server answered a refresh grant with a new refresh token (it rotates them):
+ * `spent` was presented and may now be revoked; `credentials.identityToken` already holds the new one.
+ */
+export type RefreshTokenRotated = (ref: RegistryRef, spent: string, credentials: Credentials) => Promise<void>
+
 export class AuthMiddleware {
   private readonly challenges = new Map<string, Challenge>()
   /**
@@ -53,6 +59,14 @@ export class AuthMiddleware {
    * which concurrent requests needing the same token share (one fetch; a failed one is not kept).
    */
   private readonly tokens = new Map<string, {grant?: TokenGrant; pending?: Promise<TokenGrant>}>()
+  /**
+   * Per identity token holder, the last refresh grant: they run one at a time, each presenting the
+   * refresh token the one before left, because a token server that rotates them revokes the one
+   * presented (two grants in parallel with one token: the second is refused).
+   */
+  private readonly refreshing = new WeakMap<Credentials, Promise<unknown>>()
+  /** Where a rotated refresh token goes to be stored (the services factory sets it). */
+  onRefreshTokenRotated?: RefreshTokenRotated
 
   constructor(
     private readonly send: Send,
@@ -131,11 +145,14 @@ export class AuthMiddleware {
     if (cached?.pending) return cached.pending
     const fetch = () =>
       credentials?.identityToken
-        ? this.refreshGrant(realm, service, scope, credentials.identityToken, realmGuard(ref))
+        ? this.refreshInTurn(ref, realm, service, scope, credentials)
         : this.getToken(realm, service, scope, credentials, realmGuard(ref))
     const pending = (this.tracer ? this.tracer.method(`token ${realm.host}${scope ? ` ${scope}` : ''}`, fetch) : fetch()).then(
       (grant) => {
         if (this.tokens.get(cacheKey)?.pending === pending) this.tokens.set(cacheKey, {grant})
+        // After a rotation the credentials fingerprint differently: the grant is theirs too.
+        const rotatedKey = this.cacheKey(challenge, ref, scope, credentials)
+        if (rotatedKey !== cacheKey && !this.tokens.has(rotatedKey)) this.tokens.set(rotatedKey, {grant})
         return grant
       },
       (error: unknown) => {
@@ -158,7 +175,8 @@ export class AuthMiddleware {
   ): Promise<TokenGrant> {
     const url = new URL(realm)
     if (service) url.searchParams.set('service', service)
-    if (scope) url.searchParams.append('scope', scope)
+    // Several scopes, space-separated as in the OAuth2 form, go as one `scope` parameter each.
+    if (scope) for (const part of scope.split(' ')) url.searchParams.append('scope', part)
     const headers: Record<string, string> = {}
     const withPassword = Boolean(credentials?.username && credentials.password !== undefined)
     if (withPassword) {
@@ -169,6 +187,29 @@ export class AuthMiddleware {
     // A GET with no body: retried like any other on 429/5xx/resets.
     const response = await this.send({guard, headers, maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES, method: 'GET', operation: 'token', url: url.toString()})
     return parseTokenResponse(response, url, withPassword)
+  }
+
+  /**
+   * The refresh grant for an identity token holder, after any other of theirs in flight, with
+   * the refresh token as it then stands. A new refresh token in the answer replaces the old one in
+   * `credentials` (as docker's token handler keeps it) and is handed on to be stored.
+   */
+  private refreshInTurn(ref: RegistryRef, realm: URL, service: string | undefined, scope: string | undefined, credentials: Credentials): Promise<TokenGrant> {
+    const previous = this.refreshing.get(credentials) ?? Promise.resolve()
+    const turn = previous
+      .catch(() => {})
+      .then(async () => {
+        const presented = credentials.identityToken as string
+        const grant = await this.refreshGrant(realm, service, scope, presented, realmGuard(ref))
+        if (grant.refreshToken && grant.refreshToken !== presented) {
+          credentials.identityToken = grant.refreshToken
+          await this.onRefreshTokenRotated?.(ref, presented, credentials)
+        }
+
+        return grant
+      })
+    this.refreshing.set(credentials, turn)
+    return turn
   }
 
   /** OAuth2 refresh-token grant (distribution's oauth spec), for Docker's identity tokens. */
@@ -226,7 +267,7 @@ export function checkRealm(realm: URL, ref: RegistryRef, registryScheme: 'http' 
 
 /** The address guard every request to a registry's token realm carries, redirects included. */
 export function realmGuard(ref: RegistryRef): AddressGuard {
-  return {allowedHost: splitEndpoint(ref.endpoint).host, what: 'the registry\'s token realm'}
+  return {allowedHost: splitEndpoint(ref.endpoint).host, registry: ref.endpoint, what: 'the registry\'s token realm'}
 }
 
 function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: boolean): TokenGrant {

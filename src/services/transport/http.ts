@@ -19,6 +19,8 @@ export type RequestBody = (() => Readable) | Buffer | Readable | string
 export interface AddressGuard {
   /** The registry's host: the one internal host these URLs may name. */
   allowedHost: string
+  /** The registry's endpoint (`host[:port]`): its certs.d TLS settings apply, as docker's do. */
+  registry?: string
   /** What the URL is, for the error: "the registry's token realm". */
   what: string
 }

@@ -7,15 +7,20 @@ import {Readable} from 'node:stream'
 import {finished} from 'node:stream/promises'
 import {rootCertificates} from 'node:tls'
 
+import type {BreakStage} from '../../break/session.js'
 import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
 
 import {InputError, NetworkError, ProtocolError, RegshapeError, describeError} from '../errors.js'
-import {type ResolvedAddress, type Resolver, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
+import {isIP} from 'node:net'
+
+import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
+import {CertsDirectories} from './certs-d.js'
 import {ResponseBody, collect, discard, isReplayable, isStreamBody, readCapped} from './body.js'
 import type {Challenge} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
 import type {AddressGuard, HttpExchange, HttpMethod, HttpRequest, HttpResponse, RequestBody} from './http.js'
+import {ProxyAgents, type ProxySettings, forwardRefusal, proxyFor} from './proxy.js'
 import {describeBody, redactHeaders, redactUrl} from './redact.js'
 import {DEFAULT_RETRY_POLICY, type RetryPolicy, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from './retry.js'
 
@@ -26,10 +31,22 @@ import {DEFAULT_RETRY_POLICY, type RetryPolicy, isRetryableError, isRetryableSta
  */
 
 export interface RegistryClientOptions {
+  /**
+   * Break mode (--break): rules that change requests on their way out, after authentication. The
+   * cross-origin rules of redirects and the masking of secrets apply to what they produce.
+   */
+  breakStage?: BreakStage
   /** PEM bundle trusted in addition to the system roots (--ca-file). */
   caFile?: string
+  /**
+   * Where per-host TLS directories are looked for (certs-d.ts: certsDirRoots), first existing
+   * `<root>/<host[:port]>` wins; none by default.
+   */
+  certsDirs?: string[]
   /** Skip TLS verification and allow plain HTTP (--insecure). */
   insecure?: boolean
+  /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY, as read from the environment (proxy.ts). */
+  proxy?: ProxySettings
   /** Name resolution (dns.lookup by default); tests stand in for DNS with it. */
   resolve?: Resolver
   /** Retries after the first attempt (--retries; default 3, 0 disables). */
@@ -141,6 +158,10 @@ const systemResolve: Resolver = async (hostname) => {
 export class RegistryClient {
   readonly auth: AuthMiddleware
   private readonly agents: {http: HttpAgent; https: HttpsAgent}
+  /** --ca-file's bundle beside the system roots, when given. */
+  private readonly certificateAuthority?: string[]
+  private readonly certsDirs?: CertsDirectories
+  private readonly proxyAgents: ProxyAgents
   private readonly got: Got
   private readonly retryPolicy: RetryPolicy
   /** Scheme that worked for each endpoint, so the fallback probe happens once per process. */
@@ -153,7 +174,9 @@ export class RegistryClient {
     private readonly options: RegistryClientOptions,
   ) {
     this.agents = {http: new HttpAgent({keepAlive: true}), https: new HttpsAgent({keepAlive: true})}
+    this.proxyAgents = new ProxyAgents(options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
     let certificateAuthority: string[] | undefined
+    if (options.certsDirs?.length) this.certsDirs = new CertsDirectories(options.certsDirs)
     if (options.caFile) {
       try {
         // Added to the system roots, as docker's certs.d does, rather than replacing them.
@@ -173,6 +196,7 @@ export class RegistryClient {
       retry: {limit: 0},
       throwHttpErrors: false,
     })
+    this.certificateAuthority = certificateAuthority
     this.retryPolicy = {...DEFAULT_RETRY_POLICY, ...options.retryPolicy, retries: options.retries ?? DEFAULT_RETRY_POLICY.retries}
     this.auth = new AuthMiddleware((request) => this.send(request), (ref) => this.schemeOf(ref), options.tracer)
   }
@@ -287,6 +311,7 @@ export class RegistryClient {
   close(): void {
     this.agents.http.destroy()
     this.agents.https.destroy()
+    this.proxyAgents.destroy()
   }
 
   /**
@@ -325,7 +350,9 @@ export class RegistryClient {
     }
 
     const lenient = this.options.insecure || isLoopback(ref.endpoint)
-    if (lenient) {
+    // The probe connects directly; through a proxy, the HTTPS attempt below tells the same thing
+    // (a tunnel to a plain-HTTP server fails its handshake, and the fallback follows).
+    if (lenient && !proxyFor(this.options.proxy, new URL(`https://${ref.endpoint}/`))) {
       const {tracer} = this.options
       const probe = () => speaksTls(ref.endpoint, Math.min(PROBE_TIMEOUT_MS, this.timeoutMs))
       const answer = await (tracer ? tracer.method(`tls probe ${ref.endpoint}`, probe) : probe())
@@ -354,6 +381,33 @@ export class RegistryClient {
    * exponentially with jitter or as Retry-After says (capped). Each attempt has its own deadline.
    */
   private async exchange(request: HttpRequest, streaming: boolean): Promise<OpenResponse> {
+    const stage = this.options.breakStage
+    if (!stage) return this.attempts(request, streaming)
+    // Break mode's one place: every exchange, registry and token server alike, after the
+    // Authorization was added and before retries, redirects and telemetry see the request.
+    const {mutations, request: mutated} = stage.apply(request)
+    if (mutations.length === 0) return this.attempts(request, streaming)
+    let response: OpenResponse
+    try {
+      response = await this.attempts(mutated, streaming)
+    } catch (error) {
+      stage.record({error: error instanceof Error ? error.message : describeError(error), mutations, request: mutated})
+      throw error
+    }
+
+    // A streamed error answer is read (capped) for its OCI code, then handed on as read.
+    if (streaming && response.status >= 400) {
+      const bytes = await readCapped(response.body, STREAM_CAPTURE_BYTES)
+      response.body = Readable.from([bytes])
+      response.bytes = bytes
+    }
+
+    stage.record({body: response.bytes, mutations, request: mutated, status: response.status})
+    return response
+  }
+
+  /** One request with its retries. */
+  private async attempts(request: HttpRequest, streaming: boolean): Promise<OpenResponse> {
     const policy = this.retryPolicy
     let retry: HttpExchange['retry']
     for (let attempt = 1; ; attempt++) {
@@ -465,7 +519,12 @@ export class RegistryClient {
     // A guarded URL off the registry's own host connects afresh (agent false), never on a pooled
     // socket, so the address check in the lookup below sees every connection it makes.
     const guarded = guard && !isAllowedHost(url, guard) ? guard : undefined
+    const proxy = proxyFor(this.options.proxy, url)
     if (guarded) checkLiteral(url, guarded, hop)
+    if (guarded && proxy) await this.checkBeforeProxy(url, guarded, hop)
+    // A token realm is reached with the registry's TLS settings, as docker and containers/image
+    // reach it with the registry's client; any other URL with its own host's.
+    const hostTls = url.protocol === 'https:' ? this.tlsFor(guard?.registry ?? url.host) : undefined
     const streamBody = isStreamBody(request.body)
     let requestHeaders: Record<string, string> = {...request.headers}
     if (streamBody && request.contentLength !== undefined) requestHeaders['content-length'] = String(request.contentLength)
@@ -521,15 +580,17 @@ export class RegistryClient {
       let timer = setTimeout(onDeadline, clock.deadline - started)
       try {
         source = this.got.stream(request.url, {
-          ...(guarded ? {agent: {http: false, https: false}} : {}),
+          ...(proxy ? {agent: this.proxyAgents.for(proxy)} : guarded ? {agent: {http: false, https: false}} : {}),
           body,
-          // Node's own lookup unless a guard must judge the answer or tests stand in for DNS.
-          dnsLookup: guarded || this.options.resolve ? (this.lookup(hop, url.port, guarded) as never) : undefined,
+          ...(hostTls ? {https: {certificate: hostTls.certificate, certificateAuthority: hostTls.certificateAuthority, key: hostTls.key, rejectUnauthorized: hostTls.rejectUnauthorized}} : {}),
+          // Node's own lookup unless a guard must judge the answer or tests stand in for DNS. Through
+          // a proxy, the proxy resolves the target; this lookup would only find the proxy itself.
+          dnsLookup: !proxy && (guarded || this.options.resolve) ? (this.lookup(hop, url.port, guarded) as never) : undefined,
           headers: requestHeaders,
           method: request.method,
         })
       } catch (error) {
-        fail(this.failure(error, request.url))
+        fail(this.failure(error, request.url, hostTls))
         return
       }
 
@@ -549,7 +610,7 @@ export class RegistryClient {
           timer = setTimeout(onDeadline, clock.deadline - performance.now())
         }
       })
-      source.on('error', (error: unknown) => fail(this.failure(error, request.url)))
+      source.on('error', (error: unknown) => fail(this.failure(error, request.url, hostTls)))
       source.once('response', (incoming: {rawHeaders: string[]; statusCode: number; statusMessage?: string}) => {
         if (answered) return
         answered = true
@@ -558,6 +619,14 @@ export class RegistryClient {
         const headers = groupHeaders(incoming.rawHeaders)
         const status = incoming.statusCode
         const statusText = incoming.statusMessage ?? ''
+        // A forwarding proxy's own refusal (plain HTTP): not the registry's answer. (Over HTTPS it
+        // comes as the CONNECT tunnel's refusal, from the agent.)
+        if (proxy && status === 407 && url.protocol === 'http:') {
+          answered = false
+          fail(forwardRefusal(proxy, url))
+          return
+        }
+
         const captureBytes = !tracer ? 0 : clock.streaming ? (status >= 300 && isTextual(headers['content-type']?.[0]) ? STREAM_CAPTURE_BYTES : 0) : Number.POSITIVE_INFINITY
         responseBody = new ResponseBody(source!, {
           captureBytes,
@@ -567,7 +636,7 @@ export class RegistryClient {
             clearTimeout(timer)
             report({bytesReceived: bytes, error: error?.message, response: {captured, headers, status, statusText}})
           },
-          sourceError: (error) => this.failure(error, request.url),
+          sourceError: (error) => this.failure(error, request.url, hostTls),
           stalled: () =>
             new TransportError(`the transfer from ${redactUrl(request.url)} stalled: no data for ${formatSeconds(clock.timeoutMs)} (--timeout)`, 'ETIMEDOUT', false),
           tooLarge: (maxBytes) => new ProtocolError(`response from ${redactUrl(request.url)} is larger than ${maxBytes} bytes`),
@@ -578,14 +647,45 @@ export class RegistryClient {
   }
 
   /** A failure of got or the socket as one of regshape's errors, one line, no secret. */
-  private failure(error: unknown, url: string): Error {
+  private failure(error: unknown, url: string, hostTls?: {certificate?: string; directory?: string}): Error {
     if (error instanceof RegshapeError) return error
     const cause = (error as {cause?: unknown}).cause
     if (cause instanceof RegshapeError) return cause
-    return toNetworkError(error, url)
+    return toNetworkError(error, url, hostTls)
   }
 
-/**
+  /**
+   * TLS settings of a host from its certs.d directory, if it has one: its CAs trusted
+   * beside the system roots and --ca-file, its client certificate presented. Undefined leaves the
+   * client's own settings.
+   */
+  private tlsFor(hostPort: string) {
+    const host = this.certsDirs?.forHost(hostPort)
+    if (!host || (host.ca.length === 0 && host.cert === undefined)) return undefined
+    return {
+      certificate: host.cert,
+      directory: host.directory,
+      certificateAuthority: host.ca.length > 0 ? [...(this.certificateAuthority ?? rootCertificates), ...host.ca] : this.certificateAuthority,
+      key: host.key,
+      rejectUnauthorized: !this.options.insecure,
+    }
+  }
+
+  /**
+   * The address guard, for a URL that goes through a proxy. The proxy resolves the name and
+   * connects, so the address cannot be pinned here; what regshape can see, it still judges: an IP
+   * literal or localhost name (checked before), and the addresses the name resolves to here, if
+   * it resolves here at all. A name only the proxy can resolve is the proxy's to judge.
+   */
+  private async checkBeforeProxy(url: URL, guard: AddressGuard, hop: number): Promise<void> {
+    const hostname = bareHost(url.hostname)
+    if (isIP(hostname) !== 0 || hostname === 'localhost' || hostname.endsWith('.localhost')) return
+    const resolve = this.options.resolve ?? systemResolve
+    const addresses = await resolve(hostname).catch(() => undefined)
+    if (addresses && addresses.length > 0) await checkResolved(hostname, addresses, guard, hop, resolve, url.port)
+  }
+
+  /**
    * The lookup sockets use (got's dnsLookup, Node's `lookup`): one resolution, judged by the
    * address guard when there is one, and the very addresses it judged are the ones connected to.
    */
@@ -703,22 +803,47 @@ export class TransportError extends NetworkError {
   }
 }
 
-const TLS_HINTS: Record<string, string> = {
+const TRUST_HINT = 'use --ca-file or a certs.d ca.crt to trust its CA, or --insecure to skip verification'
+
+/**
+ * TLS failures in regshape's own words, by OpenSSL's verify code. Node's text is not used for
+ * these: newer Node versions append their own advice ("try running Node.js with --use-system-ca"),
+ * which names a Node flag a regshape user cannot pass.
+ */
+const TLS_FAILURES: Record<string, string> = {
   CERT_HAS_EXPIRED: 'the certificate has expired',
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'use --ca-file to trust it, or --insecure to skip verification',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate does not name this host',
-  SELF_SIGNED_CERT_IN_CHAIN: 'use --ca-file to trust its CA, or --insecure to skip verification',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'use --ca-file to trust its CA, or --insecure to skip verification',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'use --ca-file to trust its CA, or --insecure to skip verification',
+  CERT_NOT_YET_VALID: 'the certificate is not valid yet',
+  DEPTH_ZERO_SELF_SIGNED_CERT: `self-signed certificate (${TRUST_HINT})`,
+  SELF_SIGNED_CERT_IN_CHAIN: `self-signed certificate in certificate chain (${TRUST_HINT})`,
+  UNABLE_TO_GET_ISSUER_CERT: `unable to get issuer certificate (${TRUST_HINT})`,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: `unable to get local issuer certificate (${TRUST_HINT})`,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: `unable to verify the first certificate (${TRUST_HINT})`,
 }
 
-function toNetworkError(error: unknown, url: string): TransportError {
+/** Node's own advice, in whatever words a Node version adds it to an error's text. */
+const NODE_ADVICE = /;?\s*(?:if [^;]*?,\s*)?try (?:running|using) Node(?:\.js)? with --[\w-]+.*$/i
+
+/** A TLS alert about the client's certificate (alert names differ between OpenSSL versions). */
+const CLIENT_CERT_ALERT = /_ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_UNKNOWN|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|UNKNOWN_CA|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/
+
+function toNetworkError(error: unknown, url: string, hostTls?: {certificate?: string; directory?: string}): TransportError {
   const err = error as {code?: string; message?: string; name?: string}
   const code = err.code
-  let message = (err.message ?? describeError(error)).split('\n')[0]
+  let message = (err.message ?? describeError(error)).split('\n')[0].replace(NODE_ADVICE, '')
   const notTls = isNotTls(err)
-  if (notTls) message = `${new URL(url).host} does not speak TLS (${code ?? 'EPROTO'})`
+  const alert = code ? CLIENT_CERT_ALERT.exec(code) : null
+  const host = new URL(url).host
+  if (notTls) message = `${host} does not speak TLS (${code ?? 'EPROTO'})`
   else if (err.name === 'TimeoutError') message = `no answer from ${redactUrl(url)} within the timeout (--timeout)`
-  else if (code && TLS_HINTS[code]) message = `TLS: ${message} (${TLS_HINTS[code]})`
+  else if (code && TLS_FAILURES[code]) message = `TLS: ${TLS_FAILURES[code]}`
+  else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') message = `TLS: ${message} (the certificate does not name this host)`
+  else if (alert) {
+    const what = alert[1].toLowerCase().replaceAll('_', ' ')
+    message =
+      hostTls?.certificate === undefined
+        ? `TLS: ${host} refused the handshake (alert: ${what}): it wants a client certificate; put client.cert and client.key in ~/.config/containers/certs.d/${host}/`
+        : `TLS: ${host} refused the client certificate from ${hostTls.directory} (alert: ${what})`
+  }
+
   return new TransportError(message, code, notTls, {cause: error})
 }

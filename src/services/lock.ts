@@ -5,7 +5,7 @@ import {hostname} from 'node:os'
 import {basename, dirname, join} from 'node:path'
 
 /**
- * `<config>.lock`: a directory holding one `owner` file (pid, process start time, host, nonce).
+ * `<file>.lock` (config.json's, an OCI layout's index.json): a directory holding one `owner` file (pid, process start time, host, nonce).
  *
  * Why not proper-lockfile (mtime-refreshed, stale after a few seconds): a holder that is merely
  * stopped (Ctrl-Z, SIGSTOP, a paused VM) stops refreshing, loses the lock to the next writer,

@@ -1,0 +1,226 @@
+import {readFileSync} from 'node:fs'
+
+import type {ErrorObject} from 'ajv'
+
+import {UsageError} from '../services/errors.js'
+import {ACTIONS, ACTIONS_FOR, BUILTIN_RULE_NAMES, type BreakMatch, type BreakRule, type BuiltinRuleName, RuleSet, TARGETS, builtinRules} from './rules.js'
+
+/**
+ * A --break-rules file: YAML or JSON (JSON is YAML), checked against a JSON schema by Ajv, then
+ * turned into a RuleSet. Ajv and the YAML parser are imported only with --break (a chunk of their
+ * own in the bundle): without it, neither is even read.
+ *
+ *   rules:
+ *     - name: wrong digest on upload
+ *       match: {operation: blob.upload}
+ *       target: digest
+ *       action: corrupt
+ *     - use: skip_auth            # a built-in rule, by name
+ *       match: {operation: manifest.get}
+ */
+
+const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT']
+const stringOrList = (item: object) => ({oneOf: [item, {items: item, minItems: 1, type: 'array'}]})
+
+const match = {
+  additionalProperties: false,
+  properties: {
+    method: stringOrList({enum: METHODS}),
+    operation: stringOrList({minLength: 1, type: 'string'}),
+    path: {minLength: 1, type: 'string'},
+  },
+  type: 'object',
+}
+
+const common = {
+  limit: {minimum: 1, type: 'integer'},
+  match,
+  name: {minLength: 1, type: 'string'},
+}
+
+/** A rule spelt out: target and action, with the key a header or query rule needs. */
+const ownRule = {
+  additionalProperties: false,
+  allOf: [
+    ...TARGETS.map((target) => ({if: {properties: {target: {const: target}}}, then: {properties: {action: {enum: [...ACTIONS_FOR[target]]}}}})),
+    {if: {properties: {target: {enum: ['header', 'query']}}}, then: {required: ['key']}},
+    {if: {not: {properties: {target: {const: 'body'}}}}, then: {not: {required: ['size']}}},
+    {if: {properties: {target: {const: 'method'}}}, then: {properties: {value: {enum: METHODS}}, required: ['value']}},
+  ],
+  properties: {
+    ...common,
+    action: {enum: [...ACTIONS]},
+    key: {minLength: 1, type: 'string'},
+    size: {maximum: 1024 * 1024 * 1024, minimum: 0, type: 'integer'},
+    target: {enum: [...TARGETS]},
+    value: {type: 'string'},
+  },
+  required: ['name', 'target', 'action'],
+  type: 'object',
+}
+
+/** A built-in rule by name, with what it lets a file set. */
+const builtinRule = {
+  additionalProperties: false,
+  allOf: [
+    {if: {properties: {use: {const: 'custom_header'}}}, then: {required: ['key', 'value']}},
+    {if: {properties: {use: {const: 'wrong_method'}}}, then: {properties: {value: {enum: METHODS}}, required: ['value']}},
+    {if: {properties: {use: {not: {enum: ['custom_header']}}}}, then: {not: {required: ['key']}}},
+    {if: {properties: {use: {not: {const: 'oversized_payload'}}}}, then: {not: {required: ['size']}}},
+  ],
+  properties: {
+    ...common,
+    key: {minLength: 1, type: 'string'},
+    size: {maximum: 1024 * 1024 * 1024, minimum: 0, type: 'integer'},
+    use: {enum: BUILTIN_RULE_NAMES},
+    value: {type: 'string'},
+  },
+  required: ['use'],
+  type: 'object',
+}
+
+export const RULES_SCHEMA = {
+  $id: 'https://regshape.dev/schemas/break-rules.json',
+  additionalProperties: false,
+  properties: {
+    rules: {items: {if: {required: ['use']}, then: builtinRule, else: ownRule}, minItems: 1, type: 'array'},
+    version: {const: 1},
+  },
+  required: ['rules'],
+  type: 'object',
+}
+
+interface RawRule extends Omit<BreakRule, 'match'> {
+  match?: {method?: string | string[]; operation?: string | string[]; path?: string}
+  use?: BuiltinRuleName
+}
+
+const list = (value: string | string[] | undefined) => (value === undefined ? undefined : Array.isArray(value) ? value : [value])
+
+/** The rules a file holds; a UsageError (exit 2) naming the rule and the field when it is wrong. */
+export async function loadRules(file: string): Promise<RuleSet> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new UsageError(`--break-rules ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`)
+  }
+
+  return parseRules(text, file)
+}
+
+export async function parseRules(text: string, file = 'rules'): Promise<RuleSet> {
+  const [{Ajv}, {parse: parseYaml}] = await Promise.all([import('ajv'), import('yaml')])
+  let document: unknown
+  try {
+    document = parseYaml(text, {prettyErrors: true, uniqueKeys: true})
+  } catch (error) {
+    const {linePos, message} = error as {linePos?: Array<{col: number; line: number}>; message: string}
+    const where = linePos?.[0] ? ` (line ${linePos[0].line}, column ${linePos[0].col})` : ''
+    throw new UsageError(`--break-rules ${file}: not valid YAML or JSON${where}: ${message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`)
+  }
+
+  const ajv = new Ajv({allErrors: false, strict: true, strictRequired: false, strictTypes: false})
+  const validate = ajv.compile(RULES_SCHEMA)
+  if (!validate(document)) throw new UsageError(`--break-rules ${file}: ${describe(validate.errors![0]!, document)}`)
+  const raw = (document as {rules: RawRule[]}).rules
+  const rules = raw.map((entry, index) => toRule(entry, index, file))
+  const names = new Map<string, number>()
+  for (const [index, rule] of rules.entries()) {
+    const earlier = names.get(rule.name)
+    if (earlier !== undefined) throw new UsageError(`--break-rules ${file}: ${ruleLabel(index, rule)}: field "name": already the name of rule ${earlier + 1}`)
+    names.set(rule.name, index)
+  }
+
+  return new RuleSet(rules)
+}
+
+function toRule(entry: RawRule, index: number, file: string): BreakRule {
+  const matchSpec: BreakMatch | undefined = entry.match && {method: list(entry.match.method), operation: list(entry.match.operation), path: entry.match.path}
+  if (matchSpec?.path !== undefined) {
+    try {
+      // eslint-disable-next-line no-new
+      new RegExp(matchSpec.path)
+    } catch (error) {
+      throw new UsageError(`--break-rules ${file}: ${ruleLabel(index, entry)}: field "match.path": not a regular expression (${(error as Error).message})`)
+    }
+  }
+
+  const overrides = {limit: entry.limit, match: matchSpec, name: entry.name ?? entry.use!}
+  const defined = <V extends object>(value: V): V => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as V
+  if (entry.use === undefined) return defined({...entry, ...overrides}) as BreakRule
+  const build = builtinRules[entry.use] as (options: object) => BreakRule
+  const built = build(defined({...overrides, key: entry.key, size: entry.size, value: entry.value}))
+  // A built-in's own match (invalid_content_type's methods) stands unless the file gives one.
+  return defined({...built, match: matchSpec ?? built.match})
+}
+
+function ruleLabel(index: number, entry: {name?: unknown; use?: unknown} | undefined): string {
+  const name = typeof entry?.name === 'string' ? entry.name : typeof entry?.use === 'string' ? entry.use : undefined
+  return `rule ${index + 1}${name === undefined ? '' : ` (${JSON.stringify(name)})`}`
+}
+
+/** Ajv's first error as "rule 2 ("name"): field "action": must be one of ...". */
+function describe(error: ErrorObject, document: unknown): string {
+  const path = error.instancePath.split('/').slice(1)
+  const params = error.params as {additionalProperty?: string; allowedValues?: unknown[]; missingProperty?: string}
+  let where = 'the file'
+  let field: string[] = path
+  if (path[0] === 'rules' && path.length >= 2) {
+    const index = Number(path[1])
+    where = ruleLabel(index, (document as {rules: Array<{name?: unknown; use?: unknown}>}).rules[index])
+    field = path.slice(2)
+  }
+
+  if (params.additionalProperty !== undefined) field = [...field, params.additionalProperty]
+  if (params.missingProperty !== undefined) field = [...field, params.missingProperty]
+  const fieldText = field.length === 0 ? '' : `field "${field.join('.')}": `
+  let problem: string
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      problem = 'not a field a rule has here'
+      break
+    }
+
+    case 'const': {
+      problem = `must be ${JSON.stringify((error.params as {allowedValue: unknown}).allowedValue)}`
+      break
+    }
+
+    case 'enum': {
+      problem = `must be one of ${params.allowedValues!.map((v) => String(v)).join(', ')}`
+      break
+    }
+
+    case 'not': {
+      problem = 'not a field this kind of rule takes'
+      // Which field: the one the failing "not: required" names is not in the error; find it.
+      field = [...field, ...['size', 'key'].filter((name) => hasField(document, path, name)).slice(0, 1)]
+      return `${where}: ${field.length === 0 ? '' : `field "${field.join('.')}": `}${problem}`
+    }
+
+    case 'oneOf': {
+      problem = 'must be a string or a list of strings'
+      break
+    }
+
+    case 'required': {
+      problem = 'missing'
+      break
+    }
+
+    default: {
+      problem = error.message ?? 'invalid'
+    }
+  }
+
+  return `${where}: ${fieldText}${problem}`
+}
+
+function hasField(document: unknown, path: string[], name: string): boolean {
+  let node = document as Record<string, unknown> | undefined
+  for (const part of path) node = node?.[part] as Record<string, unknown> | undefined
+  return node !== undefined && typeof node === 'object' && name in node
+}
+
+export {TARGETS, ACTIONS, BUILTIN_RULE_NAMES} from './rules.js'

@@ -1,0 +1,88 @@
+import {appendFileSync} from 'node:fs'
+
+import type {HttpRequest} from '../services/transport/http.js'
+import type {Mutation, RuleSet} from './rules.js'
+
+import {terminalSafe} from '../output.js'
+import {scrubSecrets} from '../services/known-secrets.js'
+import {redactUrl} from '../services/transport/redact.js'
+
+/**
+ * Break mode for one run: the rules, and the report of every request they changed (registry.md
+ * §5). The transport sees only BreakStage; what the registry answered comes back through record().
+ */
+
+/** What the transport calls, once per exchange (registry and token server), after authentication. */
+export interface BreakStage {
+  apply(request: HttpRequest): {mutations: Mutation[]; request: HttpRequest}
+  /** The outcome of a request the rules changed: its status and (error) body, or its failure. */
+  record(outcome: {body?: Buffer; error?: string; mutations: Mutation[]; request: HttpRequest; status?: number}): void
+}
+
+/** One change to one request, and how the registry answered it: an entry of the JSON report. */
+export interface BreakEvent {
+  change: string
+  /** The OCI error code of the answer (`DIGEST_INVALID`), when it had one. */
+  code?: string
+  error?: string
+  method: string
+  operation?: string
+  rule: string
+  status?: number
+  target: string
+  /** Path and query, secrets masked. */
+  url: string
+}
+
+export class BreakSession implements BreakStage {
+  readonly events: BreakEvent[] = []
+
+  constructor(
+    readonly rules: RuleSet,
+    private readonly write: (line: string) => void,
+  ) {}
+
+  /** Report lines to a file (--log-file), appended, one per change. */
+  static toFile(rules: RuleSet, file: string): BreakSession {
+    appendFileSync(file, '', {mode: 0o600})
+    return new BreakSession(rules, (line) => appendFileSync(file, `${line}\n`))
+  }
+
+  apply(request: HttpRequest): {mutations: Mutation[]; request: HttpRequest} {
+    return this.rules.apply(request)
+  }
+
+  record(outcome: {body?: Buffer; error?: string; mutations: Mutation[]; request: HttpRequest; status?: number}): void {
+    const {request} = outcome
+    const code = outcome.status !== undefined && outcome.status >= 400 ? ociErrorCode(outcome.body) : undefined
+    const redacted = new URL(redactUrl(request.url))
+    const url = `${redacted.pathname}${redacted.search}`
+    for (const mutation of outcome.mutations) {
+      const event: BreakEvent = {
+        change: scrubSecrets(mutation.change),
+        code,
+        error: outcome.error === undefined ? undefined : scrubSecrets(outcome.error),
+        method: request.method,
+        operation: request.operation,
+        rule: mutation.rule,
+        status: outcome.status,
+        target: mutation.target,
+        url: scrubSecrets(url),
+      }
+      this.events.push(event)
+      const answer = event.error === undefined ? `${event.status}${event.code ? ` ${event.code}` : ''}` : `failed: ${event.error}`
+      this.write(terminalSafe(`break: ${event.rule}: ${event.change} | ${event.method} ${event.url}${event.operation ? ` (${event.operation})` : ''} → ${answer}`))
+    }
+  }
+}
+
+/** The first OCI error code of an error body (`{"errors": [{"code": "DIGEST_INVALID", ...}]}`). */
+export function ociErrorCode(body: Buffer | undefined): string | undefined {
+  if (!body || body.length === 0 || body.length > 1024 * 1024) return undefined
+  try {
+    const code = (JSON.parse(body.toString('utf8')) as {errors?: Array<{code?: unknown}>}).errors?.[0]?.code
+    return typeof code === 'string' && /^[A-Z0-9_]{1,64}$/.test(code) ? code : undefined
+  } catch {
+    return undefined
+  }
+}

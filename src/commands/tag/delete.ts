@@ -1,0 +1,36 @@
+import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
+import {RegistryCommand} from '../../command/registry-command.js'
+import {formatImageRef} from '../../reference/image.js'
+import {ManifestWriter} from '../../registry/manifest-writes.js'
+import {UsageError} from '../../services/errors.js'
+
+const messages = {
+  digest: (reference: string) => `tag delete requires a tag reference; use manifest delete for digest references: ${reference}`,
+  noTag: (reference: string) => `tag delete requires a tag reference (registry/repo:tag): ${reference}`,
+}
+
+export default class TagDelete extends RegistryCommand<typeof TagDelete> {
+  static override args = {reference: referenceArgs.image('Tag to delete, host[:port]/repository:tag (instead of -i)')}
+
+  static override description = `Deletes a tag (DELETE /v2/<name>/manifests/<tag>, the OCI spec's tag deletion); the manifest stays, addressable by digest. A digest reference exits 2 before any request: use 'manifest delete' for a digest. A registry that answers 400 or 405 does not delete tags (distribution 2.8 answers 400 DIGEST_INVALID): exit 1, "tag deletion is not supported by this registry".`
+
+  static override examples = ['<%= config.bin %> <%= command.id %> registry.example.com/team/app:v1.0', '<%= config.bin %> <%= command.id %> -i registry.example.com/team/app:v1.0']
+
+  static override flags = {
+    'image-ref': referenceFlags.imageRef('Image reference with embedded registry and tag (e.g. registry/repo:tag)'),
+  }
+
+  static override summary = 'Delete a tag'
+
+  async run(): Promise<void> {
+    const ref = imageRefFrom(this.args.reference, this.flags['image-ref'], {example: 'regshape tag delete host/repository:tag'})
+    if (ref.digest !== undefined) throw new UsageError(messages.digest(formatImageRef(ref)))
+    if (ref.tag === undefined) throw new UsageError(messages.noTag(formatImageRef(ref)))
+    const reference = formatImageRef(ref)
+    this.target = {reference, registry: ref.registry.host}
+    const display = formatImageRef({...ref, tag: undefined})
+    const writer = new ManifestWriter(ref.repository, await this.registryAccess(ref.registry), display)
+    await writer.deleteTag(ref.tag)
+    this.emitResult(`Deleted tag: ${reference}`, {deleted: ref.tag, reference})
+  }
+}

@@ -1,0 +1,57 @@
+import {randomBytes} from 'node:crypto'
+import {rmSync} from 'node:fs'
+import {open, rename, rm} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
+
+/**
+ * Files of a layout written whole or not at all: a temporary beside the target, flushed to disk,
+ * then renamed over it, so a reader (skopeo, another regshape) sees the old file or the new one,
+ * never half of either, and a crash leaves the old one.
+ */
+
+/** A temporary name beside `target`, which no reader of the layout takes for content. */
+export function temporaryBeside(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+}
+
+export async function writeFileAtomic(target: string, data: Buffer | string, mode = 0o644): Promise<void> {
+  const temporary = temporaryBeside(target)
+  const stopWatching = removeOnSignal(temporary)
+  try {
+    const handle = await open(temporary, 'wx', mode)
+    try {
+      await handle.writeFile(data)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+
+    await rename(temporary, target)
+  } catch (error) {
+    await rm(temporary, {force: true})
+    throw error
+  } finally {
+    stopWatching()
+  }
+}
+
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const
+
+/**
+ * Ctrl-C or kill while `path` is being written: the temporary goes, then the signal takes its
+ * usual effect (exit 130 on Ctrl-C). Returns the function that stops watching.
+ */
+export function removeOnSignal(path: string): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(path, {force: true})
+    stop()
+    process.kill(process.pid, signal)
+  }
+
+  const stop = () => {
+    for (const signal of SIGNALS) process.removeListener(signal, onSignal)
+  }
+
+  for (const signal of SIGNALS) process.once(signal, onSignal)
+  return stop
+}

@@ -1,0 +1,505 @@
+import {createReadStream, createWriteStream} from 'node:fs'
+import {mkdir, readFile, rename, rm, stat, unlink} from 'node:fs/promises'
+import {join, resolve} from 'node:path'
+import type {Readable} from 'node:stream'
+import {pipeline} from 'node:stream/promises'
+
+import type {BlobDownload, BlobInfo, FetchedManifest, ManifestDescriptor} from '../registry/repository.js'
+
+import {DigestMismatchError, DigestVerifier, Digester, digestOf} from '../content/digest.js'
+import {type Descriptor, ManifestError, parseManifest} from '../content/manifest.js'
+import {MediaType} from '../content/media-types.js'
+import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
+import {RegshapeError} from '../services/errors.js'
+import {type HeldLock, LockError, acquireLock} from '../services/lock.js'
+import {LayoutError, layoutMessages as messages} from './errors.js'
+import {removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
+
+/**
+ * An OCI image layout on disk (image-spec image-layout.md: `oci-layout`, `index.json`,
+ * `blobs/<alg>/<hex>`) as a store with the read methods of registry/repository.ts under the same
+ * names and result types (getManifest, headManifest, headBlob, getBlob, tags, referrers), plus the
+ * writes a copy needs: putBlob from a stream, putManifest, tagging through index.json's
+ * `org.opencontainers.image.ref.name`.
+ *
+ * - Blob bytes stream: into a temporary in blobs/<alg>/ through a digester, renamed to their name
+ *   only once they hashed to it; out through a DigestVerifier, so a reader gets an error, not a
+ *   quiet end, when a file does not hold the bytes its name promises.
+ * - index.json changes under a lock (`index.json.lock`, src/services/lock.ts) and are written whole
+ *   (temporary + rename): two processes tagging one layout both land.
+ */
+
+export const REF_NAME = 'org.opencontainers.image.ref.name'
+export const LAYOUT_VERSION = '1.0.0'
+/** JSON documents (manifests, configs, index.json) are read whole; this bounds them (distribution's manifest limit). */
+export const JSON_MAX_BYTES = 4 * 1024 * 1024
+
+export interface IndexJson {
+  annotations?: Record<string, string>
+  manifests: Descriptor[]
+  mediaType?: string
+  schemaVersion: number
+  [field: string]: unknown
+}
+
+export interface PutManifestOptions {
+  /** Extra annotations of the index.json entry (a tagged manifest only). */
+  annotations?: Record<string, string>
+  mediaType: string
+  /** Recorded in index.json as the entry's ref.name, replacing any entry of that name. */
+  tag?: string
+  /** The platform of the index.json entry, when known. */
+  platform?: Descriptor['platform']
+}
+
+export class OciLayout {
+  /** The directory, absolute. */
+  readonly directory: string
+  private heldLock?: HeldLock
+  private lockDepth = 0
+
+  private constructor(
+    /** The path as the user gave it, for messages. */
+    readonly path: string,
+  ) {
+    this.directory = resolve(path)
+  }
+
+  /** A new, empty layout; refused where one already is. */
+  static async init(path: string): Promise<OciLayout> {
+    const layout = new OciLayout(path)
+    if (await exists(layout.file('oci-layout'))) throw new LayoutError(messages.alreadyLayout(path))
+    try {
+      await mkdir(join(layout.directory, 'blobs', 'sha256'), {recursive: true})
+    } catch (error) {
+      throw new LayoutError(messages.cannotWrite(path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
+    }
+
+    await layout.writing(async () => {
+      if (await exists(layout.file('oci-layout'))) throw new LayoutError(messages.alreadyLayout(path))
+      await writeFileAtomic(layout.file('index.json'), serialise(emptyIndex()))
+      // Last: a directory with the marker is a layout, so it must be whole when the marker appears.
+      await writeFileAtomic(layout.file('oci-layout'), serialise({imageLayoutVersion: LAYOUT_VERSION}))
+    })
+    return layout
+  }
+
+  /** An existing layout: its `oci-layout` marker must be there and name version 1.x. */
+  static async open(path: string): Promise<OciLayout> {
+    const layout = new OciLayout(path)
+    let text: string
+    try {
+      text = await readFile(layout.file('oci-layout'), 'utf8')
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new LayoutError(messages.notLayout(path))
+      throw new LayoutError(messages.badMarker(path, `cannot be read: ${code ?? (error as Error).message}`))
+    }
+
+    let marker: unknown
+    try {
+      marker = JSON.parse(text)
+    } catch {
+      throw new LayoutError(messages.badMarker(path, 'is not JSON'))
+    }
+
+    const version = (marker as {imageLayoutVersion?: unknown})?.imageLayoutVersion
+    if (typeof version !== 'string' || !/^1\.\d+\.\d+$/.test(version)) throw new LayoutError(messages.badMarker(path, `names imageLayoutVersion ${JSON.stringify(version)}, not 1.x`))
+    return layout
+  }
+
+  file(name: string): string {
+    return join(this.directory, name)
+  }
+
+  blobPath(digest: string): string {
+    const {algorithm, hex} = parseDigest(digest)
+    return join(this.directory, 'blobs', algorithm, hex)
+  }
+
+  // ---- blobs ----
+
+  /** The blob's size, from the file; a missing blob is an error naming it. */
+  async headBlob(digest: string): Promise<BlobInfo & {size: number}> {
+    const size = await this.blobSize(digest)
+    if (size === undefined) throw new LayoutError(messages.blobNotFound(digest, this.path))
+    return {digest, size}
+  }
+
+  /** Whether the blob is there (with `size` bytes, when given): what a copy asks before sending one. */
+  async hasBlob(digest: string, size?: number): Promise<boolean> {
+    const actual = await this.blobSize(digest)
+    return actual !== undefined && (size === undefined || actual === size)
+  }
+
+  /** The blob's bytes as they stream, verified against its digest (and `expectedSize`, when given). */
+  async getBlob(digest: string, expectedSize?: number): Promise<BlobDownload> {
+    const {size} = await this.headBlob(digest)
+    if (expectedSize !== undefined && size !== expectedSize) throw new LayoutError(messages.sizeMismatch(digest, expectedSize, size))
+    const verifier = new DigestVerifier(digest, size)
+    const file = createReadStream(this.blobPath(digest))
+    file.once('error', (error) => verifier.destroy(new LayoutError(`cannot read blob ${digest}: ${(error as NodeJS.ErrnoException).code ?? error.message}`)))
+    verifier.once('close', () => {
+      if (!file.readableEnded) file.destroy()
+    })
+    file.pipe(verifier)
+    return {body: verifier, size, verifier}
+  }
+
+  /** A JSON document (manifest, config) whole, verified; capped at JSON_MAX_BYTES. */
+  async readJsonBlob(digest: string, by = `the layout at ${this.path}`): Promise<Buffer> {
+    const size = await this.blobSize(digest)
+    if (size === undefined) throw new LayoutError(messages.blobMissing(digest, by))
+    if (size > JSON_MAX_BYTES) throw new LayoutError(messages.tooLarge(digest, JSON_MAX_BYTES))
+    const bytes = await readFile(this.blobPath(digest))
+    const actual = digestOf(bytes, parseDigest(digest).algorithm)
+    if (actual !== digest) throw new LayoutError(messages.mismatch(digest, actual))
+    return bytes
+  }
+
+  /**
+   * Writes a blob from a stream: into a temporary in blobs/<alg>/, hashed on the way, renamed to
+   * its digest only if the bytes hash to `expected.digest` (and count `expected.size`) when given.
+   * A blob already there is not written again (the stream is left unread for the caller to drop).
+   */
+  async putBlob(
+    source: Readable,
+    expected: {
+      algorithm?: DigestAlgorithm
+      digest?: string
+      /** Awaited after the bytes are written and before the blob is committed: a rejection leaves no blob. */
+      gate?: Promise<unknown>
+      size?: number
+    } = {},
+  ): Promise<{digest: string; size: number}> {
+    if (expected.digest && (await this.hasBlob(expected.digest, expected.size))) {
+      source.destroy()
+      return {digest: expected.digest, size: (await this.blobSize(expected.digest)) as number}
+    }
+
+    const algorithm = expected.digest ? parseDigest(expected.digest).algorithm : (expected.algorithm ?? 'sha256')
+    const directory = join(this.directory, 'blobs', algorithm)
+    await mkdir(directory, {recursive: true})
+    const digester = expected.digest ? new DigestVerifier(expected.digest, expected.size) : new Digester(algorithm)
+    const temporary = temporaryBeside(join(directory, 'blob'))
+    const stopWatching = removeOnSignal(temporary)
+    try {
+      await pipeline(source, digester, createWriteStream(temporary, {flags: 'wx', mode: 0o644}))
+      await expected.gate
+      const digest = digester.digest as string
+      await rename(temporary, this.blobPath(digest))
+      return {digest, size: digester.size}
+    } catch (error) {
+      await rm(temporary, {force: true})
+      if (error instanceof DigestMismatchError) throw new LayoutError(`blob ${expected.digest}: ${error.message}; not written`, {cause: error})
+      if (error instanceof RegshapeError) throw error
+      throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message), {cause: error})
+    } finally {
+      stopWatching()
+    }
+  }
+
+  /** A small blob (a config, a manifest) from bytes. */
+  async putBytes(bytes: Buffer): Promise<{digest: string; size: number}> {
+    const digest = digestOf(bytes)
+    if (await this.hasBlob(digest, bytes.length)) return {digest, size: bytes.length}
+    try {
+      await mkdir(join(this.directory, 'blobs', 'sha256'), {recursive: true})
+      await writeFileAtomic(this.blobPath(digest), bytes)
+    } catch (error) {
+      throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message), {cause: error})
+    }
+
+    return {digest, size: bytes.length}
+  }
+
+  // ---- index.json and manifests ----
+
+  async readIndex(): Promise<IndexJson> {
+    let bytes: Buffer
+    try {
+      bytes = await readFile(this.file('index.json'))
+    } catch (error) {
+      throw new LayoutError(messages.badIndex(this.path, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is missing' : String((error as NodeJS.ErrnoException).code)))
+    }
+
+    return parseIndexJson(bytes, this.path)
+  }
+
+  /** index.json's bytes as they are on disk (for `layout show`), checked to be an index. */
+  async readIndexBytes(): Promise<Buffer> {
+    const bytes = await readFile(this.file('index.json')).catch(() => {
+      throw new LayoutError(messages.badIndex(this.path, 'it is missing'))
+    })
+    parseIndexJson(bytes, this.path)
+    return bytes
+  }
+
+  /** Changes index.json under the lock; `change` gets the current index and edits it in place. */
+  async updateIndex<R>(change: (index: IndexJson) => Promise<R> | R): Promise<R> {
+    return this.writing(async () => {
+      const index = await this.readIndex()
+      const before = serialise(index)
+      const result = await change(index)
+      const after = serialise(index)
+      if (after !== before) await this.write(this.file('index.json'), after)
+      return result
+    })
+  }
+
+  /**
+   * The index.json entry a reference names: a tag (ref.name), a digest, or, with neither, the
+   * layout's only entry (skopeo's rule for `oci:DIR`).
+   */
+  async resolve(reference?: string): Promise<Descriptor> {
+    const {manifests} = await this.readIndex()
+    if (reference === undefined) {
+      if (manifests.length !== 1) throw new LayoutError(messages.tagAmbiguous(this.path, manifests.length))
+      return manifests[0]
+    }
+
+    if (isDigest(reference)) {
+      const entry = manifests.find((candidate) => candidate.digest === reference)
+      if (entry) return entry
+      const bytes = await this.readJsonBlob(reference)
+      return {digest: reference, mediaType: mediaTypeOf(bytes), size: bytes.length}
+    }
+
+    const named = manifests.filter((candidate) => candidate.annotations?.[REF_NAME] === reference)
+    if (named.length === 0) throw new LayoutError(messages.tagNotFound(reference, this.path))
+    return named.at(-1) as Descriptor
+  }
+
+  /** A manifest's exact bytes by tag or digest, verified against the digest. */
+  async getManifest(reference: string): Promise<FetchedManifest> {
+    const entry = await this.resolve(reference)
+    const bytes = await this.readJsonBlob(entry.digest, isDigest(reference) ? `the layout at ${this.path}` : `${REF_NAME} ${reference} in index.json`)
+    return {bytes, contentType: entry.mediaType, digest: entry.digest}
+  }
+
+  async headManifest(reference: string): Promise<ManifestDescriptor> {
+    const {digest, mediaType, size} = await this.resolve(reference)
+    return {digest, mediaType, size}
+  }
+
+  /**
+   * Writes a manifest's blob, and with a tag, records it in index.json: the entry of that ref.name
+   * is replaced (there is one per name), others are kept. Without a tag the manifest is only a blob,
+   * as the children of an index are.
+   */
+  async putManifest(bytes: Buffer, options: PutManifestOptions): Promise<Descriptor> {
+    // The manifest must parse: a layout is read by tools that trust what index.json points to.
+    try {
+      parseManifest(bytes, options.mediaType)
+    } catch (error) {
+      if (error instanceof ManifestError) throw new LayoutError(`the manifest cannot be stored: ${error.message}`)
+      throw error
+    }
+
+    return this.writing(async () => {
+      const {digest, size} = await this.putBytes(bytes)
+      const annotations = {...options.annotations, ...(options.tag === undefined ? {} : {[REF_NAME]: options.tag})}
+      const entry: Descriptor = {
+        mediaType: options.mediaType,
+        digest,
+        size,
+        ...(options.platform ? {platform: options.platform} : {}),
+        ...(Object.keys(annotations).length > 0 ? {annotations} : {}),
+      }
+      if (options.tag === undefined) return entry
+      return this.tag(options.tag, entry)
+    })
+  }
+
+  /**
+   * Names a manifest already in the layout (copy pushes children, then the parent, then tags):
+   * index.json gets `descriptor` under ref.name `name`, in place of any entry of that name.
+   */
+  async tag(name: string, descriptor: Descriptor): Promise<Descriptor> {
+    return this.writing(async () => {
+      if (!(await this.hasBlob(descriptor.digest, descriptor.size))) throw new LayoutError(messages.blobNotFound(descriptor.digest, this.path))
+      const entry: Descriptor = {...descriptor, annotations: {...descriptor.annotations, [REF_NAME]: name}}
+      await this.updateIndex((index) => {
+        const at = index.manifests.findIndex((candidate) => candidate.annotations?.[REF_NAME] === name)
+        index.manifests = index.manifests.filter((candidate) => candidate.annotations?.[REF_NAME] !== name)
+        // The entry keeps its place in index.json when it replaces one.
+        index.manifests.splice(at === -1 ? index.manifests.length : at, 0, entry)
+      })
+      return entry
+    })
+  }
+
+  /** The ref.names of index.json, in its order (the layout's "tags"). */
+  async tags(): Promise<{name: string; tags: string[]}> {
+    const {manifests} = await this.readIndex()
+    const tags = manifests.map((entry) => entry.annotations?.[REF_NAME]).filter((name): name is string => typeof name === 'string')
+    return {name: this.path, tags}
+  }
+
+  /**
+   * Referrers in a layout: the index.json entries whose manifest names `digest` as its subject
+   * (where regclient's ocidir and oras put them), filtered by artifactType when asked.
+   */
+  async referrers(digest: string, options: {artifactType?: string} = {}): Promise<{index: IndexJson; source: 'layout'}> {
+    const {manifests} = await this.readIndex()
+    const found: Descriptor[] = []
+    for (const entry of manifests) {
+      const size = await this.blobSize(entry.digest)
+      if (size === undefined || size > JSON_MAX_BYTES) continue
+      let manifest
+      try {
+        manifest = parseManifest(await this.readJsonBlob(entry.digest), entry.mediaType)
+      } catch {
+        continue
+      }
+
+      if (manifest.subject?.digest !== digest) continue
+      const artifactType = manifest.artifactType ?? (manifest.kind === 'manifest' ? manifest.config.mediaType : undefined)
+      if (options.artifactType !== undefined && artifactType !== options.artifactType) continue
+      found.push({
+        mediaType: entry.mediaType,
+        digest: entry.digest,
+        size: entry.size,
+        ...(artifactType ? {artifactType} : {}),
+        ...(manifest.annotations ? {annotations: manifest.annotations} : {}),
+      })
+    }
+
+    return {index: {schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: found}, source: 'layout'}
+  }
+
+  // ---- what index.json still needs ----
+
+  /** Every digest reachable from index.json: its manifests, and their indexes' children, configs, layers and subjects. */
+  async referencedDigests(): Promise<Set<string>> {
+    const seen = new Set<string>()
+    const visit = async (entry: Descriptor): Promise<void> => {
+      if (seen.has(entry.digest)) return
+      seen.add(entry.digest)
+      if (!(await this.hasBlob(entry.digest)) || (await this.blobSize(entry.digest))! > JSON_MAX_BYTES) return
+      let manifest
+      try {
+        manifest = parseManifest(await readFile(this.blobPath(entry.digest)), entry.mediaType)
+      } catch {
+        return
+      }
+
+      const children = manifest.kind === 'index' ? manifest.manifests : [manifest.config, ...manifest.layers]
+      for (const child of children) await visit(child)
+    }
+
+    for (const entry of (await this.readIndex()).manifests) await visit(entry)
+    return seen
+  }
+
+  /**
+   * Removes the blobs of `digests` that nothing reachable from index.json (nor `keep`) still needs;
+   * returns those removed. Under the lock, so no other regshape tags them meanwhile.
+   */
+  async removeUnreferenced(digests: readonly string[], keep: readonly string[] = []): Promise<string[]> {
+    return this.writing(async () => {
+      const referenced = await this.referencedDigests()
+      const removed: string[] = []
+      for (const digest of new Set(digests)) {
+        if (referenced.has(digest) || keep.includes(digest)) continue
+        await unlink(this.blobPath(digest)).then(
+          () => removed.push(digest),
+          () => {},
+        )
+      }
+
+      return removed
+    })
+  }
+
+  // ---- the lock ----
+
+  /**
+   * Runs `operation` holding the layout's lock (`index.json.lock`); nested calls of one store
+   * share the hold. Everything that reads index.json or the staging file to rewrite it runs here.
+   */
+  async writing<R>(operation: () => Promise<R>): Promise<R> {
+    if (this.lockDepth === 0) {
+      try {
+        this.heldLock = await acquireLock(this.file('index.json.lock'))
+      } catch (error) {
+        if (error instanceof LockError) {
+          if (error.problem.kind === 'busy') throw new LayoutError(messages.busy(this.path))
+          if (error.problem.kind === 'fs') throw new LayoutError(messages.cannotWrite(this.path, error.problem.cause.code ?? error.problem.cause.message))
+          throw new LayoutError(messages.cannotWrite(this.path, `index.json.lock: ${error.problem.kind}`))
+        }
+
+        throw error
+      }
+    }
+
+    this.lockDepth++
+    try {
+      return await operation()
+    } finally {
+      this.lockDepth--
+      if (this.lockDepth === 0) {
+        const held = this.heldLock
+        this.heldLock = undefined
+        await held?.release()
+      }
+    }
+  }
+
+  /** A whole file of the layout, atomically, only while the lock is held. */
+  async write(target: string, data: Buffer | string): Promise<void> {
+    if (this.lockDepth === 0) throw new Error(`internal: ${target} written without the layout lock`)
+    try {
+      await writeFileAtomic(target, data)
+    } catch (error) {
+      throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message), {cause: error})
+    }
+  }
+
+  private async blobSize(digest: string): Promise<number | undefined> {
+    const info = await stat(this.blobPath(digest)).catch(() => undefined)
+    return info?.isFile() ? info.size : undefined
+  }
+}
+
+export function emptyIndex(): IndexJson {
+  return {schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: []}
+}
+
+/** Compact JSON, as skopeo and umoci write index.json. */
+export function serialise(value: unknown): string {
+  return JSON.stringify(value)
+}
+
+export function parseIndexJson(bytes: Buffer, path: string): IndexJson {
+  let parsed
+  try {
+    parsed = parseManifest(bytes, MediaType.OciIndex)
+  } catch (error) {
+    throw new LayoutError(messages.badIndex(path, (error as Error).message.replace(/^the manifest/, 'it')))
+  }
+
+  if (parsed.kind !== 'index') throw new LayoutError(messages.badIndex(path, 'it is not an index'))
+  const json = parsed.json as IndexJson
+  if (json.schemaVersion !== 2) throw new LayoutError(messages.badIndex(path, `schemaVersion is ${JSON.stringify(json.schemaVersion)}, not 2`))
+  return json
+}
+
+function mediaTypeOf(bytes: Buffer): string {
+  try {
+    return parseManifest(bytes).mediaType
+  } catch {
+    return 'application/octet-stream'
+  }
+}
+
+function isDigest(reference: string): boolean {
+  return reference.includes(':')
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  )
+}

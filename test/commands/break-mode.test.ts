@@ -1,0 +1,175 @@
+import {expect} from 'chai'
+import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {EXPIRED_TOKEN} from '../../src/break/rules.js'
+import {type SeededImages, seedImages} from '../fixtures/images.js'
+import type {RegistryHandle} from '../fixtures/registry.js'
+import {basicRegistry, tokenRegistry, USERS} from '../fixtures/servers.js'
+import {type CliResult, expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
+
+/**
+ * --break on the command line, against the REAL distribution registry (Basic and token auth): the
+ * flags, the rules file's errors, the report on stderr, in --log-file and under --json, what
+ * distribution actually answers to mutated requests, and that no rule gets a secret into output.
+ */
+
+const REPO = 'break/app'
+const {alice} = USERS
+const BASE64_PAIR = Buffer.from(`${alice.username}:${alice.password}`).toString('base64')
+
+function loginConfig(...registries: RegistryHandle[]): string {
+  const directory = mkdtempSync(join(tmpdir(), 'regshape-break-'))
+  writeFileSync(join(directory, 'config.json'), JSON.stringify({auths: Object.fromEntries(registries.map((r) => [r.host, {auth: BASE64_PAIR}]))}))
+  return directory
+}
+
+function rulesFile(text: string, name = 'rules.yaml'): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'regshape-rules-')), name)
+  writeFileSync(file, text)
+  return file
+}
+
+function reportLines(result: CliResult): string[] {
+  return result.stderr.split('\n').filter((line) => line.startsWith('break: '))
+}
+
+function expectUsage(result: CliResult, pattern: RegExp): void {
+  expect(result.code, result.stderr).to.equal(2)
+  expect(result.stdout).to.equal('')
+  expect(result.stderr.trim().split('\n')).to.have.length(1)
+  expect(result.stderr).to.match(/^Error: /)
+  expect(result.stderr).to.match(pattern)
+  expectNoStackTrace(result)
+}
+
+describe('break mode: --break against the real registry', function () {
+  let basic: RegistryHandle
+  let token: RegistryHandle
+  let seeded: SeededImages
+  let config: string
+  const regshape = (args: string[]) => runCli(args, {env: {DOCKER_CONFIG: config}})
+
+  before(async function () {
+    this.timeout(120_000)
+    basic = await basicRegistry()
+    token = await tokenRegistry()
+    seeded = await seedImages(basic, REPO, {bigLayerBytes: 1000})
+    await seedImages(token, REPO, {bigLayerBytes: 1000})
+    config = loginConfig(basic, token)
+  })
+
+  describe('the flags', () => {
+    it('--break-rules without --break applies nothing: exit 2 before any request', async () => {
+      const mark = basic.markLogs()
+      const result = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break-rules', rulesFile('rules:\n  - use: skip_auth\n')])
+      expectUsage(result, /--break-rules needs --break/)
+      expect(basic.requestLog(mark)).to.deep.equal([])
+    })
+
+    it('--break without rules, and --log-file without --break, are usage errors', async () => {
+      expectUsage(await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break']), /--break needs --break-rules FILE/)
+      expectUsage(await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--log-file', join(tmpdir(), 'x.log')]), /--log-file .*needs --break/)
+    })
+
+    it('an invalid rules file exits 2 naming the rule and the field; so do bad YAML and a missing file', async () => {
+      const run = (text: string, name?: string) => regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile(text, name)])
+      expectUsage(await run('rules:\n  - name: first\n    target: auth\n    action: remove\n  - name: second\n    target: method\n    action: corrupt\n'), /rule 2 \("second"\): field "action": must be one of replace$/m)
+      expectUsage(await run('rules:\n  - name: hdr\n    target: header\n    action: replace\n'), /rule 1 \("hdr"\): field "key": missing/)
+      expectUsage(await run('{"rules": [{"use": "skip_auth", "colour": "red"}]}', 'rules.json'), /rule 1 \("skip_auth"\): field "colour": not a field/)
+      expectUsage(await run('rules:\n  - use: no_such_rule\n'), /field "use": must be one of corrupt_body, custom_header/)
+      expectUsage(await run('rules: [\n'), /not valid YAML or JSON \(line \d+, column \d+\)/)
+      expectUsage(await run('rules: []\n'), /field "rules": /)
+      expectUsage(await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', join(tmpdir(), 'no-such-rules.yaml')]), /cannot read it \(ENOENT\)/)
+    })
+  })
+
+  describe('what distribution answers, reported per changed request', () => {
+    it('skip_auth: 401 UNAUTHORIZED, reported on stderr, then the error; no credential in any output', async () => {
+      const result = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile('rules:\n  - use: skip_auth\n'), '--debug-calls'])
+      expect(result.code, result.stderr).to.equal(1)
+      expect(reportLines(result)).to.deep.equal([
+        `break: skip_auth: authorization: removed | GET /v2/${REPO}/tags/list (tag.list) → 401 UNAUTHORIZED`,
+      ])
+      expect(result.stderr.trimEnd().split('\n').at(-1)).to.match(/^Error: tag list .*: UNAUTHORIZED: authentication required$/)
+      expectNoSecrets(result, [alice.password, BASE64_PAIR])
+      expectNoStackTrace(result)
+    })
+
+    it('wrong_digest on blob get: the blob the registry does not have, 404 BLOB_UNKNOWN', async () => {
+      const layer = seeded.bigLayer.digest
+      const result = await regshape(['blob', 'get', `${basic.host}/${REPO}@${layer}`, '--break', '--break-rules', rulesFile('rules:\n  - use: wrong_digest\n    match: {operation: blob.get}\n')])
+      expect(result.code, result.stderr).to.equal(1)
+      const lines = reportLines(result)
+      expect(lines.at(-1)).to.match(new RegExp(`^break: wrong_digest: digest: "${layer}" → "sha256:[0-9a-f]{64}" in the path \\| GET /v2/${REPO}/blobs/sha256:[0-9a-f]{64} \\(blob\\.get\\) → 404 BLOB_UNKNOWN$`))
+      expect(lines.at(-1)).not.to.include(`/blobs/${layer}`)
+      expect(result.stderr).to.match(/Error: blob get .*BLOB_UNKNOWN/)
+    })
+
+    it('expired_token against the token registry: 401; with --debug-calls, neither the token nor the password shows', async () => {
+      const result = await regshape(['tag', 'list', `${token.host}/${REPO}`, '--break', '--break-rules', rulesFile('rules:\n  - use: expired_token\n    match: {operation: tag.list}\n'), '--debug-calls'])
+      expect(result.code, result.stderr).to.equal(1)
+      const lines = reportLines(result)
+      expect(lines).to.have.length(2)
+      for (const line of lines) expect(line).to.match(/^break: expired_token: [Aa]uthorization: .*"Bearer \*\*\*" \| GET .*\(tag\.list\) → 401 UNAUTHORIZED$/)
+      expect(result.stderr).not.to.include(EXPIRED_TOKEN)
+      expectNoSecrets(result, [alice.password, BASE64_PAIR])
+    })
+
+    it('every auth-changing rule, token exchange included, with --debug-calls and --json: no password, pair or token in any output', async () => {
+      const rules = [
+        'rules:',
+        '  - {name: corrupt-token-request, match: {operation: token}, target: auth, action: corrupt}',
+        '  - {name: append, match: {operation: tag.list}, target: auth, action: append, value: "-x"}',
+        '  - {name: replace, match: {operation: tag.list}, limit: 1, target: auth, action: replace, value: "Basic c2VjcmV0OnNlY3JldA=="}',
+        '  - {name: cookie, target: header, key: Cookie, action: replace, value: "session=hunter22"}',
+      ].join('\n')
+      for (const registry of [basic, token]) {
+        for (const json of [[], ['--json']]) {
+          const result = await regshape(['tag', 'list', `${registry.host}/${REPO}`, '--break', '--break-rules', rulesFile(rules), '--debug-calls', ...json])
+          expect(result.code, result.stderr).to.equal(1)
+          expect(reportLines(result).length).to.be.greaterThan(0)
+          expectNoSecrets(result, [alice.password, BASE64_PAIR, 'c2VjcmV0OnNlY3JldA==', 'hunter22'])
+        }
+      }
+    })
+  })
+
+  describe('--json and --log-file', () => {
+    it('--json: stdout is one document holding the result and every changed request', async () => {
+      const result = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile('rules:\n  - use: custom_header\n    key: X-Regshape-Probe\n    value: "1"\n'), '--json'])
+      expect(result.code, result.stderr).to.equal(0)
+      const document = JSON.parse(result.stdout)
+      expect(Object.keys(document)).to.deep.equal(['result', 'mutations'])
+      expect([...document.result.tags].sort()).to.deep.equal(seeded.tags)
+      // The first GET is challenged (401), the second carries the credentials (200): both were changed.
+      expect(document.mutations.map((m: {status: number}) => m.status)).to.deep.equal([401, 200])
+      expect(document.mutations[0]).to.deep.include({change: 'X-Regshape-Probe: added → "1"', code: 'UNAUTHORIZED', method: 'GET', operation: 'tag.list', rule: 'custom_header', target: 'header', url: `/v2/${REPO}/tags/list`})
+      expect(reportLines(result)).to.have.length(2)
+    })
+
+    it('--json on failure: the error object carries the mutations too', async () => {
+      const result = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile('rules:\n  - use: skip_auth\n'), '--json'])
+      expect(result.code).to.equal(1)
+      const error = JSON.parse(result.stdout)
+      expect(error).to.deep.include({code: 'UNAUTHORIZED', status: 'error'})
+      expect(error.mutations).to.have.length(1)
+      expect(error.mutations[0]).to.deep.include({rule: 'skip_auth', status: 401, code: 'UNAUTHORIZED'})
+    })
+
+    it('--log-file: the report is appended to the file (mode 0600), not written to stderr', async () => {
+      const log = join(mkdtempSync(join(tmpdir(), 'regshape-log-')), 'break.log')
+      writeFileSync(log, 'earlier line\n', {mode: 0o600})
+      const result = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile('rules:\n  - use: skip_auth\n'), '--log-file', log])
+      expect(result.code).to.equal(1)
+      expect(reportLines(result)).to.deep.equal([])
+      expect(readFileSync(log, 'utf8')).to.equal(`earlier line\nbreak: skip_auth: authorization: removed | GET /v2/${REPO}/tags/list (tag.list) → 401 UNAUTHORIZED\n`)
+      expect(statSync(log).mode & 0o777).to.equal(0o600)
+      const fresh = join(mkdtempSync(join(tmpdir(), 'regshape-log-')), 'new.log')
+      await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile('rules:\n  - use: skip_auth\n'), '--log-file', fresh])
+      expect(statSync(fresh).mode & 0o777).to.equal(0o600)
+      expectUsage(await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile('rules:\n  - use: skip_auth\n'), '--log-file', '/nonexistent-dir/x.log']), /--log-file \/nonexistent-dir\/x\.log: cannot write it \(ENOENT\)/)
+    })
+  })
+})

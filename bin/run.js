@@ -20,6 +20,9 @@ if (start.error) {
     // @oclif/core warns when Node does not satisfy its engines range, which means loading semver
     // on every run; package.json's engines field already tells npm what regshape needs.
     process.env.OCLIF_DISABLE_ENGINE_WARNING ??= 'true'
+    // A plugin from `plugins link` runs its compiled code, as docs/plugins.md says; oclif would
+    // say so again on every command ("is a linked ESM module and cannot be auto-transpiled").
+    process.env.OCLIF_DISABLE_LINKED_ESM_WARNING ??= 'true'
     const {execute} = loadCli(import.meta.url, (specifier) => import(specifier), start.cacheDirectory)
     await execute({args: start.args, loadOptions: start.loadOptions})
   } else {

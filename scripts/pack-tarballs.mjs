@@ -8,7 +8,8 @@
 //   node scripts/pack-tarballs.mjs [--targets linux-x64,linux-arm64,darwin-x64,darwin-arm64] [--xz]
 //   REGSHAPE_PACK_TARGETS=linux-x64,linux-arm64 npm run pack:tarballs
 //
-// The default target is linux-x64. The bundled Node is oclif.update.node.version in package.json.
+// The default is every target (release-layout.mjs). The bundled Node is oclif.update.node.version
+// in package.json, one version for all targets.
 //
 // Why each step:
 // - oclif downloads Node from nodejs.org unless <root>/tmp/cache/node-v<ver>-<platform>-<arch>/node

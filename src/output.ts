@@ -20,7 +20,6 @@ export function formatJson(value: unknown): string {
  * one-character CSI), the line and paragraph separators and the bidirectional overrides. Written as
  * \u escapes, the JSON parses to the same string.
  */
-// eslint-disable-next-line no-control-regex
 const JSON_UNSAFE = /[\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g
 
 function jsonString(text: string): string {

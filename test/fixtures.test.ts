@@ -241,7 +241,7 @@ describe('test fixtures', function () {
       expect(svc.status).to.equal(400)
     })
 
-    it("grants reader only pull for repository:x/y:push,pull, and the registry refuses the push", async function () {
+    it('grants reader only pull for repository:x/y:push,pull, and the registry refuses the push', async function () {
       const reg = await tokenRegistry()
       const tok = await getToken(reg.tokenServer.url, {service: TOKEN_SERVICE, scope: 'repository:x/y:push,pull'}, basicAuth('reader', USERS.reader.password))
       expect(tok.status).to.equal(200)
@@ -324,7 +324,6 @@ describe('test fixtures', function () {
       const reg = await tokenRegistry()
       for (const overrides of [{claims: {aud: [TOKEN_SERVICE]}}, {header: {x5c: undefined}}, {claims: {iss: 'someone-else'}}]) {
         const t = reg.tokenServer.mintToken('alice', [], overrides)
-        // eslint-disable-next-line no-await-in-loop
         const res = await fetchRaw(`${reg.url}/v2/`, {headers: bearer(t)})
         expect(res.status, JSON.stringify(overrides)).to.equal(401)
         expect(parseChallenge(res.headers['www-authenticate'] as string).params.error).to.equal('invalid_token')

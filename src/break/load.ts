@@ -139,7 +139,6 @@ function toRule(entry: RawRule, index: number, file: string): BreakRule {
   const matchSpec: BreakMatch | undefined = entry.match && {method: list(entry.match.method), operation: list(entry.match.operation), path: entry.match.path}
   if (matchSpec?.path !== undefined) {
     try {
-      // eslint-disable-next-line no-new
       new RegExp(matchSpec.path)
     } catch (error) {
       throw new UsageError(`--break-rules ${file}: ${ruleLabel(index, entry)}: field "match.path": not a regular expression (${(error as Error).message})`)

@@ -48,8 +48,9 @@ Exits 0 when the registry speaks the distribution API, even if it wants credenti
       const client = await this.services.registryClient()
       result = await pingRegistry(client, ref, () => this.resolveCredentials(ref))
     } catch (error) {
-      // A server that answered was reached: it is just not a registry (a web server's 404).
+      // Not reachable means no HTTP answer at all (refused, reset, DNS, TLS, timeout)...
       if (error instanceof NetworkError) throw new RegshapeError(messages.unreachable(ref.input, error.message), {cause: error})
+      // ... while a server that answered was reached: it is just not a registry (a web server's 404).
       if (error instanceof ProtocolError) throw new RegshapeError(messages.notRegistry(ref.input, error.message), {cause: error})
 
       throw error

@@ -5,11 +5,12 @@ import {fileURLToPath} from 'node:url'
 import {hoistGlobalFlags} from '../argv.js'
 import {oclifDir} from './dirs.js'
 import {settleHome} from './home.js'
+import {localPluginArgs} from './plugin-paths.js'
 import {whyNotPrivate} from './private-dir.js'
 
 /** How bin/run.js starts this run, decided before oclif loads. */
 export interface Start {
-  /** argv as oclif gets it (global flags hoisted) */
+  /** argv as oclif gets it (global flags hoisted, a plugin on disk as an absolute file: spec) */
   args: string[]
   /** Where the code cache of the bundles may be read and written; undefined: no cache this run. */
   cacheDirectory?: string
@@ -54,6 +55,11 @@ export function prepareStart(binUrl: string, argv: readonly string[], env: NodeJ
       mkdirSync(dataDir, {mode: 0o700, recursive: true})
     } catch {}
   }
+
+  // after the data directory's check: no path is looked at for plugins that would be refused
+  const local = localPluginArgs(id, args)
+  if ('error' in local) return local
+  start.args = local.args
 
   if (!env.NODE_DISABLE_COMPILE_CACHE) {
     const directory = join(oclifDir('cache', names), 'code-cache')

@@ -5,6 +5,7 @@ import {createServer} from 'node:http'
 import {chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 import {waitFor} from '../fixtures/ports.js'
 import {type RegistryHandle, startRegistry} from '../fixtures/registry.js'
@@ -13,6 +14,7 @@ import {type CliResult, expectNoStackTrace, RUN_JS, runCli, tempHome} from '../h
 import {runOnPty} from '../helpers/pty.js'
 
 const PROCESSES = 20
+const SAVE_PAUSE = fileURLToPath(new URL('../fixtures/save-pause.mjs', import.meta.url))
 const {alice} = USERS
 
 interface Running {
@@ -22,7 +24,8 @@ interface Running {
 
 /** Starts `regshape auth login` without waiting, so many run at once. */
 function startLogin(registry: string, dockerConfig: string, extraEnv: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [RUN_JS, 'auth', 'login', '-r', registry, '-u', alice.username, '--password-stdin'], {
+  // save-pause.mjs pauses the save when extraEnv sets REGSHAPE_TEST_SAVE_PAUSE_MS
+  const child = spawn(process.execPath, ['--import', SAVE_PAUSE, RUN_JS, 'auth', 'login', '-r', registry, '-u', alice.username, '--password-stdin'], {
     // HOME apart from the config: regshape keeps its compile cache under HOME (~/.cache/regshape)
     env: {DOCKER_CONFIG: dockerConfig, HOME: tempHome(), PATH: process.env.PATH, ...extraEnv},
     stdio: ['pipe', 'pipe', 'pipe'],

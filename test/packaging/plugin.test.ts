@@ -7,7 +7,7 @@
 import {execFileSync} from 'node:child_process'
 import {cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {homedir, tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {basename, dirname, join} from 'node:path'
 
 import {expect} from 'chai'
 
@@ -16,6 +16,8 @@ import {basicRegistry, tokenRegistry, USERS} from '../fixtures/servers.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, ROOT, runCli, tempHome} from '../helpers/cli.js'
 
 const {alice} = USERS
+/** What -p on the command line earns, as with docker; the only line these runs may print on stderr. */
+const PASSWORD_FLAG_WARNING = 'WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n'
 
 function run(command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, {cwd, encoding: 'utf8', env: {...process.env, npm_config_audit: 'false', npm_config_fund: 'false'}, stdio: ['ignore', 'pipe', 'inherit']})
@@ -89,6 +91,22 @@ describe('plugins built on @regshape/sdk', function () {
     expectNoSecrets(after, [alice.password])
   })
 
+  for (const form of ['file:./NAME', './NAME', 'NAME']) {
+    it(`installs from \`plugins install ${form}\`, taken from the current directory, with no warning`, async () => {
+      const env = pluginEnv()
+      const registry = await basicRegistry()
+      const [directory, name] = [dirname(plugin.tarball), basename(plugin.tarball)]
+      const installed = await runCli(['plugins', 'install', form.replace('NAME', name)], {cwd: directory, env, timeoutMs: 240_000})
+      expectOk(installed)
+      expect(installed.stderr).not.to.match(/Warning|prepare script/)
+      expect(installed.stderr).to.include(`Installing plugin file:${plugin.tarball}... installed v0.1.0`)
+      const result = await runCli(['example', 'whoami', '-r', registry.host, '-u', 'alice', '-p', alice.password], {env})
+      expectOk(result)
+      expect(result.stderr).to.equal(PASSWORD_FLAG_WARNING)
+      expect(result.stdout).to.equal(`alice on ${registry.host}, from command-line flags: accepted\n`)
+    })
+  }
+
   it('gets the shared flags, --json, telemetry and error handling from RegshapeCommand', async () => {
     const env = pluginEnv()
     const registry = await tokenRegistry()
@@ -122,6 +140,8 @@ describe('plugins built on @regshape/sdk', function () {
     expectOk(await runCli(['plugins', 'link', plugin.directory, '--no-install'], {env, timeoutMs: 120_000}))
     const result = await runCli(['example', 'whoami', '-r', registry.host, '-u', 'alice', '-p', alice.password], {env})
     expectOk(result)
+    // oclif would add "regshape-plugin-whoami is a linked ESM module and cannot be auto-transpiled" to every run
+    expect(result.stderr).to.equal(PASSWORD_FLAG_WARNING)
     expect(result.stdout).to.equal(`alice on ${registry.host}, from command-line flags: accepted\n`)
   })
 })

@@ -10,7 +10,7 @@
  */
 import {createHash} from 'node:crypto'
 import {Writable} from 'node:stream'
-import {pipeline} from 'node:stream/promises'
+import {finished, pipeline} from 'node:stream/promises'
 
 import {parseRegistry} from '../../src/reference/registry.js'
 import {RegistryClient} from '../../src/services/transport/registry-client.js'
@@ -23,7 +23,7 @@ const credentials = async () => ({password: REGISTRY_PASSWORD, username: REGISTR
 const request = {method: 'GET' as const, operation: 'blob.get', path: `/v2/${REPOSITORY}/blobs/${BLOB_DIGEST}`, scope: `repository:${REPOSITORY}:pull`}
 // Warm-up: got loaded, the connection open, the challenge known, so none of that counts.
 await client.request(ref, {method: 'GET', path: '/v2/'}, credentials)
-await (await client.stream(ref, {...request, method: 'HEAD'}, credentials)).body.resume()
+await finished((await client.stream(ref, {...request, method: 'HEAD'}, credentials)).body.resume())
 globalThis.gc?.()
 const baseline = process.memoryUsage.rss()
 let peak = baseline

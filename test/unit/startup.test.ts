@@ -12,7 +12,7 @@ import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
-import {codeUnitOrder, collatesLikeRoot, isLiteralPattern, isSimpleId} from '../../src/bundle/oclif-patches.js'
+import {codeUnitOrder, collatesLikeRoot, isLiteralPattern, isSimpleId} from '../../src/startup/oclif-patches.js'
 import {oclifDir} from '../../src/startup/dirs.js'
 import {settleHome} from '../../src/startup/home.js'
 import {versionLine} from '../../src/startup/version.js'

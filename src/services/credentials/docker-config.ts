@@ -311,7 +311,6 @@ export class DockerConfigFile {
       }
 
       if (existing) await keepOwnershipAndMode(temporary, existing)
-      await testPause()
       if (expected !== undefined) {
         const now = await stat(target, {bigint: true}).catch((error) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(error)))
         if ((now ? identityOf(now) : 'absent') !== expected) throw new ChangedMeanwhile()
@@ -373,15 +372,6 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
-}
-
-/**
- * A pause inside the critical section, for the tests that kill or interrupt a writer mid-save.
- * Not a user setting.
- */
-async function testPause(): Promise<void> {
-  const ms = Number(process.env.REGSHAPE_TEST_SAVE_PAUSE_MS)
-  if (ms > 0) await new Promise((resolvePromise) => setTimeout(resolvePromise, ms))
 }
 
 /** Keep a tighter mode and, when running as root, the owner: `sudo regshape` must not steal the file. */

@@ -103,7 +103,7 @@ describe('content: digests, manifests, JSON text', () => {
       const value = fc.letrec((tie) => ({
         node: fc.oneof({depthSize: 'small'}, fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('node')), fc.dictionary(safeKey, tie('node'))),
       })).node
-      check(
+      return check(
         fc.property(value, (input) => {
           const compact = JSON.stringify(input)
           expect(reindentJson(compact)).to.equal(JSON.stringify(input, null, 2))

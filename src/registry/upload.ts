@@ -263,6 +263,7 @@ export class BlobWriter {
       scope: this.push,
     })
     if (response.status !== 201) throw this.finalError(what, response, digester, digest)
+    await hashedToTheEnd(digester)
     return this.confirmed(response, digester, source, digest, what)
   }
 
@@ -279,6 +280,7 @@ export class BlobWriter {
       scope: this.push,
     })
     if (patched.status !== 202) throw this.sessionError(what, patched)
+    await hashedToTheEnd(digester)
     const digest = digester.digest
     if (digest === undefined || (source.size !== undefined && digester.size !== source.size)) throw new ProtocolError(messages.answeredEarly(what))
     const next = this.sessionUrl(patched, what)
@@ -425,6 +427,26 @@ export class BlobWriter {
 }
 
 /** The source's bytes, counted and hashed on their way to the socket (one-shot: never resent). */
+/**
+ * A registry answers once it has read Content-Length bytes, which can be before the body's stream
+ * has seen its source end (a file's last, empty read) and so before the digest exists. A short
+ * wait for that end tells such an answer from one that really came before the whole body was read.
+ */
+export async function hashedToTheEnd(digester: Digester, waitMs = 2000): Promise<void> {
+  if (digester.digest !== undefined) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    new Promise<void>((resolvePromise) => {
+      digester.once('finish', () => resolvePromise())
+      digester.once('close', () => resolvePromise())
+    }),
+    new Promise<void>((resolvePromise) => {
+      timer = setTimeout(resolvePromise, waitMs)
+    }),
+  ])
+  clearTimeout(timer)
+}
+
 function bytesOf(source: BlobSource, progress: Transform | undefined, digester: Digester): Readable {
   const input = source.read(0)
   const stages = progress ? [input, progress, digester] : [input, digester]

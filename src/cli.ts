@@ -10,8 +10,11 @@ import AuthLogout from './commands/auth/logout.js'
 import AuthStatus from './commands/auth/status.js'
 import AuthToken from './commands/auth/token.js'
 import AutocompleteScript from './commands/autocomplete/script.js'
+import BlobDelete from './commands/blob/delete.js'
 import BlobGet from './commands/blob/get.js'
 import BlobHead from './commands/blob/head.js'
+import BlobMount from './commands/blob/mount.js'
+import BlobUpload from './commands/blob/upload.js'
 import CatalogList from './commands/catalog/list.js'
 import LayoutAddLayer from './commands/layout/add/layer.js'
 import LayoutAnnotateLayer from './commands/layout/annotate/layer.js'
@@ -48,8 +51,11 @@ export const COMMANDS = {
   'auth:status': AuthStatus,
   'auth:token': AuthToken,
   'autocomplete:script': AutocompleteScript,
+  'blob:delete': BlobDelete,
   'blob:get': BlobGet,
   'blob:head': BlobHead,
+  'blob:mount': BlobMount,
+  'blob:upload': BlobUpload,
   'catalog:list': CatalogList,
   'layout:add:layer': LayoutAddLayer,
   'layout:annotate:layer': LayoutAnnotateLayer,

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {type ImageRef, type ParseImageOptions, parseDigest, parseImageRef} from '../reference/image.js'
+import {type ImageRef, type ParseImageOptions, isRepositoryPath, parseDigest, parseImageRef} from '../reference/image.js'
 import {type RegistryRef, parseRegistry} from '../reference/registry.js'
 import {InputError, UsageError} from '../services/errors.js'
 
@@ -92,4 +92,24 @@ export function blobRefFrom(positional: string | undefined, repo: string | undef
   if (ref.tag !== undefined || ref.digest !== undefined) throw new UsageError(messages.repoHasReference)
   asUsage(() => parseDigest(digest))
   return {...ref, digest, input: `${repo}@${digest}`}
+}
+
+/**
+ * The repository a blob goes to (`blob upload`): `host/repo` positionally or with `-r`, no tag. A
+ * digest written in the reference (`host/repo@sha256:…`) is the expected one, as `-d` would give it.
+ */
+export function uploadRefFrom(positional: string | undefined, repo: string | undefined, digest: string | undefined, example: string): ImageRef {
+  const input = oneOf(positional, repo, '-r/--repo', example)
+  const ref = asUsage(() => parseImageRef(input))
+  if (ref.tag !== undefined) throw new UsageError(`invalid reference "${input}": a blob is not tagged; give host/repository (and the digest with -d, if known)`)
+  if (repo !== undefined && ref.digest !== undefined) throw new UsageError(messages.repoHasReference)
+  if (ref.digest !== undefined && digest !== undefined) throw new UsageError('give the digest once: in the reference or with -d/--digest, not both')
+  if (digest !== undefined) asUsage(() => parseDigest(digest))
+  return {...ref, digest: ref.digest ?? digest}
+}
+
+/** A repository path on the same registry (`--from-repo team/base`), validated before any request. */
+export function repositoryPathFrom(path: string, flag: string): string {
+  if (!isRepositoryPath(path)) throw new UsageError(`invalid ${flag} "${path}": give a repository path on the same registry (lowercase components, e.g. team/base)`)
+  return path
 }

@@ -11,6 +11,7 @@ import {formatImageRef} from '../reference/image.js'
 import {formatJson, terminalSafe} from '../output.js'
 import {RegistryApiError} from '../registry/api-error.js'
 import {type LabelledRequest, type RegistryAccess, Repository} from '../registry/repository.js'
+import {BlobWriter} from '../registry/upload.js'
 import {RegshapeError, UsageError, describeError} from '../services/errors.js'
 import {scrubSecrets} from '../services/known-secrets.js'
 
@@ -75,6 +76,7 @@ export abstract class RegistryCommand<T extends typeof Command> extends Regshape
       origin: () => new URL(client.registryUrl(registry, '/')).origin,
       request: (request: LabelledRequest) => this.registryRequest(registry, request),
       stream: (request: LabelledRequest) => client.stream(registry, request, async () => (await this.resolveCredentials(registry)).credentials),
+      elsewhere: (request) => client.send(request),
     }
   }
 
@@ -83,6 +85,13 @@ export abstract class RegistryCommand<T extends typeof Command> extends Regshape
     const display = formatImageRef({...ref, digest: undefined, tag: undefined})
     this.target = {reference: formatImageRef(ref), registry: ref.registry.host}
     return new Repository(ref.registry, ref.repository, await this.registryAccess(ref.registry), display)
+  }
+
+  /** The blob writes (upload, mount, delete) of the repository an image reference names. */
+  protected async blobWriter(ref: ImageRef): Promise<BlobWriter> {
+    const display = formatImageRef({...ref, digest: undefined, tag: undefined})
+    this.target = {reference: formatImageRef(ref), registry: ref.registry.host}
+    return new BlobWriter(ref.repository, await this.registryAccess(ref.registry), display)
   }
 
   /** Text to stdout, or to `-o FILE` (written whole, only once everything it holds was checked). */

@@ -16,3 +16,8 @@ export function repositoryScope(repository: string, actions: readonly Repository
   if (wanted.length === 0) throw new Error('a repository scope needs at least one action')
   return `repository:${repository}:${wanted.join(',')}`
 }
+
+/** Several scopes for one request (a mount: push on the target, pull on the source), space-separated as the token spec joins them. */
+export function joinScopes(...scopes: readonly string[]): string {
+  return [...new Set(scopes)].join(' ')
+}

@@ -1,6 +1,7 @@
 import type {RegistryRef} from '../reference/registry.js'
 import type {Readable} from 'node:stream'
 
+import type {HttpResponse} from '../services/transport/http.js'
 import type {RegistryRequest, RegistryResponse, RegistryStreamResponse} from '../services/transport/registry-client.js'
 
 import {DigestMismatchError, DigestVerifier, digestOf} from '../content/digest.js'
@@ -28,6 +29,8 @@ export interface RegistryAccess {
   request(request: LabelledRequest): Promise<RegistryResponse>
   /** The same request with its body left streaming (blobs): the caller consumes or destroys it. */
   stream(request: LabelledRequest): Promise<RegistryStreamResponse>
+  /** A request to a URL off the registry's host (an upload Location elsewhere), without its credentials. */
+  elsewhere?(request: Omit<LabelledRequest, 'path'> & {url: string}): Promise<HttpResponse>
 }
 
 /** distribution's manifest size limit, which regshape applies to what it reads too. */

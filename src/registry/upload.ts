@@ -1,0 +1,531 @@
+import {createHash} from 'node:crypto'
+import {createReadStream} from 'node:fs'
+import {open, stat} from 'node:fs/promises'
+import {Readable, type Transform, pipeline} from 'node:stream'
+
+import type {RegistryResponse} from '../services/transport/registry-client.js'
+import type {HttpResponse} from '../services/transport/http.js'
+
+import {Digester} from '../content/digest.js'
+import {terminalSafe} from '../output.js'
+import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
+import {joinScopes, repositoryScope} from '../reference/scope.js'
+import {ProtocolError, RegshapeError, describeError} from '../services/errors.js'
+import {RegistryApiError, apiError} from './api-error.js'
+import type {LabelledRequest, RegistryAccess} from './repository.js'
+import {urls} from './urls.js'
+
+/**
+ * The write side of blobs (registry.md §2, upstream cli-blob.md): uploads into a session, mounts
+ * from another repository, deletes. Bytes stream from their source to the socket through a
+ * digester: nothing is held whole, and the digest the registry confirms is checked against the
+ * one the bytes hash to.
+ *
+ * The requests, as the distribution spec and docker push make them:
+ * - with a known digest: POST, then one streamed PUT `?digest=` (the spec's monolithic upload);
+ * - without: POST, one streamed PATCH (no Content-Range: docker's own push), then an empty PUT
+ *   `?digest=` with the digest the bytes hashed to on the way, so a file is read once, not twice;
+ * - chunked: POST, PATCHes with Content-Range of at least OCI-Chunk-Min-Length, then the PUT.
+ * Every Location is followed as the registry gave it, query included. A session on the
+ * registry's own host goes through the registry's authentication; one elsewhere gets no
+ * credentials (as a blob GET redirected to storage).
+ */
+
+/** Where the bytes of an upload come from. */
+export interface BlobSource {
+  /** How messages name it: the file, or `stdin`. */
+  name: string
+  /** Known for a file; unknown for stdin (the bytes then go without Content-Length). */
+  size?: number
+  /** A file can be read again from any offset (resume); stdin only once, from the start. */
+  seekable: boolean
+  /** The bytes from `start` (to `end`, inclusive). */
+  read(start?: number, end?: number): Readable
+  /** A file's bytes at `position` into `buffer` (chunks read in place, no stream buffers between); 0 at its end. */
+  readAt?(buffer: Buffer, position: number): Promise<number>
+}
+
+/** A file to upload, checked before any request: it must exist, be a regular file and be readable. */
+export async function fileSource(file: string, what: string): Promise<BlobSource> {
+  let size: number
+  try {
+    const info = await stat(file)
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), {code: 'EISDIR'})
+    size = info.size
+    // Opened once now, so an unreadable file fails here rather than after the session is open.
+    await new Promise<void>((resolvePromise, rejectPromise) => {
+      const probe = createReadStream(file, {end: 0})
+      probe.once('open', () => {
+        probe.destroy()
+        resolvePromise()
+      })
+      probe.once('error', rejectPromise)
+    })
+  } catch (error) {
+    throw new RegshapeError(`${what}: cannot read ${file}: ${fileProblem(error)}`, {cause: error})
+  }
+
+  return {
+    name: file,
+    read: (start = 0, end) => createReadStream(file, {end, highWaterMark: 64 * 1024, start}),
+    async readAt(buffer, position) {
+      const handle = await open(file, 'r')
+      try {
+        let filled = 0
+        while (filled < buffer.length) {
+          const {bytesRead} = await handle.read(buffer, filled, buffer.length - filled, position + filled)
+          if (bytesRead === 0) break
+          filled += bytesRead
+        }
+
+        return filled
+      } finally {
+        await handle.close()
+      }
+    },
+    seekable: true,
+    size,
+  }
+}
+
+/** The bytes piped to the command. */
+export function stdinSource(stdin: Readable = process.stdin): BlobSource {
+  let used = false
+  return {
+    name: 'stdin',
+    read(start = 0) {
+      if (used || start !== 0) throw new RegshapeError('stdin can be read only once, from its start')
+      used = true
+      return stdin
+    },
+    seekable: false,
+  }
+}
+
+export interface UploadOptions {
+  /** Chunk size for --chunked (raised to the registry's OCI-Chunk-Min-Length). */
+  chunkSize: number
+  chunked: boolean
+  /** Content-Type of the requests that carry the bytes (application/octet-stream by default). */
+  contentType?: string
+  /** The digest the bytes must have (--digest); computed on the way when absent. */
+  digest?: string
+  /** Counts the bytes read from the source (progress), passing them on unchanged. */
+  progress?: Transform
+  /** The Location of a session a failed chunked upload left: continue it from the offset it reports. */
+  resume?: string
+}
+
+export interface UploadResult {
+  digest: string
+  /** The Location of the blob, as the registry answered the final PUT. */
+  location: string
+  size: number
+}
+
+export interface MountResult {
+  digest: string
+  location: string
+  /** Set when the registry opened a session instead and the blob was uploaded into it. */
+  size?: number
+  status: 'mounted' | 'uploaded'
+}
+
+/** An upload session: where its next request goes, and how many bytes it holds. */
+interface Session {
+  /** Chunk size the registry asks for at least (OCI-Chunk-Min-Length). */
+  minimumChunk?: number
+  offset: number
+  url: string
+}
+
+const OCTET_STREAM = 'application/octet-stream'
+
+/** A failure after the session holds bytes: `--resume` can continue it. */
+export class UploadInterruptedError extends RegshapeError {}
+
+const messages = {
+  answeredEarly: (what: string) => `${what}: the registry answered before it had read the whole body; refused`,
+  cancelled: 'the upload session expired or was cancelled; start the upload again',
+  digestMismatch: (what: string, confirmed: string, computed: string) =>
+    `${what}: the registry confirmed ${confirmed}, but the bytes sent hash to ${computed}; refused`,
+  expected: (what: string, expected: string, computed: string) => `${what}: --digest ${expected} was given, but the bytes hash to ${computed}; refused`,
+  mountRefused: (what: string) =>
+    `${what}: the registry refused the mount (it answered 202, opening an upload session instead, which was cancelled); upload the blob with -f FILE`,
+  noLocation: (what: string, status: number) => `${what}: the registry answered ${status} without a Location for the upload session`,
+  mountNotGranted: (repository: string, from: string) => `a mount needs push on ${repository} and pull on ${from}; these credentials were not granted both`,
+  notGranted: (action: string, repository: string) => `${action} on ${repository} was not granted to these credentials`,
+  resume: (offset: number, url: string) => `the session holds ${offset} bytes; continue it with --resume '${url}'`,
+  shorter: (source: string, offset: number) => `${source} is shorter than the ${offset} bytes the session already holds`,
+  stdinResume: '--resume needs -f FILE: stdin cannot be read again from an offset',
+  unexpected: (what: string, status: number, wanted: number) => `${what}: the registry answered HTTP ${status} (expected ${wanted})`,
+  wrongOffset: (what: string, range: string, wanted: number) => `${what}: the registry's Range ${range} does not end at byte ${wanted - 1} just sent`,
+}
+
+export class BlobWriter {
+  private readonly push: string
+
+  constructor(
+    /** The repository path (`team/app`). */
+    readonly path: string,
+    private readonly access: RegistryAccess,
+    /** How errors name the repository (`host/path`). */
+    private readonly display: string,
+  ) {
+    this.push = repositoryScope(path, ['pull', 'push'])
+  }
+
+  /** Uploads a blob (a new session, or `resume`'s) and returns what the registry confirmed. */
+  async upload(source: BlobSource, options: UploadOptions): Promise<UploadResult> {
+    const what = `blob upload ${this.display}`
+    if (options.resume !== undefined) {
+      if (!source.seekable) throw new RegshapeError(messages.stdinResume)
+      const session = await this.status(options.resume, what)
+      return this.chunks(session, source, options, what)
+    }
+
+    const started = await this.start(what, {operation: 'blob.upload', path: urls.uploads(this.path), scope: this.push}, 'push')
+    if (started.session === undefined) throw new ProtocolError(messages.unexpected(what, 201, 202))
+    return this.into(started.session, source, options, what)
+  }
+
+  /**
+   * Mounts a blob from another repository of the registry. A 202 is a session instead of a mount:
+   * with a source, the blob is uploaded into it; without, it is cancelled and the mount refused.
+   */
+  async mount(digest: string, from: string, source: BlobSource | undefined, options: Omit<UploadOptions, 'digest' | 'resume'>): Promise<MountResult> {
+    const what = `blob mount ${this.display}@${digest} from ${from}`
+    const scope = joinScopes(this.push, repositoryScope(from, ['pull']))
+    const {location, session} = await this.start(what, {operation: 'blob.mount', path: urls.uploads(this.path, {from, mount: digest}), scope}, 'push', from)
+    if (session === undefined) {
+      if (location === undefined) throw new ProtocolError(`${what}: the registry answered 201 without the blob's Location`)
+      return {digest, location, status: 'mounted'}
+    }
+
+    if (!source) {
+      await this.cancel(session)
+      throw new RegshapeError(messages.mountRefused(what))
+    }
+
+    const uploaded = await this.into(session, source, {...options, digest}, `${what} (uploading: the registry opened a session instead)`)
+    return {...uploaded, status: 'uploaded'}
+  }
+
+  /** Deletes a blob by digest (202). */
+  async delete(digest: string): Promise<void> {
+    const what = `blob delete ${this.display}@${digest}`
+    const response = await this.send(what, {method: 'DELETE', operation: 'blob.delete', path: urls.blob(this.path, digest), scope: repositoryScope(this.path, ['delete'])})
+    if (response.status !== 202) throw this.refused(what, response, 'delete')
+  }
+
+  /** POST: a session (202 with Location), or for a mount 201 (done). */
+  private async start(what: string, request: Omit<LabelledRequest, 'method'>, action: string, from?: string): Promise<{location?: string; session?: Session}> {
+    const response = await this.send(what, {...request, method: 'POST'})
+    if (response.status === 201) return {location: header(response, 'location')}
+    if (response.status !== 202) throw this.refused(what, response, action, from)
+    return {session: {minimumChunk: minimumChunk(response), offset: 0, url: this.sessionUrl(response, what)}}
+  }
+
+  /** GET on a session: how many bytes it holds (Range: 0-<last byte>). */
+  private async status(location: string, what: string): Promise<Session> {
+    const url = this.resolve(location, this.access.origin())
+    const response = await this.to(url, what, {method: 'GET', operation: 'blob.upload', scope: this.push})
+    if (response.status !== 204 && response.status !== 200) throw this.sessionError(what, response)
+    const range = header(response, 'range')
+    // distribution answers `0-0` for an empty session as for one byte; an empty one is likelier.
+    const end = range === undefined ? -1 : Number(/^(?:bytes=)?0-(\d+)$/.exec(range.trim())?.[1] ?? Number.NaN)
+    if (Number.isNaN(end)) throw new ProtocolError(`${what}: the session's Range ${terminalSafe(range ?? '')} is not 0-<offset>`)
+    return {minimumChunk: minimumChunk(response), offset: end <= 0 ? 0 : end + 1, url: header(response, 'location') ? this.sessionUrl(response, what) : url}
+  }
+
+  /** The bytes into an open session: monolithic PUT, one streamed PATCH, or chunks. */
+  private async into(session: Session, source: BlobSource, options: UploadOptions, what: string): Promise<UploadResult> {
+    if (options.chunked) return this.chunks(session, source, options, what)
+    try {
+      return options.digest === undefined ? await this.streamed(session, source, options, what) : await this.monolithic(session, source, options, options.digest, what)
+    } catch (error) {
+      // Nothing can be resumed from a one-shot body: the session goes, as a failed docker push's does.
+      await this.cancel(session)
+      throw error
+    }
+  }
+
+  /** POST was done; one PUT ?digest= carries the whole body. */
+  private async monolithic(session: Session, source: BlobSource, options: UploadOptions, digest: string, what: string): Promise<UploadResult> {
+    const digester = new Digester(parseDigest(digest).algorithm)
+    const body = bytesOf(source, options.progress, digester)
+    const response = await this.to(withDigest(session.url, digest), what, {
+      body,
+      contentLength: source.size,
+      headers: {'content-type': options.contentType ?? OCTET_STREAM},
+      method: 'PUT',
+      operation: 'blob.upload',
+      scope: this.push,
+    })
+    if (response.status !== 201) throw this.finalError(what, response, digester, digest)
+    return this.confirmed(response, digester, source, digest, what)
+  }
+
+  /** POST was done; one streamed PATCH, hashed on the way, then PUT ?digest= with that digest. */
+  private async streamed(session: Session, source: BlobSource, options: UploadOptions, what: string): Promise<UploadResult> {
+    const digester = new Digester('sha256')
+    const body = bytesOf(source, options.progress, digester)
+    const patched = await this.to(session.url, what, {
+      body,
+      contentLength: source.size,
+      headers: {'content-type': options.contentType ?? OCTET_STREAM},
+      method: 'PATCH',
+      operation: 'blob.upload',
+      scope: this.push,
+    })
+    if (patched.status !== 202) throw this.sessionError(what, patched)
+    const digest = digester.digest
+    if (digest === undefined || (source.size !== undefined && digester.size !== source.size)) throw new ProtocolError(messages.answeredEarly(what))
+    const next = this.sessionUrl(patched, what)
+    return this.finish({...session, offset: digester.size, url: next}, digest, digester, source, what)
+  }
+
+  /** PATCH after PATCH with Content-Range, then the PUT; a failure says how to resume. */
+  private async chunks(session: Session, source: BlobSource, options: UploadOptions, what: string): Promise<UploadResult> {
+    const algorithm: DigestAlgorithm = options.digest ? parseDigest(options.digest).algorithm : 'sha256'
+    const hash = createHash(algorithm)
+    let {offset, url} = session
+    if (offset > 0) {
+      // What the session already holds is hashed from the file, not sent again.
+      let seen = 0
+      for await (const chunk of source.read(0, offset - 1)) {
+        hash.update(chunk as Buffer)
+        seen += (chunk as Buffer).length
+      }
+
+      if (seen !== offset) throw new RegshapeError(`${what}: ${messages.shorter(source.name, offset)}`)
+    }
+
+    const chunkSize = Math.max(options.chunkSize, session.minimumChunk ?? 0)
+    try {
+      for await (const chunk of chunksOf(source, offset, chunkSize, options.progress)) {
+        const end = offset + chunk.length
+        const response = await this.to(url, what, {
+          // A factory: the chunk can be sent again if the registry asks for credentials first.
+          body: () => Readable.from([chunk]),
+          contentLength: chunk.length,
+          headers: {'content-range': `${offset}-${end - 1}`, 'content-type': options.contentType ?? OCTET_STREAM},
+          method: 'PATCH',
+          operation: 'blob.upload',
+          scope: this.push,
+        })
+        if (response.status !== 202) throw this.sessionError(what, response)
+        const range = header(response, 'range')
+        if (range !== undefined && !new RegExp(`^(?:bytes=)?0-${end - 1}$`).test(range.trim())) throw new ProtocolError(messages.wrongOffset(what, terminalSafe(range), end))
+        hash.update(chunk)
+        offset = end
+        url = this.sessionUrl(response, what)
+      }
+    } catch (error) {
+      throw resumable(error, offset, url)
+    }
+
+    const computed = `${algorithm}:${hash.digest('hex')}`
+    if (options.digest !== undefined && options.digest !== computed) {
+      // The registry judges the digest given (DIGEST_INVALID); the session stays for a resume with the right one.
+      const response = await this.to(withDigest(url, options.digest), what, {method: 'PUT', operation: 'blob.upload', scope: this.push})
+      if (response.status === 201) throw new ProtocolError(messages.expected(what, options.digest, computed))
+      throw withComputed(this.sessionError(what, response), computed)
+    }
+
+    const counted = {digest: computed, size: offset}
+    return this.finish({...session, offset, url}, computed, counted, source, what)
+  }
+
+  /** The closing PUT ?digest= without a body. */
+  private async finish(session: Session, digest: string, hashed: {digest?: string; size: number}, source: BlobSource, what: string): Promise<UploadResult> {
+    const response = await this.to(withDigest(session.url, digest), what, {method: 'PUT', operation: 'blob.upload', scope: this.push})
+    if (response.status !== 201) throw withComputed(this.sessionError(what, response), hashed.digest)
+    return this.confirmed(response, hashed, source, digest, what)
+  }
+
+  /** A 201: the registry's digest must be the one the bytes hash to. */
+  private confirmed(response: HttpResponse, hashed: {digest?: string; size: number}, source: BlobSource, digest: string, what: string): UploadResult {
+    if (hashed.digest === undefined || (source.size !== undefined && hashed.size !== source.size)) throw new ProtocolError(messages.answeredEarly(what))
+    if (hashed.digest !== digest) throw new ProtocolError(messages.expected(what, digest, hashed.digest))
+    const confirmed = header(response, 'docker-content-digest')
+    if (confirmed !== undefined && confirmed !== digest) throw new ProtocolError(messages.digestMismatch(what, terminalSafe(confirmed), hashed.digest))
+    const location = header(response, 'location')
+    if (location === undefined) throw new ProtocolError(`${what}: the registry answered 201 without the blob's Location`)
+    return {digest, location, size: hashed.size}
+  }
+
+  /** DELETE on a session, best effort: a failed upload or a refused mount leaves nothing open. */
+  private async cancel(session: Session): Promise<void> {
+    try {
+      await this.to(session.url, 'blob upload cancel', {method: 'DELETE', operation: 'blob.upload', scope: this.push})
+    } catch {}
+  }
+
+  /** The session's next URL, from the Location of `response`, resolved against the URL it answered. */
+  private sessionUrl(response: HttpResponse, what: string): string {
+    const location = header(response, 'location')
+    if (location === undefined) throw new ProtocolError(messages.noLocation(what, response.status))
+    return this.resolve(location, response.url)
+  }
+
+  private resolve(location: string, base: string): string {
+    try {
+      return new URL(location, base).toString()
+    } catch {
+      throw new ProtocolError(`the upload Location ${terminalSafe(location)} is not a URL`)
+    }
+  }
+
+  /**
+   * A request to a session URL. On the registry's host (whatever scheme the Location spells: a
+   * registry behind a TLS proxy may write http://), it is a registry request with the registry's
+   * credentials, on the scheme this process uses; elsewhere, it goes without credentials.
+   */
+  private async to(url: string, what: string, request: Omit<LabelledRequest, 'path'>): Promise<HttpResponse & {authScheme?: string}> {
+    const target = new URL(url)
+    const registry = new URL(this.access.origin())
+    if (target.host === registry.host) return this.send(what, {...request, path: `${target.pathname}${target.search}`})
+    if (!this.access.elsewhere) throw new ProtocolError(`${what}: the upload session is on another host (${target.host}), which this client cannot reach`)
+    try {
+      return await this.access.elsewhere({...request, url})
+    } catch (error) {
+      throw wrap(what, error)
+    }
+  }
+
+  private async send(what: string, request: LabelledRequest): Promise<RegistryResponse> {
+    try {
+      return await this.access.request(request)
+    } catch (error) {
+      throw wrap(what, error)
+    }
+  }
+
+  /** A refused POST or DELETE: a 401/403 to credentials that were sent names the right not granted. */
+  private refused(what: string, response: HttpResponse & {authScheme?: string}, action: string, from?: string): RegistryApiError {
+    const error = apiError(what, response)
+    if ((response.status !== 401 && response.status !== 403) || !response.authScheme) return error
+    const rights = from === undefined ? messages.notGranted(action, this.path) : messages.mountNotGranted(this.path, from)
+    return new RegistryApiError(`${error.message} (${rights})`, error.status, error.errors, error.kind)
+  }
+
+  /** A session request's failure: a 404 means the session is gone. */
+  private sessionError(what: string, response: HttpResponse & {authScheme?: string}): RegistryApiError {
+    const error = this.refused(what, response, 'push')
+    if (response.status !== 404) return error
+    return new RegistryApiError(`${error.message} (${messages.cancelled})`, error.status, error.errors, error.kind)
+  }
+
+  /** A refused monolithic PUT: the registry's code, and what the bytes really hashed to when it doubts the digest. */
+  private finalError(what: string, response: HttpResponse, digester: Digester, digest: string): RegistryApiError {
+    const error = this.sessionError(what, response)
+    return digester.digest !== undefined && digester.digest !== digest ? withComputed(error, digester.digest) : error
+  }
+}
+
+/** The source's bytes, counted and hashed on their way to the socket (one-shot: never resent). */
+function bytesOf(source: BlobSource, progress: Transform | undefined, digester: Digester): Readable {
+  const input = source.read(0)
+  const stages = progress ? [input, progress, digester] : [input, digester]
+  // An error anywhere (a read failure) fails the body, and so the request, with that error.
+  return (pipeline as (...streams: Array<NodeJS.ReadableStream | NodeJS.WritableStream | ((error?: Error | null) => void)>) => Readable)(...stages, () => {})
+}
+
+/**
+ * The source's bytes from `start` in chunks of `size`, in one reused buffer: a file is read into it
+ * in place, a stream copied into it. Each chunk passes the progress counter on its way.
+ */
+async function* chunksOf(source: BlobSource, start: number, size: number, progress: Transform | undefined): AsyncGenerator<Buffer> {
+  // The counter only counts: what it passes on is dropped.
+  progress?.resume()
+  const count = (chunk: Buffer) => progress?.write(chunk)
+  try {
+    if (source.readAt) {
+      const buffer = Buffer.allocUnsafe(size)
+      for (let position = start; ; ) {
+        const length = await source.readAt(buffer, position)
+        if (length === 0) break
+        const chunk = length === size ? buffer : buffer.subarray(0, length)
+        count(chunk)
+        yield chunk
+        position += length
+        if (length < size) break
+      }
+    } else {
+      for await (const chunk of exactChunks(source.read(start), size)) {
+        count(chunk)
+        yield chunk
+      }
+    }
+  } finally {
+    progress?.end()
+  }
+}
+
+/**
+ * Exact-size chunks of a stream (the last one shorter), copied into one buffer that is reused: a
+ * chunk is valid until the next is asked for, so memory holds one chunk, whatever the blob's size.
+ */
+export async function* exactChunks(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let buffer: Buffer | undefined
+  let held = 0
+  for await (const data of stream) {
+    let bytes = Buffer.isBuffer(data) ? data : Buffer.from(data as string)
+    while (bytes.length > 0) {
+      buffer ??= Buffer.allocUnsafe(size)
+      const take = Math.min(size - held, bytes.length)
+      bytes.copy(buffer, held, 0, take)
+      held += take
+      bytes = bytes.subarray(take)
+      if (held === size) {
+        yield buffer
+        held = 0
+      }
+    }
+  }
+
+  if (held > 0) yield buffer!.subarray(0, held)
+}
+
+/** A Location with `digest=` added to its query, the rest of it kept exactly as given. */
+export function withDigest(url: string, digest: string): string {
+  const hashAt = url.indexOf('#')
+  const bare = hashAt === -1 ? url : url.slice(0, hashAt)
+  return `${bare}${bare.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`
+}
+
+function minimumChunk(response: HttpResponse): number | undefined {
+  const value = Number(header(response, 'oci-chunk-min-length'))
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined
+}
+
+function header(response: HttpResponse, name: string): string | undefined {
+  return response.headers[name]?.[0]
+}
+
+function withComputed(error: RegistryApiError, computed: string | undefined): RegistryApiError {
+  if (computed === undefined || !error.errors.some((entry) => entry.code === 'DIGEST_INVALID')) return error
+  return new RegistryApiError(`${error.message} (the bytes sent hash to ${computed})`, error.status, error.errors, error.kind)
+}
+
+/** A chunk that failed after others went: the session can be continued. */
+function resumable(error: unknown, offset: number, url: string): Error {
+  if (error instanceof RegistryApiError && error.status === 404) return error
+  const message = error instanceof Error ? error.message : describeError(error)
+  if (error instanceof RegistryApiError) return new RegistryApiError(`${message}; ${messages.resume(offset, terminalSafe(url))}`, error.status, error.errors, error.kind)
+  return new UploadInterruptedError(`${message}; ${messages.resume(offset, terminalSafe(url))}`, {cause: error})
+}
+
+function wrap(what: string, error: unknown): Error {
+  if (!(error instanceof RegshapeError) || error instanceof RegistryApiError) return error as Error
+  return new RegshapeError(`${what}: ${error.message}`, {cause: error, exitCode: error.exitCode})
+}
+
+function fileProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied'
+  if (code === 'EISDIR') return 'is a directory'
+  return code ?? describeError(error)
+}

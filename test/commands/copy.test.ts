@@ -289,3 +289,194 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     expect(existsSync(blob)).to.equal(true)
   })
 })
+
+/**
+ * A node:http proxy in front of a real registry, for the faults distribution does not make: it
+ * forwards everything as it came (Host included, so Locations point back at it) unless `fault`
+ * answers first or `corrupt` changes a response body.
+ */
+interface FaultProxy {
+  close(): Promise<void>
+  host: string
+  inFlight: {max: number; now: number}
+}
+
+async function faultProxy(
+  target: RegistryHandle,
+  options: {corrupt?: (request: IncomingMessage) => boolean; delayMs?: (request: IncomingMessage) => number; fault?: (request: IncomingMessage) => number | undefined},
+): Promise<FaultProxy> {
+  const {createServer} = await import('node:http')
+  const inFlight = {max: 0, now: 0}
+  const server = createServer((request, response) => {
+    const status = options.fault?.(request)
+    if (status !== undefined) {
+      request.resume()
+      response.writeHead(status, {'content-type': 'application/json'})
+      response.end(JSON.stringify({errors: [{code: status === 413 ? 'SIZE_INVALID' : 'UNKNOWN', message: `fault proxy answered ${status}`}]}))
+      return
+    }
+
+    const counted = request.method === 'PUT' && request.url?.includes('/blobs/uploads/')
+    if (counted) {
+      inFlight.now++
+      inFlight.max = Math.max(inFlight.max, inFlight.now)
+    }
+
+    const forward = httpRequest(`${target.url}${request.url}`, {headers: request.headers, method: request.method}, (answer) => {
+      const corrupt = options.corrupt?.(request) ?? false
+      const send = () => {
+        if (counted) inFlight.now--
+        response.writeHead(answer.statusCode ?? 502, answer.headers)
+        if (!corrupt) {
+          answer.pipe(response)
+          return
+        }
+
+        let first = true
+        answer.on('data', (chunk: Buffer) => {
+          if (first && chunk.length > 0) {
+            chunk[0] ^= 0xff
+            first = false
+          }
+
+          response.write(chunk)
+        })
+        answer.on('end', () => response.end())
+      }
+
+      const delay = options.delayMs?.(request) ?? 0
+      if (delay > 0) setTimeout(send, delay)
+      else send()
+    })
+    forward.on('error', () => response.destroy())
+    request.pipe(forward)
+  })
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise))
+  const {port} = server.address() as import('node:net').AddressInfo
+  return {
+    close: () => new Promise((resolvePromise) => server.close(() => resolvePromise())),
+    host: `127.0.0.1:${port}`,
+    inFlight,
+  }
+}
+
+describe('regshape copy, when a side fails', function () {
+  this.timeout(180_000)
+  let source: RegistryHandle
+  let destination: RegistryHandle
+  let seeded: SeededImages
+  const proxies: FaultProxy[] = []
+
+  before(async () => {
+    source = await basicRegistry()
+    destination = await startRegistry({auth: {kind: 'htpasswd', users: {[carol.username]: carol.password}}})
+    seeded = await seedImages(source, 'faults/app', {bigLayerBytes: 2 * 1024 * 1024})
+  })
+
+  after(async () => {
+    for (const proxy of proxies) await proxy.close()
+    await destination?.close()
+  })
+
+  const configWith = (logins: Array<[string, {password: string; username: string}]>) => {
+    const directory = mkdtempSync(join(tmpdir(), 'regshape-copy-cfg-'))
+    const auths = Object.fromEntries(logins.map(([host, user]) => [host, {auth: Buffer.from(`${user.username}:${user.password}`).toString('base64')}]))
+    writeFileSync(join(directory, 'config.json'), JSON.stringify({auths}))
+    return join(directory, 'config.json')
+  }
+
+  for (const status of [500, 413]) {
+    it(`a destination answering ${status} to one blob: exit 1 naming it, no manifest or tag pushed; run again, it finishes what is missing`, async () => {
+      const proxy = await faultProxy(destination, {fault: (request) => (request.method === 'PUT' && request.url?.includes(seeded.bigLayer.digest.slice(7)) ? status : undefined)})
+      proxies.push(proxy)
+      const config = configWith([
+        [source.host, alice],
+        [proxy.host, carol],
+      ])
+      const repository = `fail${status}/app`
+      const failed = await runCli(['copy', `${source.host}/faults/app:oci`, `${proxy.host}/${repository}`, '--docker-config', config, '--concurrency', '1'])
+      expectOneErrorLine(failed, new RegExp(`^Error: blob ${seeded.bigLayer.digest}.*${status}`))
+      expect((await manifestAt(destination, carol, repository, 'oci')).status).to.equal(404)
+      expect((await manifestAt(destination, carol, repository, seeded.oci.digest)).status).to.equal(404)
+      const mark = destination.markLogs()
+      const again = await runCli(['copy', `${source.host}/faults/app:oci`, `${destination.host}/${repository}`, '--docker-config', configWith([[source.host, alice], [destination.host, carol]])])
+      expect(again.code, again.stderr).to.equal(0)
+      // One at a time, config first: the config went before the failure, the small layer after it
+      // was never started; now the big and the small layer go, the config is skipped.
+      expect(again.stdout).to.match(/blobs 2 copied, 1 skipped, 0 mounted/)
+      expect(destination.requestLog(mark).filter((entry) => entry.method === 'PUT' && entry.path.includes('/blobs/'))).to.have.length(2)
+      expect((await manifestAt(destination, carol, repository, 'oci')).body.equals(seeded.oci.bytes)).to.equal(true)
+    })
+  }
+
+  it('a destination that denies the push (bob may push only under bob/ on the token registry): exit 1, one Error line', async () => {
+    const {tokenRegistry} = await import('../fixtures/servers.js')
+    const token = await tokenRegistry()
+    const config = configWith([
+      [source.host, alice],
+      [token.host, USERS.bob],
+    ])
+    const denied = await runCli(['copy', `${source.host}/faults/app:docker`, `${token.host}/team/app`, '--docker-config', config])
+    expectOneErrorLine(denied, /^Error: blob sha256:[0-9a-f]{64}.*(DENIED|UNAUTHORIZED|not granted|denied)/i)
+    expectNoSecrets(denied, [alice.password, USERS.bob.password])
+  })
+
+  it('a source lying about a blob (its bytes do not hash to the digest): exit 1 naming the blob, nothing tagged', async () => {
+    const proxy = await faultProxy(source, {corrupt: (request) => request.method === 'GET' && (request.url?.includes(seeded.bigLayer.digest.slice(7)) ?? false)})
+    proxies.push(proxy)
+    const config = configWith([
+      [proxy.host, alice],
+      [destination.host, carol],
+    ])
+    const lied = await runCli(['copy', `${proxy.host}/faults/app:oci`, `${destination.host}/lied/app`, '--docker-config', config])
+    expectOneErrorLine(lied, new RegExp(`^Error: blob ${seeded.bigLayer.digest} \\(${proxy.host}/faults/app\\): .*(digest|hash)`))
+    expect((await manifestAt(destination, carol, 'lied/app', 'oci')).status).to.equal(404)
+    // The registry has no blob under that digest either.
+    const blob = await plain('HEAD', `${destination.url}/v2/lied/app/blobs/${seeded.bigLayer.digest}`, {authorization: basicAuth(carol)})
+    expect(blob.status).to.equal(404)
+  })
+
+  it('--concurrency N: a slow destination never sees more than N uploads at once (and sees N)', async () => {
+    const proxy = await faultProxy(destination, {delayMs: (request) => (request.method === 'PUT' && request.url?.includes('/blobs/uploads/') ? 400 : 0)})
+    proxies.push(proxy)
+    const config = configWith([
+      [source.host, alice],
+      [proxy.host, carol],
+    ])
+    // The two-platform index: 4 blobs (two configs, two layers).
+    const copied = await runCli(['copy', `${source.host}/faults/app:multi`, `${proxy.host}/slow/app`, '--docker-config', config, '--concurrency', '2'])
+    expect(copied.code, copied.stderr).to.equal(0)
+    expect(copied.stdout).to.match(/blobs 4 copied/)
+    expect(proxy.inFlight.max).to.equal(2)
+    const one = await runCli(['copy', `${source.host}/faults/app:docker`, `${proxy.host}/slow/one`, '--docker-config', config, '--concurrency', '1'])
+    expect(one.code, one.stderr).to.equal(0)
+    expect(proxy.inFlight.max).to.equal(2)
+  })
+
+  it('Ctrl-C mid-copy: exit 130, one Error line, the tag untouched', async () => {
+    const proxy = await faultProxy(destination, {delayMs: (request) => (request.method === 'PUT' && request.url?.includes('/blobs/uploads/') ? 5000 : 0)})
+    proxies.push(proxy)
+    const config = configWith([
+      [source.host, alice],
+      [proxy.host, carol],
+    ])
+    const {spawn} = await import('node:child_process')
+    const {RUN_JS, tempHome} = await import('../helpers/cli.js')
+    const child = spawn(process.execPath, [RUN_JS, 'copy', `${source.host}/faults/app:oci`, `${proxy.host}/interrupted/app`, '--docker-config', config], {
+      env: {HOME: tempHome(), PATH: process.env.PATH},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+    // Once an upload is in flight at the (slow) destination.
+    for (let waited = 0; proxy.inFlight.now === 0 && waited < 20_000; waited += 50) await new Promise((resolvePromise) => setTimeout(resolvePromise, 50))
+    expect(proxy.inFlight.now).to.be.greaterThan(0)
+    child.kill('SIGINT')
+    const code = await new Promise<null | number>((resolvePromise) => child.on('close', resolvePromise))
+    expectOneErrorLine({code, signal: null, stderr, stdout}, /^Error: copy .* -> .*interrupted\/app: interrupted; the destination's tag was not changed$/, 130)
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 5500))
+    expect((await manifestAt(destination, carol, 'interrupted/app', 'oci')).status).to.equal(404)
+  })
+})

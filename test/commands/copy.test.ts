@@ -124,6 +124,9 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     const destinationMark = destination.markLogs()
     const result = await runCli(['copy', `${source.host}/copy/app:multi`, `${destination.host}/mirror/app`, '--referrers', '--docker-config', config, '--progress', 'plain'])
     expect(result.code, result.stderr).to.equal(0)
+    // --progress plain: one line per blob copied, for CI logs.
+    expect(result.stderr.trimEnd().split('\n')).to.have.length(6)
+    for (const line of result.stderr.trimEnd().split('\n')) expect(line).to.match(/^sha256:[0-9a-f]{12}: copied \d+ bytes in [\d.]+ s$/)
     expect(result.stdout).to.match(new RegExp(`^Copied ${source.host}/copy/app:multi -> ${destination.host}/mirror/app:multi: ${seeded.index.digest}; manifests 4 copied, 0 skipped; blobs 6 copied, 0 skipped, 0 mounted; \\d+ bytes in [\\d.]+ s\\n$`))
     // The index under the source's tag, byte for byte; its children and the referrer by digest.
     const index = await manifestAt(destination, carol, 'mirror/app', 'multi')
@@ -257,6 +260,16 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     const again = await runCli(['layout', 'push', '-p', directory, '-d', `${destination.host}/pushed/app`, '--docker-config', config])
     expect(again.code, again.stderr).to.equal(0)
     expect(uploads(destination.requestLog(mark))).to.deep.equal([])
+  })
+
+  it('on a terminal, a bar per blob in flight and a total (cli-progress MultiBar)', async () => {
+    const {runOnPty} = await import('../helpers/pty.js')
+    const directory = mkdtempSync(join(tmpdir(), 'regshape-copy-pty-'))
+    writeFileSync(join(directory, 'config.json'), readFileSync(config))
+    const result = await runOnPty(['copy', `${source.host}/copy/app:oci`, `${destination.host}/bars/app`], [], {DOCKER_CONFIG: directory, HOME: mkdtempSync(join(tmpdir(), 'regshape-home-'))})
+    expect(result.code, result.transcript).to.equal(0)
+    expect(result.transcript).to.include('total').and.to.include(seeded.bigLayer.digest.slice(0, 19))
+    expect(result.transcript).to.include(`${seeded.bigLayer.size}/${seeded.bigLayer.size} bytes`)
   })
 
   it('refuses -u/-p across two registries (exit 2) before any request', async () => {

@@ -601,18 +601,24 @@ async function copySection(source: RegistryHandle, destination: RegistryHandle):
   writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({auths: {[source.host]: {auth}, [destination.host]: {auth}}}), {mode: 0o600})
   const creds = `${USERS.alice.username}:${USERS.alice.password}`
   let round = 0
-  const fresh = (argv: string[], at: number, prefix: string) => () => {
-    argv[at] = argv[at]!.replace(/\/bench\/[a-z-]+-\d+:/, `/bench/${prefix}-${++round}:`)
+  const fresh = (argv: string[], prefix: string) => () => {
+    const at = argv.findIndex((arg) => /\/bench\/[a-z]+-\d+:v1$/.test(arg))
+    argv[at] = argv[at]!.replace(/\/bench\/[a-z]+-\d+:/, `/bench/${prefix}-${++round}:`)
   }
 
   const regshape = (id: string, label: string, from: string, to: string, reset?: string): BenchCommand => {
     const argv = [node, cli, 'copy', `${source.host}/${from}:v1`, `${destination.host}/${to}:v1`, '--progress', 'none']
-    return {id, label, kind: 'regshape', argv, env: commandEnv(id, {DOCKER_CONFIG: dockerConfig}), expect: /^Copied /, reset: reset ? fresh(argv, 4, reset) : undefined}
+    return {id, label, kind: 'regshape', argv, env: commandEnv(id, {DOCKER_CONFIG: dockerConfig}), expect: /^Copied /, reset: reset ? fresh(argv, reset) : undefined}
   }
 
   const skopeoCopy = (id: string, label: string, from: string, to: string, reset?: string): BenchCommand => {
-    const argv = [skopeo!, 'copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', creds, '--dest-creds', creds, `docker://${source.host}/${from}:v1`, `docker://${destination.host}/${to}:v1`]
-    return {id, label, kind: 'skopeo', argv, env: commandEnv(id), reset: reset ? fresh(argv, 10, reset) : undefined}
+    // skopeo remembers where it saw each blob (its blob info cache, /var/lib/containers/cache for
+    // root) and mounts it from an earlier repository of the same registry: a first copy into a new
+    // repository would then move no bytes. Its fresh runs get an empty cache of their own (a tmpfs in
+    // a private mount namespace), so both sides stream every byte; its second copies keep the cache.
+    const isolated = reset ? ['unshare', '-m', 'sh', '-c', 'mount -t tmpfs none /var/lib/containers/cache && exec "$@"', 'sh'] : []
+    const argv = [...isolated, skopeo!, 'copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', '--src-creds', creds, '--dest-creds', creds, `docker://${source.host}/${from}:v1`, `docker://${destination.host}/${to}:v1`]
+    return {id, label, kind: 'skopeo', argv, env: commandEnv(id), reset: reset ? fresh(argv, reset) : undefined}
   }
 
   const timed = [

@@ -142,7 +142,9 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     const inspected = await skopeo(['inspect', '--raw', '--tls-verify=false', '--creds', `${carol.username}:${carol.password}`, `docker://${destination.host}/mirror/app:multi`])
     expect(inspected.code, inspected.stderr).to.equal(0)
     expect(sha256(Buffer.from(inspected.stdout))).to.equal(seeded.index.digest)
-    // The destination's log knows only carol, the source's only alice.
+    // The destination's log knows only carol, the source's only alice: distribution logs a user whose
+    // credentials it refused (level=error, 'error authenticating user "alice"'), so a credential
+    // sent to the wrong side would show here by name.
     const destinationLog = destination.logs.slice(destinationMark).join('\n')
     const sourceLog = source.logs.slice(sourceMark).join('\n')
     expect(destinationLog).to.include('auth.user.name=carol')

@@ -262,6 +262,12 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     const again = await runCli(['layout', 'push', '-p', directory, '-d', `${destination.host}/pushed/app`, '--docker-config', config])
     expect(again.code, again.stderr).to.equal(0)
     expect(uploads(destination.requestLog(mark))).to.deep.equal([])
+    // --dry-run makes no request (the destination's log stays as it was) and names what would go.
+    const dryMark = destination.markLogs()
+    const dry = await runCli(['layout', 'push', '-p', directory, '-d', `${destination.host}/dry/app`, '--dry-run', '--docker-config', config])
+    expect(dry.code, dry.stderr).to.equal(0)
+    expect(dry.stdout).to.match(/^\[dry-run\] Layout .* -> .*\/dry\/app\n\n(\[dry-run\] Would upload blob sha256:[0-9a-f]{64} \(\d+ bytes\)\n){2}\[dry-run\] Would push manifest sha256:[0-9a-f]{64}\n\[dry-run\] Would tag sha256:[0-9a-f]{64} as 'v1'\n$/)
+    expect(destination.requestLog(dryMark)).to.deep.equal([])
   })
 
   it('on a terminal, a bar per blob in flight and a total (cli-progress MultiBar)', async () => {

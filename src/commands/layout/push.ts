@@ -2,7 +2,9 @@ import {Flags} from '@oclif/core'
 
 import {CopyCommand, copyFlags} from '../../command/copy-command.js'
 import {layoutFlags} from '../../command/layout-command.js'
+import {type Descriptor, parseManifest} from '../../content/manifest.js'
 import {OciLayout, REF_NAME} from '../../layout/store.js'
+import {terminalSafe} from '../../output.js'
 import {parseImageRef} from '../../reference/image.js'
 import {RegistryCommand} from '../../command/registry-command.js'
 import {UsageError} from '../../services/errors.js'
@@ -27,6 +29,7 @@ With a tag in --dest, the layout must hold one manifest, pushed under that tag; 
     ...copyFlags,
     path: layoutFlags.path('Root directory of the OCI Image Layout to push'),
     dest: Flags.string({char: 'd', description: 'Destination, host[:port]/repository[:tag]', helpValue: 'REF', required: true}),
+    'dry-run': Flags.boolean({default: false, description: 'Check the layout and print what would be pushed, without a request'}),
     force: Flags.boolean({default: false, description: 'Send every blob and manifest, without asking whether the registry has it'}),
     referrers: Flags.boolean({default: false, description: 'Also push the referrers index.json lists for the manifests pushed'}),
   }
@@ -34,7 +37,7 @@ With a tag in --dest, the layout must hold one manifest, pushed under that tag; 
   static override summary = 'Push an OCI image layout to a registry'
 
   async run(): Promise<void> {
-    const {dest, force, path, referrers} = this.flags
+    const {dest, 'dry-run': dryRun, force, path, referrers} = this.flags
     const target = parseImageRef(dest)
     if (target.digest !== undefined) throw new UsageError('--dest takes host[:port]/repository[:tag]; a digest is the manifest\'s own')
     const layout = await OciLayout.open(path)
@@ -42,6 +45,11 @@ With a tag in --dest, the layout must hold one manifest, pushed under that tag; 
     if (manifests.length === 0) throw new UsageError(`the layout at ${path} has no manifest in index.json: nothing to push`)
     if (target.tag !== undefined && manifests.length > 1) {
       throw new UsageError(`--dest names tag ${target.tag}, but the layout at ${path} holds ${manifests.length} manifests: one tag cannot name them all; give --dest without a tag`)
+    }
+
+    if (dryRun) {
+      this.emitResult(await this.plan(layout, manifests, dest, target.tag), {layout_path: path, destination: dest, dry_run: true})
+      return
     }
 
     for (const entry of manifests) {
@@ -52,5 +60,36 @@ With a tag in --dest, the layout must hold one manifest, pushed under that tag; 
       const result = await this.copy(source, destination, {force, referrers})
       this.report(source, destination, result)
     }
+  }
+
+  /** What a push would send (every blob, as no HEAD is made), children before parents, read and verified from the layout. */
+  private async plan(layout: OciLayout, manifests: Descriptor[], dest: string, tag: string | undefined): Promise<string> {
+    const lines = [`[dry-run] Layout ${layout.path} -> ${dest}`, '']
+    const seen = new Set<string>()
+    const walk = async (descriptor: Descriptor): Promise<void> => {
+      if (seen.has(descriptor.digest)) return
+      seen.add(descriptor.digest)
+      const manifest = parseManifest(await layout.readJsonBlob(descriptor.digest), descriptor.mediaType)
+      if (manifest.kind === 'index') {
+        for (const child of manifest.manifests) await walk(child)
+      } else {
+        for (const blob of [manifest.config, ...manifest.layers]) {
+          if (seen.has(blob.digest)) continue
+          seen.add(blob.digest)
+          await layout.headBlob(blob.digest)
+          lines.push(`[dry-run] Would upload blob ${blob.digest} (${blob.size} bytes)`)
+        }
+      }
+
+      lines.push(`[dry-run] Would push manifest ${descriptor.digest}`)
+    }
+
+    for (const entry of manifests) {
+      await walk(entry)
+      const name = tag ?? entry.annotations?.[REF_NAME]
+      if (name !== undefined) lines.push(`[dry-run] Would tag ${entry.digest} as '${terminalSafe(name)}'`)
+    }
+
+    return lines.join('\n')
   }
 }

@@ -18,6 +18,8 @@ interface Multi {
   create(total: number, start: number, payload?: Record<string, string>): Bar
   remove(bar: Bar): boolean
   stop(): void
+  /** Redraws every bar now (not at the next tick). */
+  update(): void
 }
 
 const short = (digest: string) => digest.slice(0, 19)
@@ -71,6 +73,8 @@ async function barProgress(stream: NodeJS.WriteStream): Promise<CopyProgress> {
     finished(descriptor, outcome) {
       const bar = bars.get(descriptor.digest)
       if (bar) {
+        // Drawn once at its end before it goes, so a fast blob is seen whole, not at its last tick.
+        multi.update()
         multi.remove(bar)
         bars.delete(descriptor.digest)
       }

@@ -82,48 +82,55 @@ export async function layoutSource(path: string, reference: {digest?: string; ta
   }
 }
 
-/** A layout to write: opened, or created where nothing is (skopeo creates one too). */
+/**
+ * A layout to write: opened, or created where nothing is (skopeo creates one too), but only when
+ * the first blob or manifest is written: a copy that fails before (a missing source) leaves no
+ * empty layout behind.
+ */
 export async function layoutDestination(path: string): Promise<DestinationStore> {
-  let layout: OciLayout
+  let opened: OciLayout | undefined
   try {
-    layout = await OciLayout.open(path)
+    opened = await OciLayout.open(path)
   } catch (error) {
     const entries = await readdir(path).catch((readError: NodeJS.ErrnoException) => (readError.code === 'ENOENT' ? [] : undefined))
     if (!(error instanceof LayoutError) || entries === undefined || entries.length > 0) throw error
-    layout = await OciLayout.init(path)
   }
 
+  let creating: Promise<OciLayout> | undefined
+  const layout = (): Promise<OciLayout> => (opened ? Promise.resolve(opened) : (creating ??= OciLayout.init(path).then((made) => (opened = made))))
   const listed = async (descriptor: Descriptor) => {
-    await layout.updateIndex((index) => {
+    await (await layout()).updateIndex((index) => {
       if (!index.manifests.some((entry) => entry.digest === descriptor.digest)) index.manifests.push({mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size})
     })
   }
 
   return {
     display: `oci:${path}`,
-    hasBlob: (descriptor) => layout.hasBlob(descriptor.digest, descriptor.size),
+    hasBlob: async (descriptor) => opened !== undefined && opened.hasBlob(descriptor.digest, descriptor.size),
     async manifestDigest(reference) {
-      if (reference.includes(':')) return (await layout.hasBlob(reference)) ? reference : undefined
-      const {manifests} = await layout.readIndex()
+      if (!opened) return undefined
+      if (reference.includes(':')) return (await opened.hasBlob(reference)) ? reference : undefined
+      const {manifests} = await opened.readIndex()
       return manifests.findLast((entry) => entry.annotations?.[REF_NAME] === reference)?.digest
     },
     async putBlob(descriptor, open, counter) {
+      const target = await layout()
       const relay = new PassThrough()
       const source = open()
       source.once('error', (error) => relay.destroy(error))
       counter.once('error', (error) => relay.destroy(error))
       source.pipe(counter).pipe(relay)
-      await layout.putBlob(relay, {digest: descriptor.digest, size: descriptor.size})
+      await target.putBlob(relay, {digest: descriptor.digest, size: descriptor.size})
     },
     async putManifest(bytes, descriptor, options) {
-      await layout.putManifest(bytes, {mediaType: descriptor.mediaType})
+      await (await layout()).putManifest(bytes, {mediaType: descriptor.mediaType})
       // Referrers are found through index.json entries (as oras and regclient's ocidir store them).
       if (options.referrer) await listed(descriptor)
     },
     async tag(_bytes, descriptor, tag) {
       const entry = {digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size}
       if (tag === undefined) await listed(entry)
-      else await layout.tag(tag, entry)
+      else await (await layout()).tag(tag, entry)
     },
   }
 }

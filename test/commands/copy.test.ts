@@ -292,6 +292,10 @@ describe('regshape copy, between two real registries and through OCI layouts', f
   it('fails on a missing source, a non-layout and a layout with a bad blob, naming it; the tag is untouched', async () => {
     const missing = await runCli(['copy', `${source.host}/copy/app:nope`, `${destination.host}/mirror/app:multi`, '--docker-config', config])
     expectOneErrorLine(missing, /^Error: manifest get .*copy\/app:nope: MANIFEST_UNKNOWN/)
+    // Into a layout: no empty layout is left behind by a copy that found nothing to copy.
+    const nowhere = join(mkdtempSync(join(tmpdir(), 'regshape-nowhere-')), 'layout')
+    expectOneErrorLine(await runCli(['copy', `${source.host}/copy/app:nope`, `oci:${nowhere}`, '--docker-config', config]), /MANIFEST_UNKNOWN/)
+    expect(existsSync(nowhere)).to.equal(false)
     const notLayout = mkdtempSync(join(tmpdir(), 'regshape-notlayout-'))
     const nope = await runCli(['copy', `oci:${notLayout}`, `${destination.host}/mirror/app:multi`, '--docker-config', config])
     expectOneErrorLine(nope, /^Error: .*not an OCI image layout|^Error: .*oci-layout/)

@@ -11,6 +11,7 @@ import AuthStatus from './commands/auth/status.js'
 import AuthToken from './commands/auth/token.js'
 import AutocompleteScript from './commands/autocomplete/script.js'
 import BlobDelete from './commands/blob/delete.js'
+import Copy from './commands/copy.js'
 import BlobGet from './commands/blob/get.js'
 import BlobHead from './commands/blob/head.js'
 import BlobMount from './commands/blob/mount.js'
@@ -22,6 +23,7 @@ import LayoutAnnotateManifest from './commands/layout/annotate/manifest.js'
 import LayoutGenerateConfig from './commands/layout/generate/config.js'
 import LayoutGenerateManifest from './commands/layout/generate/manifest.js'
 import LayoutInit from './commands/layout/init.js'
+import LayoutPush from './commands/layout/push.js'
 import LayoutShow from './commands/layout/show.js'
 import LayoutStatus from './commands/layout/status.js'
 import LayoutUpdateConfig from './commands/layout/update/config.js'
@@ -57,12 +59,14 @@ export const COMMANDS = {
   'blob:mount': BlobMount,
   'blob:upload': BlobUpload,
   'catalog:list': CatalogList,
+  copy: Copy,
   'layout:add:layer': LayoutAddLayer,
   'layout:annotate:layer': LayoutAnnotateLayer,
   'layout:annotate:manifest': LayoutAnnotateManifest,
   'layout:generate:config': LayoutGenerateConfig,
   'layout:generate:manifest': LayoutGenerateManifest,
   'layout:init': LayoutInit,
+  'layout:push': LayoutPush,
   'layout:show': LayoutShow,
   'layout:status': LayoutStatus,
   'layout:update:config': LayoutUpdateConfig,

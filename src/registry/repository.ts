@@ -228,6 +228,38 @@ export class Repository {
     return {digest: fetched.digest, mediaType: manifestMediaType(fetched), size: fetched.bytes.length}
   }
 
+  /**
+   * Whether the repository has a blob (HEAD: 200 yes, 404 no), for a copy deciding what to send:
+   * no GET follows a 404, as `blob head` sends to learn the error code.
+   */
+  async hasBlob(digest: string): Promise<boolean> {
+    const what = `blob head ${this.display}@${digest}`
+    const response = await send(this.access, what, {method: 'HEAD', operation: 'blob.head', path: urls.blob(this.path, digest), scope: this.pull})
+    if (response.status === 404) return false
+    if (response.status !== 200) throw apiError(what, response)
+    const announced = header(response, 'docker-content-digest')
+    if (announced && announced !== digest) throw new DigestMismatchError(`${what}: the registry announced Docker-Content-Digest ${announced}; refused`, digest, announced)
+    return true
+  }
+
+  /**
+   * The digest a tag or digest resolves to in the repository (HEAD), or undefined on 404: what a
+   * copy asks before pushing a manifest. A HEAD without Docker-Content-Digest falls back to a GET.
+   */
+  async manifestDigest(reference: string): Promise<string | undefined> {
+    const what = `manifest head ${this.display}${referenceSuffix(reference)}`
+    const response = await send(this.access, what, {headers: {accept: MANIFEST_ACCEPT}, method: 'HEAD', operation: 'manifest.head', path: urls.manifest(this.path, reference), scope: this.pull})
+    if (response.status === 404) return undefined
+    if (response.status !== 200) throw apiError(what, response)
+    const digest = header(response, 'docker-content-digest')
+    if (digest && isKnownDigest(digest)) {
+      if (isDigest(reference) && digest !== reference) throw new DigestMismatchError(`${what}: the registry announced Docker-Content-Digest ${digest} for ${reference}; refused`, reference, digest)
+      return digest
+    }
+
+    return (await this.getManifest(reference)).digest
+  }
+
   /** A blob's metadata from a HEAD; a Docker-Content-Digest other than the one asked for is refused. */
   async headBlob(digest: string): Promise<BlobInfo> {
     const what = `blob head ${this.display}@${digest}`

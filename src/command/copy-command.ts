@@ -1,0 +1,138 @@
+import {type Command, Flags} from '@oclif/core'
+
+import type {ImageRef} from '../reference/image.js'
+import type {LayoutRef} from '../reference/layout.js'
+import type {DestinationStore, SourceStore} from '../workflows/copy.js'
+
+import {type Platform, parsePlatform} from '../content/manifest.js'
+import {formatImageRef, parseImageRef} from '../reference/image.js'
+import {formatLayoutRef, isLayoutRef, parseLayoutRef} from '../reference/layout.js'
+import {ManifestWriter} from '../registry/manifest-writes.js'
+import {ExitCode, RegshapeError, UsageError} from '../services/errors.js'
+import {Copier, type CopyResult} from '../workflows/copy.js'
+import {copyProgress} from './copy-progress.js'
+import {PROGRESS_MODES, type ProgressMode} from './progress.js'
+import {RegistryCommand} from './registry-command.js'
+
+/** Each side of a copy: a registry reference or `oci:PATH[:TAG]`. */
+export type CopyEndpoint = {kind: 'layout'; ref: LayoutRef} | {kind: 'registry'; ref: ImageRef}
+
+export function parseEndpoint(input: string): CopyEndpoint {
+  return isLayoutRef(input) ? {kind: 'layout', ref: parseLayoutRef(input)} : {kind: 'registry', ref: parseImageRef(input)}
+}
+
+export function formatEndpoint(endpoint: CopyEndpoint): string {
+  return endpoint.kind === 'layout' ? formatLayoutRef(endpoint.ref) : formatImageRef(endpoint.ref)
+}
+
+export const copyFlags = {
+  concurrency: Flags.integer({default: 4, description: 'Blobs transferred at once', helpValue: 'N', max: 64, min: 1}),
+  progress: Flags.string({default: 'auto', description: 'Progress on stderr: bars on a terminal (auto), one line per blob (plain), or none', options: [...PROGRESS_MODES]}),
+}
+
+export interface CopyRun {
+  force?: boolean
+  platforms?: string[]
+  referrers?: boolean
+}
+
+/**
+ * The base of `copy` and `layout push` (which is copy from `oci:DIR:TAG`): builds each side's
+ * store, each registry with the credentials the chain resolves for it alone, runs the Copier, and
+ * prints the summary. Ctrl-C stops the copy before any tag is pushed and exits 130.
+ */
+export abstract class CopyCommand<T extends typeof Command> extends RegistryCommand<T> {
+  protected async copy(source: CopyEndpoint, destination: CopyEndpoint, run: CopyRun): Promise<CopyResult> {
+    const flags = this.flags as {concurrency: number; password?: string; progress: string; username?: string}
+    if ((flags.username !== undefined || flags.password !== undefined) && source.kind === 'registry' && destination.kind === 'registry') {
+      if (source.ref.registry.key !== destination.ref.registry.key) {
+        throw new UsageError(`-u/--username and -p/--password cannot be used when ${source.ref.registry.host} and ${destination.ref.registry.host} are different registries: one password would reach both; store each registry's credentials (regshape auth login) instead`)
+      }
+    }
+
+    let platforms: Platform[]
+    try {
+      platforms = (run.platforms ?? []).map((text) => parsePlatform(text))
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+
+    this.target = {reference: formatEndpoint(destination), registry: destination.kind === 'registry' ? destination.ref.registry.host : formatEndpoint(destination)}
+    const {layoutSource, registrySource} = await import('../workflows/copy-stores.js')
+    let sourceStore: SourceStore
+    let reference: string
+    if (source.kind === 'layout') {
+      const store = await layoutSource(source.ref.path, source.ref)
+      sourceStore = store
+      reference = store.reference
+    } else {
+      const {ref} = source
+      if (ref.tag === undefined && ref.digest === undefined) throw new UsageError(`the source ${formatImageRef(ref)} names no tag or digest`)
+      const repository = await this.repository(ref)
+      sourceStore = registrySource(repository, formatImageRef({...ref, digest: undefined, tag: undefined}), ref.tag, this.endpointOf(ref))
+      reference = ref.digest ?? (ref.tag as string)
+    }
+
+    const destinationStore = await this.destinationStore(destination)
+    this.target = {reference: formatEndpoint(destination), registry: destination.kind === 'registry' ? destination.ref.registry.host : formatEndpoint(destination)}
+    const progress = await copyProgress(flags.progress as ProgressMode, {json: this.jsonMode})
+    const copier = new Copier(sourceStore, destinationStore, {
+      concurrency: flags.concurrency,
+      force: run.force,
+      platforms,
+      progress,
+      referrers: run.referrers ?? false,
+      target: destination.kind === 'layout' ? {digest: destination.ref.digest, tag: destination.ref.tag} : {digest: destination.ref.digest, tag: destination.ref.tag},
+    })
+    const onSignal = () => {
+      copier.abort(new RegshapeError(`copy ${formatEndpoint(source)} -> ${formatEndpoint(destination)}: interrupted; the destination's tag was not changed`, {exitCode: ExitCode.Interrupted}))
+    }
+
+    process.once('SIGINT', onSignal)
+    try {
+      return await copier.run(reference)
+    } finally {
+      process.removeListener('SIGINT', onSignal)
+      progress.close()
+    }
+  }
+
+  /** The summary line and its JSON object. */
+  protected report(source: CopyEndpoint, destination: CopyEndpoint, result: CopyResult): void {
+    const {blobs, manifests} = result
+    const to = destination.kind === 'layout' ? formatLayoutRef({...destination.ref, tag: destination.ref.tag ?? result.tag}) : formatImageRef({...destination.ref, tag: destination.ref.tag ?? (destination.ref.digest ? undefined : result.tag)})
+    const human =
+      `Copied ${formatEndpoint(source)} -> ${to}: ${result.digest}; ` +
+      `manifests ${manifests.copied} copied, ${manifests.skipped} skipped; ` +
+      `blobs ${blobs.copied} copied, ${blobs.skipped} skipped, ${blobs.mounted} mounted; ` +
+      `${result.bytes} bytes in ${result.seconds.toFixed(1)} s`
+    this.emitResult(human, {
+      source: formatEndpoint(source),
+      destination: to,
+      digest: result.digest,
+      media_type: result.mediaType,
+      size: result.size,
+      tag: result.tag ?? null,
+      manifests,
+      referrers: result.referrers,
+      blobs,
+      bytes: result.bytes,
+      seconds: Number(result.seconds.toFixed(3)),
+    })
+  }
+
+  private endpointOf(ref: ImageRef): string {
+    return `${ref.registry.scheme ?? ''}${ref.registry.endpoint}`
+  }
+
+  private async destinationStore(destination: CopyEndpoint): Promise<DestinationStore> {
+    const {layoutDestination, registryDestination} = await import('../workflows/copy-stores.js')
+    if (destination.kind === 'layout') return layoutDestination(destination.ref.path)
+    const {ref} = destination
+    const display = formatImageRef({...ref, digest: undefined, tag: undefined})
+    const repository = await this.repository(ref)
+    const blobs = await this.blobWriter(ref)
+    const manifests = new ManifestWriter(ref.repository, await this.registryAccess(ref.registry), display)
+    return registryDestination({blobs, manifests, repository}, display, this.endpointOf(ref))
+  }
+}

@@ -9,7 +9,7 @@ import {expect} from 'chai'
 import {ImagePusher, MEDIA, type SeededImages, seedImages} from '../fixtures/images.js'
 import {runProcess} from '../fixtures/proc.js'
 import {type AccessLogEntry, type RegistryHandle, startRegistry} from '../fixtures/registry.js'
-import {basicRegistry, USERS} from '../fixtures/servers.js'
+import {basicRegistry, tokenRegistry, USERS} from '../fixtures/servers.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
 
 /**
@@ -435,7 +435,6 @@ describe('regshape copy, when a side fails', function () {
   }
 
   it('a destination that denies the push (bob may push only under bob/ on the token registry): exit 1, one Error line', async () => {
-    const {tokenRegistry} = await import('../fixtures/servers.js')
     const token = await tokenRegistry()
     const config = configWith([
       [source.host, alice],

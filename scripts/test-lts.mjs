@@ -25,5 +25,7 @@ if (probe.status !== 0 || reported !== `v${version}`) {
 
 log(`mocha on Node ${reported} (${execPath})`)
 const mocha = join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js')
-const run = spawnSync('npm', [...npmExec, mocha, ...process.argv.slice(2)], {cwd: ROOT, stdio: 'inherit'})
+// Without files named, the whole suite (.mocharc.json names none: `npx mocha FILE` runs just FILE).
+const files = process.argv.slice(2).some((arg) => /\.ts$|\*/.test(arg)) ? [] : ['test/**/*.test.ts']
+const run = spawnSync('npm', [...npmExec, mocha, ...files, ...process.argv.slice(2)], {cwd: ROOT, stdio: 'inherit'})
 process.exit(run.status ?? 1)

@@ -21,6 +21,7 @@ import type {Challenge} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
 import type {AddressGuard, HttpExchange, HttpMethod, HttpRequest, HttpResponse, RequestBody} from './http.js'
 import {ProxyAgents, type ProxySettings, forwardRefusal, proxyFor} from './proxy.js'
+import {scrubSecrets} from '../known-secrets.js'
 import {describeBody, redactHeaders, redactUrl} from './redact.js'
 import {DEFAULT_RETRY_POLICY, type RetryPolicy, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from './retry.js'
 
@@ -539,7 +540,7 @@ export class RegistryClient {
         bytesReceived: outcome.bytesReceived,
         bytesSent,
         durationMs: performance.now() - started,
-        error: outcome.error,
+        error: outcome.error === undefined ? undefined : scrubSecrets(outcome.error),
         method: request.method,
         operation: request.operation,
         requestBody:
@@ -553,7 +554,8 @@ export class RegistryClient {
         responseHeaders: redactHeaders(response?.headers ?? {}),
         retry,
         status: response?.status,
-        statusText: response?.statusText,
+        // A reason phrase is the server's own text too: it may echo what it was sent.
+        statusText: response && scrubSecrets(response.statusText),
         url: redactUrl(request.url),
       })
     }

@@ -3,6 +3,7 @@ import {createHash} from 'node:crypto'
 import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
 
 import {AuthenticationError, ProtocolError} from '../errors.js'
+import {rememberCredentials, rememberSecret} from '../known-secrets.js'
 import {type Challenge, parseChallenges} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
 import {checkLiteral} from './addresses.js'
@@ -119,6 +120,9 @@ export class AuthMiddleware {
     scope: string | undefined,
     credentials: Credentials | undefined,
   ): Promise<Authorization | undefined> {
+    // Whatever their source (a plugin's provider included), credentials that may go on the wire
+    // are masked in every output from here on: a server may echo them back.
+    rememberCredentials(credentials)
     if (challenge.scheme === 'basic') {
       if (!credentials?.username || credentials.password === undefined) return undefined
       return {header: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64')}`, scheme: 'basic'}
@@ -136,6 +140,7 @@ export class AuthMiddleware {
 
   /** A Bearer token for `scope`, from the cache or the realm. */
   async token(challenge: Challenge, ref: RegistryRef, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
+    rememberCredentials(credentials)
     const realm = realmOf(challenge)
     checkRealm(realm, ref, this.schemeOf(ref))
     const service = challenge.params.service
@@ -214,6 +219,7 @@ export class AuthMiddleware {
 
   /** OAuth2 refresh-token grant (distribution's oauth spec), for Docker's identity tokens. */
   async refreshGrant(realm: URL, service: string | undefined, scope: string | undefined, refreshToken: string, guard?: AddressGuard): Promise<TokenGrant> {
+    rememberSecret(refreshToken)
     const form = new URLSearchParams({client_id: CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken})
     if (service) form.set('service', service)
     if (scope) form.set('scope', scope)
@@ -290,6 +296,9 @@ function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: b
     throw new ProtocolError(`the token server ${url.host} answered without a token`)
   }
 
+  // Learnt before anything else can echo them: the registry answering with the token in an error.
+  rememberSecret(token)
+  if (typeof fields.refresh_token === 'string') rememberSecret(fields.refresh_token)
   const lifetime = typeof fields.expires_in === 'number' && fields.expires_in > MIN_TOKEN_LIFETIME_S ? fields.expires_in : MIN_TOKEN_LIFETIME_S
   return {
     // A little early, so a token is never sent in its last seconds.

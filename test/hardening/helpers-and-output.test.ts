@@ -97,7 +97,8 @@ async function echoingRegistry(scheme: 'basic' | 'bearer'): Promise<HostileServe
       const refresh = `echo-refresh-${issued.length}-${'r'.repeat(24)}`
       issued.push(token, refresh)
       request.resume()
-      response.writeHead(200, {'content-type': 'application/json'})
+      // The token server echoes what it hands out in a header of the same answer, too.
+      response.writeHead(200, {'content-type': 'application/json', 'x-echo-issued': `${token} ${refresh}`})
       response.end(JSON.stringify({access_token: token, expires_in: 300, refresh_token: refresh, token}))
       return
     }

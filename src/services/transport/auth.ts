@@ -282,13 +282,8 @@ function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: b
   }
 
   if (response.status !== 200) throw new ProtocolError(`the token server ${url.host} answered HTTP ${response.status}`)
-  let body: unknown
-  try {
-    body = JSON.parse(response.body.toString('utf8'))
-  } catch {
-    throw new ProtocolError(`the token server ${url.host} answered with something that is not JSON`)
-  }
-
+  const body = rememberGrantSecrets(response.body)
+  if (body === undefined) throw new ProtocolError(`the token server ${url.host} answered with something that is not JSON`)
   const fields = (body ?? {}) as {access_token?: unknown; expires_in?: unknown; refresh_token?: unknown; token?: unknown}
   // The spec says both must be equal when both are present; OAuth2 servers send only access_token.
   const token = typeof fields.access_token === 'string' && fields.access_token ? fields.access_token : fields.token
@@ -296,9 +291,6 @@ function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: b
     throw new ProtocolError(`the token server ${url.host} answered without a token`)
   }
 
-  // Learnt before anything else can echo them: the registry answering with the token in an error.
-  rememberSecret(token)
-  if (typeof fields.refresh_token === 'string') rememberSecret(fields.refresh_token)
   const lifetime = typeof fields.expires_in === 'number' && fields.expires_in > MIN_TOKEN_LIFETIME_S ? fields.expires_in : MIN_TOKEN_LIFETIME_S
   return {
     // A little early, so a token is never sent in its last seconds.
@@ -306,4 +298,26 @@ function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: b
     refreshToken: typeof fields.refresh_token === 'string' && fields.refresh_token ? fields.refresh_token : undefined,
     token,
   }
+}
+
+/**
+ * The tokens of a token server's answer, learnt as secrets (every output masks them from now on);
+ * the parsed JSON, or undefined when the body is not JSON. The transport calls it too, before it
+ * reports the exchange: the answer's own headers may echo them.
+ */
+export function rememberGrantSecrets(body: Buffer): unknown {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body.toString('utf8'))
+  } catch {
+    return undefined
+  }
+
+  const fields = (parsed ?? {}) as Record<string, unknown>
+  for (const name of ['access_token', 'token', 'refresh_token']) {
+    const value = fields[name]
+    if (typeof value === 'string') rememberSecret(value)
+  }
+
+  return parsed
 }

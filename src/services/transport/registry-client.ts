@@ -14,7 +14,7 @@ import {InputError, NetworkError, ProtocolError, RegshapeError, describeError} f
 import {isIP} from 'node:net'
 
 import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
-import {AuthMiddleware, type CredentialsProvider} from './auth.js'
+import {AuthMiddleware, type CredentialsProvider, rememberGrantSecrets} from './auth.js'
 import {CertsDirectories} from './certs-d.js'
 import {ResponseBody, collect, discard, isReplayable, isStreamBody, readCapped} from './body.js'
 import type {Challenge} from './challenge.js'
@@ -536,6 +536,9 @@ export class RegistryClient {
       if (!tracer) return
       const requestType = Object.entries(requestHeaders).find(([name]) => name.toLowerCase() === 'content-type')?.[1]
       const {response} = outcome
+      // A token server's answer is shown before the auth layer reads it: its tokens are learnt
+      // first, so headers of the same answer that echo them are masked too.
+      if (request.operation === 'token' && response && response.status === 200) rememberGrantSecrets(response.captured)
       tracer.http({
         bytesReceived: outcome.bytesReceived,
         bytesSent,

@@ -9,8 +9,7 @@ import type {RegistryRequest, RegistryResponse} from './services/transport/regis
 import {formatJson, terminalSafe} from './output.js'
 import {ExitCode, RegshapeError, UsageError, describeError} from './services/errors.js'
 import {type Services, createServices} from './services/factory.js'
-import {rememberSecret, scrubSecrets} from './services/known-secrets.js'
-import {MASK} from './services/transport/redact.js'
+import {MASK, rememberCredentials, scrubSecrets, scrubValues} from './services/known-secrets.js'
 
 /**
  * The base of every regshape command, the CLI's own and plugins' alike: the shared (GLOBAL) flags,
@@ -149,7 +148,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     const {args, flags} = parsed
     this.flags = flags as RegshapeFlags<T>
     this.args = args as RegshapeArgs<T>
-    rememberSecret(this.flags.password)
+    rememberCredentials({password: this.flags.password, username: this.flags.username})
     // Docker's warning, for every command: argv is visible to other users through ps and /proc.
     if (this.flags.password !== undefined) this.warning('WARNING! Using --password via the CLI is insecure. Use --password-stdin.')
     const {'debug-calls': calls, json, 'time-methods': methods, 'time-scenarios': scenarios} = this.flags
@@ -209,13 +208,13 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     // The workflow's timings first, so the error stays the last line a person reads.
     this.telemetry?.finish(false)
     const {exitCode, message} = userFacing(error)
-    const shown = scrubSecrets(message)
     if (this.jsonMode) {
       const registry = this.registryForOutput()
-      process.stdout.write(`${formatJson({status: 'error', registry: registry === undefined ? undefined : registryWithoutUserinfo(registry), error: shown})}\n`)
+      process.stdout.write(`${formatJson(scrubValues({status: 'error', registry: registry === undefined ? undefined : registryWithoutUserinfo(registry), error: message}))}\n`)
     } else {
-      // An error's text quotes helpers, config keys and registries: escaped for the terminal.
-      process.stderr.write(`Error: ${terminalSafe(shown)}\n`)
+      // An error's text quotes helpers, config keys, registries and what a registry answered:
+      // scrubbed of secrets (a registry may echo credentials) and escaped for the terminal.
+      process.stderr.write(`Error: ${terminalSafe(scrubSecrets(message))}\n`)
     }
 
     this.exitWith(exitCode)
@@ -234,13 +233,6 @@ export function userFacing(error: unknown): {exitCode: number; message: string} 
   const name = (error as Error)?.name
   if (name === 'ExitPromptError' || name === 'AbortPromptError') return {exitCode: ExitCode.Interrupted, message: 'Interrupted'}
   return {exitCode: ExitCode.Failure, message: oneLine(`unexpected error: ${describeError(error)}`)}
-}
-
-function scrubValues(value: unknown): unknown {
-  if (typeof value === 'string') return scrubSecrets(value)
-  if (Array.isArray(value)) return value.map((item) => scrubValues(item))
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, scrubValues(inner)]))
-  return value
 }
 
 /**

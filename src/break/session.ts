@@ -71,7 +71,9 @@ export class BreakSession implements BreakStage {
       }
       this.events.push(event)
       const answer = event.error === undefined ? `${event.status}${event.code ? ` ${event.code}` : ''}` : `failed: ${event.error}`
-      this.write(terminalSafe(`break: ${event.rule}: ${event.change} | ${event.method} ${event.url}${event.operation ? ` (${event.operation})` : ''} → ${answer}`))
+      // The line as a whole is scrubbed too: a rule's name or target may quote a secret, and the
+      // report may go to a file (--log-file) that outlives the run.
+      this.write(terminalSafe(scrubSecrets(`break: ${event.rule}: ${event.change} | ${event.method} ${event.url}${event.operation ? ` (${event.operation})` : ''} → ${answer}`)))
     }
   }
 }

@@ -13,7 +13,7 @@ import {RegistryApiError} from '../registry/api-error.js'
 import {type LabelledRequest, type RegistryAccess, Repository} from '../registry/repository.js'
 import {BlobWriter} from '../registry/upload.js'
 import {RegshapeError, UsageError, describeError} from '../services/errors.js'
-import {scrubSecrets} from '../services/known-secrets.js'
+import {scrubSecrets, scrubValues} from '../services/known-secrets.js'
 
 /**
  * The base of the registry command groups (catalog, tag, manifest, blob, referrer): a Repository
@@ -121,7 +121,8 @@ export abstract class RegistryCommand<T extends typeof Command> extends Regshape
       return
     }
 
-    this.writeOutput(`${this.jsonMode ? formatJson(json) : human}\n`, file)
+    // The same net as stdout's: a result written to a file carries no secret either.
+    this.writeOutput(`${this.jsonMode ? formatJson(scrubValues(json)) : scrubSecrets(human)}\n`, file)
   }
 
   protected override registryForOutput(): string | undefined {
@@ -135,14 +136,16 @@ export abstract class RegistryCommand<T extends typeof Command> extends Regshape
     const registry = this.registryForOutput()
     const code = error instanceof RegistryApiError ? error.code : undefined
     process.stdout.write(
-      `${formatJson({
-        status: 'error',
-        registry: registry === undefined ? undefined : registryWithoutUserinfo(registry),
-        reference: this.target?.reference,
-        error: scrubSecrets(message),
-        code,
-        mutations: this.breakSession?.events,
-      })}\n`,
+      `${formatJson(
+        scrubValues({
+          status: 'error',
+          registry: registry === undefined ? undefined : registryWithoutUserinfo(registry),
+          reference: this.target?.reference,
+          error: message,
+          code,
+          mutations: this.breakSession?.events,
+        }),
+      )}\n`,
     )
     this.exitWith(exitCode)
   }

@@ -9,6 +9,7 @@ import {imageRefFrom, referenceArgs} from '../command/flags.js'
 import {RegistryCommand} from '../command/registry-command.js'
 import {terminalSafe} from '../output.js'
 import {RegshapeError, UsageError, describeError} from '../services/errors.js'
+import {scrubSecrets} from '../services/known-secrets.js'
 import {type CaseResult, PROBE_CASES, ProbeStage, type ProbeReport, runProbe} from '../workflows/probe.js'
 
 export default class Probe extends RegistryCommand<typeof Probe> {
@@ -79,9 +80,11 @@ function table(report: ProbeReport): string {
 }
 
 function xml(text: string): string {
-  // Characters XML 1.0 cannot hold at all are dropped; the five special ones are escaped.
+  // A failure's detail quotes what the registry said, which may echo credentials: the file gets
+  // the same scrubbing as stdout. Characters XML 1.0 cannot hold at all are dropped; the five
+  // special ones are escaped.
   // eslint-disable-next-line no-control-regex
-  return text.replaceAll(/[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD]/gu, '').replaceAll(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+  return scrubSecrets(text).replaceAll(/[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD]/gu, '').replaceAll(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
 export function junit(report: ProbeReport, registry: string): string {

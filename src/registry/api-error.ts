@@ -1,5 +1,6 @@
 import {terminalSafe} from '../output.js'
 import {ExitCode, RegshapeError} from '../services/errors.js'
+import {scrubSecrets} from '../services/known-secrets.js'
 
 /**
  * A registry's answer that is an error: the HTTP status and, when the body is the distribution
@@ -52,15 +53,17 @@ export function parseOciErrors(body: Buffer | string): OciErrorEntry[] {
 
 /**
  * The error for a registry response that failed `what` (e.g. `manifest get example.com/app:v1`).
- * Registry text is shown with control characters escaped and its length capped: it comes from the
- * network.
+ * Registry text is shown scrubbed of secrets, with control characters escaped and its length
+ * capped: it comes from the network.
  */
 export function apiError(what: string, response: {body: Buffer; status: number; statusText?: string}): RegistryApiError {
   const errors = parseOciErrors(response.body)
   const kind = kindOf(response.status, errors)
   const quoted = errors.map((entry) => (entry.message ? `${entry.code}: ${entry.message}` : entry.code)).join('; ')
   const reason = quoted === '' ? `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}` : quoted
-  return new RegistryApiError(`${what}: ${cap(terminalSafe(reason))}`, response.status, errors, kind)
+  // Scrubbed before it is escaped and cut: a registry may echo credentials, and a secret escaped
+  // (a control character in it) or cut in half would no longer be recognised at the output.
+  return new RegistryApiError(`${what}: ${cap(terminalSafe(scrubSecrets(reason)))}`, response.status, errors, kind)
 }
 
 function kindOf(status: number, errors: readonly OciErrorEntry[]): ApiErrorKind {

@@ -128,8 +128,8 @@ export class DefaultServices implements Services {
     try {
       await this.credentialStore().replaceIdentityToken(ref, spent, replacement)
     } catch (error) {
-      const reason = scrubSecrets(error instanceof Error ? error.message : String(error))
-      process.stderr.write(`${terminalSafe(`WARNING! ${ref.input}'s token server replaced the stored identity token, and the new one could not be stored (${reason}): log in again.`)}\n`)
+      const reason = error instanceof Error ? error.message : String(error)
+      process.stderr.write(`${terminalSafe(scrubSecrets(`WARNING! ${ref.input}'s token server replaced the stored identity token, and the new one could not be stored (${reason}): log in again.`))}\n`)
     }
   }
 }

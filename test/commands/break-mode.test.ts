@@ -158,6 +158,31 @@ describe('break mode: --break against the real registry', function () {
       expect(error.mutations[0]).to.deep.include({rule: 'skip_auth', status: 401, code: 'UNAUTHORIZED'})
     })
 
+    it('a signature or credential in a changed URL is masked in the report, in --log-file and under --json', async () => {
+      const signature = 'f00dfeed'.repeat(8)
+      const credential = 'AKIABREAKEXAMPLE/20240101/us-east-1/s3/aws4_request'
+      const sas = 'sasSIGNATURE+42/x='
+      const rules = [
+        'rules:',
+        `  - {name: presign, match: {operation: tag.list}, target: query, key: X-Amz-Credential, action: append, value: "${credential}"}`,
+        `  - {name: presign-sig, match: {operation: tag.list}, target: query, key: x-amz-signature, action: append, value: "${signature}"}`,
+        `  - {name: sas, match: {operation: tag.list}, target: query, key: sig, action: append, value: "${sas}"}`,
+      ].join('\n')
+      const log = join(mkdtempSync(join(tmpdir(), 'regshape-log-')), 'break.log')
+      const logged = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile(rules), '--log-file', log])
+      const json = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile(rules), '--json'])
+      const text = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', rulesFile(rules)])
+      for (const result of [logged, json, text]) expect(result.code, result.stderr).to.equal(0)
+      const url = `/v2/${REPO}/tags/list?X-Amz-Credential=***&x-amz-signature=***&sig=***`
+      const lines = readFileSync(log, 'utf8').trimEnd().split('\n')
+      expect(lines).to.have.length(6)
+      for (const line of [...lines, ...reportLines(text)]) expect(line).to.include(`| GET ${url} (tag.list)`)
+      expect(JSON.parse(json.stdout).mutations.map((m: {url: string}) => m.url)).to.deep.equal(Array.from({length: 6}, () => url))
+      for (const output of [readFileSync(log, 'utf8'), json.stdout, json.stderr, text.stderr]) {
+        for (const secret of [signature, credential, encodeURIComponent(credential), sas, encodeURIComponent(sas)]) expect(output).not.to.include(secret)
+      }
+    })
+
     it('--log-file: the report is appended to the file (mode 0600), not written to stderr', async () => {
       const log = join(mkdtempSync(join(tmpdir(), 'regshape-log-')), 'break.log')
       writeFileSync(log, 'earlier line\n', {mode: 0o600})

@@ -170,6 +170,9 @@ describe('probe', function () {
     let lax: HostileServer
     let elsewhere: HostileServer
     let redirectUploads = false
+    /** Upload sessions whose URL echoes the credentials and carries a signature; their PUT answers too much. */
+    let echoUploads = false
+    const SIGNATURE = 'beefcafe'.repeat(8)
 
     before(async () => {
       elsewhere = await startHostile((_request, response) => {
@@ -191,6 +194,16 @@ describe('probe', function () {
           if (request.method === 'POST' && url.includes('mount=')) {
             response.writeHead(201, {location: '/v2/mounted'})
             response.end()
+          } else if (request.method === 'POST' && echoUploads) {
+            // The decoded Authorization in the session's state, beside a storage signature: it
+            // stands for a registry that puts what it was sent, or a signed URL, in a Location.
+            const decoded = Buffer.from(request.headers.authorization.slice(6), 'base64').toString('utf8')
+            response.writeHead(202, {location: `/v2/lax/blobs/uploads/session?_state=${encodeURIComponent(decoded)}&X-Amz-Signature=${SIGNATURE}`, range: '0-0'})
+            response.end()
+          } else if (request.method === 'PUT' && echoUploads) {
+            // More than a response may hold: the error that follows quotes the session's URL.
+            response.writeHead(201, {'content-type': 'application/json'})
+            response.end(Buffer.alloc(5 * 1024 * 1024, 0x20))
           } else if (request.method === 'POST') {
             response.writeHead(202, {location: redirectUploads ? `${elsewhere.origin}/v2/x/blobs/uploads/y` : '/v2/lax/blobs/uploads/session?_state=1', range: '0-0'})
             response.end()
@@ -249,6 +262,23 @@ describe('probe', function () {
         expect(elsewhere.requests).to.deep.equal([])
       } finally {
         redirectUploads = false
+      }
+    })
+    it('a failure that quotes an upload URL: the credentials and signature in it are masked in the JSON report and the JUnit file', async () => {
+      echoUploads = true
+      try {
+        const junit = join(mkdtempSync(join(tmpdir(), 'regshape-junit-')), 'probe.xml')
+        const result = await regshape(['probe', `${lax.host}/lax`, '--json', '--junit', junit, '--case', 'blob-wrong-digest'], loginConfig(lax))
+        expect(result.code, result.stderr).to.equal(1)
+        const report = JSON.parse(result.stdout) as Report & {cases: Array<{detail?: string}>}
+        expect(report.cases[0].detail).to.match(/^response from http:\/\/.*\/v2\/lax\/blobs\/uploads\/session\?_state=\*\*\*&X-Amz-Signature=\*\*\*&digest=.* is larger than/)
+        const xml = readFileSync(junit, 'utf8')
+        expect(xml).to.include('_state=***&#38;X-Amz-Signature=***&#38;digest=')
+        for (const output of [result.stdout, result.stderr, xml]) {
+          for (const secret of [alice.password, `${alice.username}%3A${alice.password}`, SIGNATURE]) expect(output).not.to.include(secret)
+        }
+      } finally {
+        echoUploads = false
       }
     })
   })

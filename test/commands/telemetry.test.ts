@@ -5,6 +5,7 @@ import {join} from 'node:path'
 
 import {basicRegistry, basicTlsRegistry, passHelper, tokenTlsRegistry, USERS} from '../fixtures/servers.js'
 import {type CliResult, expectNoSecrets, runCli} from '../helpers/cli.js'
+import {startHostile} from '../helpers/hostile.js'
 
 const {alice, bob} = USERS
 const TELEMETRY = ['--time-methods', '--time-scenarios', '--debug-calls']
@@ -213,6 +214,68 @@ describe('telemetry: --time-methods, --time-scenarios, --debug-calls', () => {
     expect(scenario.steps.map((step) => `${step.name} ${step.ok}`)).to.deep.equal(['resolve input true', 'verify false'])
     expect(text.code).to.equal(1)
     expect(text.stderr.trimEnd().split('\n').at(-1)).to.equal(`Error: Login failed for ${registry.host}: authentication rejected`)
+  })
+
+  it('a redirect to a pre-signed URL: its signature and credential parameters are masked, in Location, the URL and error text', async () => {
+    // What object storage puts in a pre-signed URL (S3, Azure SAS, GCS, CloudFront), and generic names.
+    const signed: Record<string, string> = {
+      'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
+      'X-Amz-Credential': 'AKIAECHOEXAMPLE7/20240101/us-east-1/s3/aws4_request',
+      'X-Amz-Security-Token': 'FwoGZXIvYXdzEXAMPLESESSIONTOKEN',
+      'X-Amz-Signature': 'a'.repeat(16) + '0123456789abcdef'.repeat(3),
+      sig: 'azureSASsig+value/42=',
+      Signature: 'cloudfrontSIGNATURE~value-77',
+      'Key-Pair-Id': 'K2JCJMDEHXQW5FEXAMPLE',
+      Policy: 'eyJTdGF0ZW1lbnQiOlt7IlJlc291cmNlIjoiaHR0cHMifV19',
+      'x-goog-signature': 'goog5ignature0123456789',
+      'X-Goog-Credential': 'gcs-sa@project.iam.gserviceaccount.com/20240101/auto/storage/goog4_request',
+      ACCESS_TOKEN: 'generic-access-token-value-31',
+    }
+    const hidden = Object.entries(signed)
+      .filter(([name]) => name !== 'X-Amz-Algorithm')
+      .map(([, value]) => value)
+    const query = new URLSearchParams(signed).toString()
+    const digest = `sha256:${'d'.repeat(64)}`
+    // An anonymous registry whose blobs live behind pre-signed URLs (as registries on S3 or GCS
+    // answer a blob GET), on its own origin here; the storage refuses the signature and quotes the
+    // URL in its error page, and the registry quotes it in a manifest error. distribution serves
+    // blobs itself unless configured with a storage redirect, which needs real object storage.
+    const server = await startHostile((request, response, self) => {
+      if (request.url === '/v2/') {
+        response.writeHead(200, {'content-type': 'application/json'})
+        response.end('{}')
+      } else if (request.url === `/v2/app/blobs/${digest}`) {
+        response.writeHead(307, {location: `/storage/app/blob?${query}`})
+        response.end()
+      } else if (request.url?.startsWith('/storage/')) {
+        response.writeHead(403, {'content-type': 'text/plain'})
+        response.end(`Request has expired: ${self.origin}${request.url}`)
+      } else {
+        response.writeHead(500, {'content-type': 'application/json'})
+        response.end(JSON.stringify({errors: [{code: 'UNKNOWN', message: `could not read ${self.origin}/storage/app/manifest?${query}`}]}))
+      }
+    })
+    try {
+      const env = () => ({env: {DOCKER_CONFIG: configWith({})}})
+      const {events, json, text} = await runBoth(['blob', 'get', `${server.host}/app@${digest}`, '-o', '/dev/null'], env, () => hidden)
+      expect(json.code).to.equal(1)
+      const masked = 'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=***&X-Amz-Security-Token=***&X-Amz-Signature=***&sig=***&Signature=***&Key-Pair-Id=***&Policy=***&x-goog-signature=***&X-Goog-Credential=***&ACCESS_TOKEN=***'
+      expect(text.stderr).to.include(`< location: /storage/app/blob?${masked}\n`)
+      expect(text.stderr).to.include(`* GET http://${server.host}/storage/app/blob?${masked}\n`)
+      expect(text.stderr).to.include(`< (body) Request has expired: http://${server.host}/storage/app/blob?${masked}\n`)
+      const hops = events.filter((event) => event.type === 'http')
+      expect(hops.map((event) => event.status)).to.deep.equal([307, 403])
+      expect(hops[0].response_headers.location).to.deep.equal([`/storage/app/blob?${masked}`])
+      expect(hops[1].url).to.equal(`http://${server.host}/storage/app/blob?${masked}`)
+
+      // The registry's message is cut short in the error (api-error.ts); what is left is masked.
+      const quoted = `could not read http://${server.host}/storage/app/manifest?${masked.slice(0, masked.indexOf('&sig='))}`
+      const error = await runBoth(['manifest', 'get', `${server.host}/app:latest`], env, () => hidden)
+      expect(JSON.parse(error.json.stdout).error).to.include(quoted)
+      expect(error.text.stderr).to.include(quoted)
+    } finally {
+      await server.close()
+    }
   })
 
   it('telemetry code is not even loaded without the flags', async () => {

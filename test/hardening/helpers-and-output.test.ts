@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {startRegistry} from '../fixtures/registry.js'
-import {basicRegistry, USERS} from '../fixtures/servers.js'
+import {basicRegistry, passHelper, USERS} from '../fixtures/servers.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, ROOT, RUN_JS, runCli, tempHome} from '../helpers/cli.js'
 import {type HostileServer, startHostile} from '../helpers/hostile.js'
 
@@ -80,6 +80,55 @@ function expectTerminalSafe(result: CliResult): void {
   expect(RAW_CONTROL.test(result.stdout), JSON.stringify(result.stdout)).to.equal(false)
   expect(RAW_CONTROL.test(result.stderr), JSON.stringify(result.stderr)).to.equal(false)
 }
+
+/**
+ * A registry that echoes what it was sent: the Authorization header and the credentials in it
+ * (decoded from Basic, or the Bearer token) come back in its error body, in response headers
+ * (plain and URL-encoded) and in its reason phrase, as broken registries and debugging proxies
+ * do; distribution never echoes anything. With `bearer`, it is its own token realm too, handing
+ * out a token and a rotated refresh token for a password or a refresh token, and it echoes the
+ * refresh token it handed out beside the Bearer token.
+ */
+async function echoingRegistry(scheme: 'basic' | 'bearer'): Promise<HostileServer & {issued: string[]}> {
+  const issued: string[] = []
+  const server = await startHostile((request, response, self) => {
+    if (request.url?.startsWith('/token')) {
+      const token = `echo-token-${issued.length}-${'t'.repeat(24)}`
+      const refresh = `echo-refresh-${issued.length}-${'r'.repeat(24)}`
+      issued.push(token, refresh)
+      request.resume()
+      // The token server echoes what it hands out in a header of the same answer, too.
+      response.writeHead(200, {'content-type': 'application/json', 'x-echo-issued': `${token} ${refresh}`})
+      response.end(JSON.stringify({access_token: token, expires_in: 300, refresh_token: refresh, token}))
+      return
+    }
+
+    const authorization = request.headers.authorization
+    if (!authorization) {
+      const challenge = scheme === 'basic' ? 'Basic realm="echo"' : `Bearer realm="${self.origin}/token",service="echo"`
+      response.writeHead(401, {'content-type': 'application/json', 'www-authenticate': challenge})
+      response.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+      return
+    }
+
+    const credentials = authorization.startsWith('Basic ') ? Buffer.from(authorization.slice(6), 'base64').toString('utf8') : authorization.slice(7)
+    const echoed = scheme === 'bearer' ? `${credentials} ${issued.at(-1)}` : credentials
+    response.writeHead(403, `Denied ${echoed}`, {
+      'content-type': 'application/json',
+      'x-echo-authorization': authorization,
+      'x-echo-credentials': echoed,
+      'x-echo-encoded': encodeURIComponent(echoed),
+    })
+    // Under /cut/, the echo starts just before the 300th character, where regshape cuts a registry's message.
+    const message = request.url?.includes('/cut/') ? `${'.'.repeat(275)}${echoed}` : `denied for ${authorization} (${echoed}, ${encodeURIComponent(echoed)})`
+    response.end(JSON.stringify({errors: [{code: 'DENIED', detail: {authorization}, message}]}))
+  })
+  servers.push(server)
+  return Object.assign(server, {issued})
+}
+
+/** Every output form at once: human, --json, --debug-calls (text and JSON) with --time-methods. */
+const OUTPUT_MODES = [[], ['--json'], ['--debug-calls', '--time-methods'], ['--json', '--debug-calls', '--time-methods']]
 
 describe('hardening: credential helpers and trustworthy output', () => {
   after(async () => {
@@ -221,6 +270,96 @@ describe('hardening: credential helpers and trustworthy output', () => {
     } finally {
       await registry.close()
     }
+  })
+
+  describe('credentials a registry echoes back are masked in every output, whatever their source', () => {
+    // Characters that every encoding writes differently: URL-encoded, JSON-escaped, base64 of the pair.
+    const username = 'echo-user'
+    const password = 'Echo pass/42+x&"q"'
+    const pair = `${username}:${password}`
+
+    /** The command in every output mode: it fails (403), and the echo shows, masked, in --debug-calls. */
+    async function expectMaskedEverywhere(args: string[], env: () => NodeJS.ProcessEnv, secrets: () => string[]): Promise<void> {
+      for (const mode of OUTPUT_MODES) {
+        const result = await runCli([...mode, ...args], {env: env()})
+        expect(result.code, result.stderr).to.equal(1)
+        if (mode.includes('--json')) expect(JSON.parse(result.stdout).error).to.include('DENIED')
+        else expect(result.stderr).to.match(/^Error: .*DENIED: denied for (Basic|Bearer) \*\*\*/m)
+        // Not a vacuous pass: the echoed headers are there, their values masked.
+        if (mode.includes('--debug-calls')) expect(result.stderr).to.match(/x-echo-authorization"?: ?\[?"?(Basic|Bearer) \*\*\*/)
+        expectNoSecrets(result, secrets())
+        expectNoStackTrace(result)
+      }
+    }
+
+    it('Basic credentials from config.json (auth), in errors, --json and --debug-calls', async () => {
+      const registry = await echoingRegistry('basic')
+      const {directory} = configDir({auths: {[registry.host]: {auth: Buffer.from(pair).toString('base64')}}})
+      await expectMaskedEverywhere(['tag', 'list', `${registry.host}/app`], () => ({DOCKER_CONFIG: directory}), () => [password, pair])
+    })
+
+    it('Basic credentials from docker-credential-pass', async function () {
+      this.timeout(120_000)
+      const registry = await echoingRegistry('basic')
+      const pass = await passHelper()
+      const stored = await pass.run('store', JSON.stringify({ServerURL: registry.host, Secret: password, Username: username}))
+      expect(stored.code, stored.stderr).to.equal(0)
+      try {
+        const {directory} = configDir({credsStore: 'pass'})
+        await expectMaskedEverywhere(['tag', 'list', `${registry.host}/app`], () => ({DOCKER_CONFIG: directory, ...pass.env}), () => [password, pair])
+      } finally {
+        await pass.run('erase', registry.host)
+      }
+    })
+
+    it('-u/-p: --debug-calls masks the echoing headers, reason phrase and body too', async () => {
+      const registry = await echoingRegistry('basic')
+      const {directory} = configDir({})
+      await expectMaskedEverywhere(['tag', 'list', `${registry.host}/app`, '-u', username, '-p', password], () => ({DOCKER_CONFIG: directory}), () => [password, pair])
+    })
+
+    it('an echo cut short by the cap on a registry\'s message: no part of the password is left', async () => {
+      const registry = await echoingRegistry('basic')
+      const {directory} = configDir({})
+      for (const mode of [[], ['--json']]) {
+        const result = await runCli([...mode, 'tag', 'list', `${registry.host}/cut/app`, '-u', username, '-p', password], {env: {DOCKER_CONFIG: directory}})
+        expect(result.code, result.stderr).to.equal(1)
+        expect(result.stdout + result.stderr).to.include('DENIED: .....')
+        // The cut falls seven characters into the password ("DENIED: " and 275 dots before the pair).
+        expect(result.stdout + result.stderr).not.to.include(password.slice(0, 7))
+      }
+    })
+
+    it('a refresh token from config.json, and the token and rotated refresh token the token server hands out', async () => {
+      const registry = await echoingRegistry('bearer')
+      const identityToken = 'stored-refresh-token-0123456789'
+      await expectMaskedEverywhere(
+        ['tag', 'list', `${registry.host}/app`],
+        () => ({DOCKER_CONFIG: configDir({auths: {[registry.host]: {identitytoken: identityToken}}}).directory}),
+        () => [identityToken, ...registry.issued],
+      )
+      expect(registry.issued.length).to.be.greaterThan(0)
+    })
+
+    it('proxy credentials from HTTP_PROXY, echoed by the proxy', async () => {
+      // A forward proxy that answers every request itself, echoing the Proxy-Authorization it was
+      // given: it stands for a broken or hostile proxy (squid, in proxy.test.ts, never echoes).
+      const proxyUser = 'proxy-user'
+      const proxyPassword = 'Proxy pass/9+y'
+      const proxy = await startHostile((request, response) => {
+        const authorization = request.headers['proxy-authorization'] ?? ''
+        const decoded = Buffer.from(authorization.slice(6), 'base64').toString('utf8')
+        response.writeHead(403, {'content-type': 'application/json', 'x-echo-authorization': authorization, 'x-echo-credentials': decoded})
+        response.end(JSON.stringify({errors: [{code: 'DENIED', message: `denied for ${authorization} (${decoded})`}]}))
+      })
+      servers.push(proxy)
+      const proxyUrl = `http://${proxyUser}:${encodeURIComponent(proxyPassword)}@${proxy.host}`
+      // An explicit http:// registry, so the request goes to the proxy in absolute form (loopback never does).
+      await expectMaskedEverywhere(['catalog', 'list', 'http://registry.test', '--insecure'], () => ({DOCKER_CONFIG: configDir({}).directory, HTTP_PROXY: proxyUrl}), () => [
+        proxyPassword,
+        `${proxyUser}:${proxyPassword}`,
+      ])
+    })
   })
 
   describe('error output never quotes a secret from the command line', () => {

@@ -5,6 +5,7 @@ import {GLOBAL_FLAGS, hoistGlobalFlags} from '../../src/argv.js'
 import {RegshapeCommand} from '../../src/base-command.js'
 import {formatJson} from '../../src/output.js'
 import {InputError} from '../../src/services/errors.js'
+import {rememberCredentials, scrubSecrets, scrubValues} from '../../src/services/known-secrets.js'
 import {readSecretFromStdin, stripOneLineEnding} from '../../src/services/prompt.js'
 import {MASK, redactBody, redactHeaderValue, redactUrl} from '../../src/services/transport/redact.js'
 
@@ -105,6 +106,66 @@ describe('small parts', () => {
         `https://${MASK}:${MASK}@r.example/v2/?service=s&access_token=${MASK}&scope=x`,
       )
       expect(redactUrl('not a url s3cr3t')).to.equal(MASK)
+    })
+
+    it('masks the signature and credential parameters of pre-signed URLs, whatever their case', () => {
+      const url = (query: string) => `https://bucket.s3.example/o?${query}`
+      const cases: Array<[string, string]> = [
+        // S3
+        ['X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F2024&X-Amz-Signature=abc&X-Amz-Security-Token=tok&X-Amz-Expires=300', 'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=***&X-Amz-Signature=***&X-Amz-Security-Token=***&X-Amz-Expires=300'],
+        // Azure SAS
+        ['sv=2022-11-02&se=2024-01-01&sp=r&sig=Zm9v%2Bbar%3D', 'sv=2022-11-02&se=2024-01-01&sp=r&sig=***'],
+        // GCS, lower case
+        ['x-goog-algorithm=GOOG4-RSA-SHA256&x-goog-credential=sa%40p%2F2024&x-goog-signature=0a1b', 'x-goog-algorithm=GOOG4-RSA-SHA256&x-goog-credential=***&x-goog-signature=***'],
+        // CloudFront
+        ['Expires=1700000000&Policy=eyJ&Signature=abc~def&Key-Pair-Id=K2', 'Expires=1700000000&Policy=***&Signature=***&Key-Pair-Id=***'],
+        // generic
+        ['token=t&Access_Token=a&password=p&client_secret=c&api_key=k&n=100', 'token=***&Access_Token=***&password=***&client_secret=***&api_key=***&n=100'],
+      ]
+      for (const [query, masked] of cases) {
+        expect(redactUrl(url(query))).to.equal(url(masked))
+        // A Location may be relative; it is masked as text, never dropped whole.
+        expect(redactHeaderValue('Location', `/o?${query}`)).to.equal(`/o?${masked}`)
+        // In any text that quotes the URL (an error message, a body), raw or escaped.
+        expect(scrubSecrets(`failed: ${url(query)} (403)`)).to.equal(`failed: ${url(masked)} (403)`)
+      }
+
+      expect(scrubSecrets('next=https%3A%2F%2Fs3%2Fo%3FX-Amz-Signature%3Ddeadbeef%26b%3D2')).to.equal('next=https%3A%2F%2Fs3%2Fo%3FX-Amz-Signature%3D***%26b%3D2')
+      expect(scrubSecrets('{"u":"https://s3/o?a=1\\u0026sig=abc\\u0026b=2"}')).to.equal('{"u":"https://s3/o?a=1\\u0026sig=***\\u0026b=2"}')
+      expect(scrubSecrets('<a href="https://s3/o?a=1&amp;Signature=abc&amp;b=2">')).to.equal('<a href="https://s3/o?a=1&amp;Signature=***&amp;b=2">')
+      expect(scrubSecrets('proxy http://bob:pw@proxy:3128/ and ftp://anon@host/')).to.equal(`proxy http://${MASK}:${MASK}@proxy:3128/ and ftp://${MASK}@host/`)
+      // Names that merely look alike, and OCI error codes in a body, stay.
+      expect(scrubSecrets('https://r/v2/?service=s&scope=x&token_type=Bearer&code=DENIED&X-Amz-Date=20240101')).to.equal('https://r/v2/?service=s&scope=x&token_type=Bearer&code=DENIED&X-Amz-Date=20240101')
+    })
+
+    it('masks a credential that was read in every form a server echoes it: the whole Basic value, URL- and JSON-encoded', () => {
+      const password = 'sm4ll-parts "pw"/+&'
+      const pair = `unit-user:${password}`
+      rememberCredentials({password, username: 'unit-user'})
+      const basic = `Basic ${Buffer.from(pair).toString('base64')}`
+      expect(scrubSecrets(`denied for ${basic}`)).to.equal(`denied for Basic ${MASK}`)
+      expect(scrubSecrets(`x ${pair} y`)).to.equal(`x ${MASK} y`)
+      expect(scrubSecrets(`x ${encodeURIComponent(password)} ${JSON.stringify(password)} y`)).to.equal(`x ${MASK} "${MASK}" y`)
+      expect(redactHeaderValue('X-Echo', basic)).to.equal(`Basic ${MASK}`)
+      expect(redactBody(JSON.stringify({message: `got ${pair}`}), 'application/json')).to.equal(`{"message":"got ${MASK}"}`)
+      // Values only: a secret spelling a key leaves the JSON's shape alone.
+      expect(scrubValues({[password]: [password, 1, null], n: 'v'})).to.deep.equal({[password]: [MASK, 1, null], n: 'v'})
+    })
+
+    it('scrubs a 100 000-tag result and megabytes of hostile text in linear time', () => {
+      rememberCredentials({password: 'linear-time-pw', username: 'u'})
+      const tags = Array.from({length: 100_000}, (_, i) => `v1.${i}.0-build-${i * 7919}`)
+      const result = {name: 'repo', tags}
+      const started = performance.now()
+      // Nothing to mask: the very same object comes back, after one search over all its strings.
+      expect(scrubValues(result)).to.equal(result)
+      const withSecret = {name: 'repo', tags: [...tags.slice(0, 50_000), 'linear-time-pw', ...tags.slice(50_000)]}
+      expect(scrubValues(withSecret).tags[50_000]).to.equal(MASK)
+      expect(scrubSecrets(tags.join('\n'))).to.have.length(tags.join('\n').length)
+      const hostile = [`&${'password'.repeat(125_000)}`, `?${'token'.repeat(200_000)}`, '://'.repeat(300_000), '%3D%26%3F'.repeat(100_000), `&sig=${'x'.repeat(1_000_000)}`]
+      for (const text of hostile) scrubSecrets(text)
+      // Quadratic work on these would take minutes; linear work takes tens of milliseconds.
+      expect(performance.now() - started).to.be.below(5000)
     })
 
     it('masks secret fields in JSON and form bodies', () => {

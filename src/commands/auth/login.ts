@@ -8,6 +8,7 @@ import {type RegistryRef, parseRegistry} from '../../reference/registry.js'
 import {IDENTITY_TOKEN_USERNAME, type NewCredentials} from '../../services/credentials/credential-store.js'
 
 import {AuthenticationError, InputError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../services/errors.js'
+import {rememberCredentials} from '../../services/known-secrets.js'
 import {type Action, checkScope, parseRepository, verifyCredentials} from '../../services/login.js'
 import {readSecretFromStdin} from '../../services/prompt.js'
 
@@ -87,7 +88,10 @@ With --repository and --scope, login also asks the token server for pull (or pul
       const actions: Action[] = this.flags.scope === 'push' ? ['pull', 'push'] : ['pull']
       // A config we could not write back must stop us before a password is sent anywhere.
       await this.services.credentialStore().locate(ref)
-      return {actions, credentials: await this.readCredentials(ref), ref, repository}
+      const credentials = await this.readCredentials(ref)
+      // Typed, piped or prompted: from here on no output may show them, whatever echoes them.
+      rememberCredentials(credentials)
+      return {actions, credentials, ref, repository}
     })
 
     const {scope, verified} = await this.step('verify', async () => {

@@ -1,6 +1,7 @@
 import type {Tracer} from '../telemetry/tracer.js'
 
 import {CredentialHelperError} from '../errors.js'
+import {rememberCredentials} from '../known-secrets.js'
 import {emptyObject} from './config-json.js'
 import {type AuthEntry, type DockerConfigData, DockerConfigFile, authEntryWith, decodeAuth, encodeAuth, own} from './docker-config.js'
 import {CredentialHelperClient, type HelperClientOptions} from './helper-client.js'
@@ -117,6 +118,8 @@ export class CredentialStore {
       if (!found) return {location}
       const credentials: StoredCredentials =
         found.username === IDENTITY_TOKEN_USERNAME ? {identityToken: found.secret} : {password: found.secret, username: found.username}
+      // The helper client knows the Secret; the `user:secret` pair a registry may echo in base64 too.
+      rememberCredentials(credentials)
       return {credentials, location, storedKey: ref.key}
     }
 
@@ -212,5 +215,7 @@ export function credentialsFromEntry(entry: AuthEntry): StoredCredentials | unde
 
   if (typeof entry.identitytoken === 'string' && entry.identitytoken !== '') credentials.identityToken = entry.identitytoken
   if (typeof entry.registrytoken === 'string' && entry.registrytoken !== '') credentials.registryToken = entry.registrytoken
+  // Read, they are held: a registry may echo them, so every output is scrubbed of them from now on.
+  rememberCredentials(credentials)
   return Object.keys(credentials).length > 0 ? credentials : undefined
 }

@@ -3,10 +3,15 @@ import {AsyncLocalStorage} from 'node:async_hooks'
 import type {HttpExchange} from '../transport/http.js'
 import type {HelperCall, Tracer} from './tracer.js'
 
+import {scrubSecrets, scrubValues} from '../known-secrets.js'
+
 /**
  * The instruments behind --time-methods, --time-scenarios and --debug-calls. Everything goes to
  * stderr, so stdout stays the command's result; under --json each event is one JSON line with a
- * `type` field. This module is imported only when one of the flags is given.
+ * `type` field. This module is imported only when one of the flags is given. The transport hands
+ * it exchanges already masked; every line is scrubbed once more as it is written, of the secrets
+ * the run holds by then (a token learnt after its exchange was reported, a method name that
+ * quotes a URL).
  */
 
 export interface TelemetryOptions {
@@ -50,7 +55,7 @@ export class Telemetry implements Tracer {
     if (this.options.json) {
       this.emit({type: 'scenario', ...toJson(this.root.node)})
     } else {
-      for (const line of renderTree(this.root.node, 0)) this.options.write(line)
+      for (const line of renderTree(this.root.node, 0)) this.write(line)
     }
   }
 
@@ -96,7 +101,7 @@ export class Telemetry implements Tracer {
     }
 
     lines.push(`* ${exchange.bytesSent} bytes sent, ${exchange.bytesReceived} bytes received in ${exchange.durationMs.toFixed(1)} ms`, '')
-    for (const line of lines) this.options.write(line)
+    for (const line of lines) this.write(line)
   }
 
   helper(call: HelperCall): void {
@@ -106,9 +111,9 @@ export class Telemetry implements Tracer {
       return
     }
 
-    this.options.write(`* docker-credential-${call.helper} ${call.action} < ${call.input}`)
-    this.options.write(`* exit ${call.exitCode ?? call.error ?? 'signal'}, ${call.outputBytes} bytes of output in ${call.durationMs.toFixed(1)} ms`)
-    this.options.write('')
+    this.write(`* docker-credential-${call.helper} ${call.action} < ${call.input}`)
+    this.write(`* exit ${call.exitCode ?? call.error ?? 'signal'}, ${call.outputBytes} bytes of output in ${call.durationMs.toFixed(1)} ms`)
+    this.write('')
   }
 
   async method<T>(name: string, operation: () => Promise<T>): Promise<T> {
@@ -122,7 +127,7 @@ export class Telemetry implements Tracer {
     } finally {
       const ms = performance.now() - started
       if (this.options.json) this.emit({type: 'method', name, ms: round(ms), ok})
-      else this.options.write(`[method] ${name} ${ms.toFixed(1)} ms${ok ? '' : ' (failed)'}`)
+      else this.write(`[method] ${name} ${ms.toFixed(1)} ms${ok ? '' : ' (failed)'}`)
     }
   }
 
@@ -144,8 +149,13 @@ export class Telemetry implements Tracer {
     }
   }
 
+  /** One JSON event; its values scrubbed, so the line still parses whatever a secret holds. */
   private emit(event: Record<string, unknown>): void {
-    this.options.write(JSON.stringify(event))
+    this.options.write(JSON.stringify(scrubValues(event)))
+  }
+
+  private write(line: string): void {
+    this.options.write(scrubSecrets(line))
   }
 }
 

@@ -3,6 +3,7 @@ import {createHash} from 'node:crypto'
 import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
 
 import {AuthenticationError, ProtocolError} from '../errors.js'
+import {rememberCredentials, rememberSecret} from '../known-secrets.js'
 import {type Challenge, parseChallenges} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
 import {checkLiteral} from './addresses.js'
@@ -119,6 +120,9 @@ export class AuthMiddleware {
     scope: string | undefined,
     credentials: Credentials | undefined,
   ): Promise<Authorization | undefined> {
+    // Whatever their source (a plugin's provider included), credentials that may go on the wire
+    // are masked in every output from here on: a server may echo them back.
+    rememberCredentials(credentials)
     if (challenge.scheme === 'basic') {
       if (!credentials?.username || credentials.password === undefined) return undefined
       return {header: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64')}`, scheme: 'basic'}
@@ -136,6 +140,7 @@ export class AuthMiddleware {
 
   /** A Bearer token for `scope`, from the cache or the realm. */
   async token(challenge: Challenge, ref: RegistryRef, scope: string | undefined, credentials: Credentials | undefined): Promise<TokenGrant> {
+    rememberCredentials(credentials)
     const realm = realmOf(challenge)
     checkRealm(realm, ref, this.schemeOf(ref))
     const service = challenge.params.service
@@ -214,6 +219,7 @@ export class AuthMiddleware {
 
   /** OAuth2 refresh-token grant (distribution's oauth spec), for Docker's identity tokens. */
   async refreshGrant(realm: URL, service: string | undefined, scope: string | undefined, refreshToken: string, guard?: AddressGuard): Promise<TokenGrant> {
+    rememberSecret(refreshToken)
     const form = new URLSearchParams({client_id: CLIENT_ID, grant_type: 'refresh_token', refresh_token: refreshToken})
     if (service) form.set('service', service)
     if (scope) form.set('scope', scope)
@@ -276,13 +282,8 @@ function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: b
   }
 
   if (response.status !== 200) throw new ProtocolError(`the token server ${url.host} answered HTTP ${response.status}`)
-  let body: unknown
-  try {
-    body = JSON.parse(response.body.toString('utf8'))
-  } catch {
-    throw new ProtocolError(`the token server ${url.host} answered with something that is not JSON`)
-  }
-
+  const body = rememberGrantSecrets(response.body)
+  if (body === undefined) throw new ProtocolError(`the token server ${url.host} answered with something that is not JSON`)
   const fields = (body ?? {}) as {access_token?: unknown; expires_in?: unknown; refresh_token?: unknown; token?: unknown}
   // The spec says both must be equal when both are present; OAuth2 servers send only access_token.
   const token = typeof fields.access_token === 'string' && fields.access_token ? fields.access_token : fields.token
@@ -297,4 +298,26 @@ function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: b
     refreshToken: typeof fields.refresh_token === 'string' && fields.refresh_token ? fields.refresh_token : undefined,
     token,
   }
+}
+
+/**
+ * The tokens of a token server's answer, learnt as secrets (every output masks them from now on);
+ * the parsed JSON, or undefined when the body is not JSON. The transport calls it too, before it
+ * reports the exchange: the answer's own headers may echo them.
+ */
+export function rememberGrantSecrets(body: Buffer): unknown {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body.toString('utf8'))
+  } catch {
+    return undefined
+  }
+
+  const fields = (parsed ?? {}) as Record<string, unknown>
+  for (const name of ['access_token', 'token', 'refresh_token']) {
+    const value = fields[name]
+    if (typeof value === 'string') rememberSecret(value)
+  }
+
+  return parsed
 }

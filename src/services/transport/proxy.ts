@@ -5,6 +5,7 @@ import type {Duplex} from 'node:stream'
 
 import {InputError, NetworkError} from '../errors.js'
 import {bareHost} from './addresses.js'
+import {rememberCredentials, rememberSecret} from '../known-secrets.js'
 import {redactUrl} from './redact.js'
 
 /**
@@ -79,6 +80,13 @@ function parseProxyUrl(name: string, value: string): URL {
   }
 
   if (!url.hostname) throw new InputError(`${name} is not a valid proxy URL: it names no host`)
+  // The proxy password as the URL spells it and as it goes out (Basic, decoded): a proxy or a
+  // registry behind it may echo either back.
+  if (url.password) {
+    rememberSecret(url.password)
+    rememberCredentials({password: safeDecode(url.password), username: safeDecode(url.username)})
+  }
+
   return url
 }
 
@@ -335,5 +343,14 @@ export class ProxyAgents {
       pair.http.destroy()
       pair.https.destroy()
     }
+  }
+}
+
+/** decodeURIComponent that keeps a malformed escape (`%zz`) as written rather than throwing. */
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
   }
 }

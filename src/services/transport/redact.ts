@@ -1,32 +1,32 @@
+import {MASK, isSecretName, scrubSecrets} from '../known-secrets.js'
+
 /**
  * Masks secrets in what telemetry shows of an HTTP exchange. Applied once, in the transport, so no
- * command or renderer ever holds an unmasked header, URL or body.
+ * command or renderer ever holds an unmasked header, URL or body: what is a secret by its place
+ * (Authorization, a token field, a signature parameter) is masked here, and what a server echoes
+ * anywhere else (a header, an error body) is scrubbed of every secret the run holds.
  */
 
-export const MASK = '***'
+export {MASK} from '../known-secrets.js'
 
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization'])
 const COOKIE_HEADERS = new Set(['cookie', 'set-cookie'])
-/** Names whose values are secrets, in JSON bodies, form bodies and query strings alike. */
-const SECRET_FIELDS = new Set([
-  'access_token',
-  'client_secret',
-  'id_token',
-  'identitytoken',
-  'password',
-  'refresh_token',
-  'registrytoken',
-  'secret',
-  'token',
-])
+/** Headers that hold a URL: a redirect to a pre-signed URL carries its signature in the query. */
+const URL_HEADERS = new Set(['location', 'content-location'])
 
 /** `Basic dXNlcjpwYXNz` → `Basic ***`: the scheme word helps debugging, the value never appears. */
 export function redactHeaderValue(name: string, value: string): string {
   const lower = name.toLowerCase()
   if (COOKIE_HEADERS.has(lower)) return MASK
-  if (!SECRET_HEADERS.has(lower)) return value
+  if (URL_HEADERS.has(lower)) return redactLocation(value)
+  if (!SECRET_HEADERS.has(lower)) return scrubSecrets(value)
   const scheme = /^([A-Za-z][A-Za-z0-9-]*)\s+\S/.exec(value)
   return scheme ? `${scheme[1]} ${MASK}` : MASK
+}
+
+/** A Location, absolute or relative (`/v2/…?sig=…`): its secret parameters masked, never the whole. */
+function redactLocation(value: string): string {
+  return URL.canParse(value) ? redactUrl(value) : scrubSecrets(value)
 }
 
 export function redactHeaders<T extends string | string[]>(headers: Record<string, T>): Record<string, T> {
@@ -50,19 +50,19 @@ export function redactUrl(url: string): string {
   if (parsed.username) parsed.username = MASK
   if (parsed.password) parsed.password = MASK
   for (const name of [...parsed.searchParams.keys()]) {
-    if (isSecretField(name)) parsed.searchParams.set(name, MASK)
+    if (isSecretName(name)) parsed.searchParams.set(name, MASK)
   }
 
-  // URLSearchParams re-encodes the mask; keep it readable.
-  return parsed.toString().replaceAll(encodeURIComponent(MASK), MASK)
+  // URLSearchParams re-encodes the mask; keep it readable. A known secret may stand in the path.
+  return scrubSecrets(parsed.toString().replaceAll(encodeURIComponent(MASK), MASK))
 }
 
-/** Masks secret fields of a JSON or form body; other text is returned as is. */
+/** Masks secret fields of a JSON or form body, and known secrets anywhere in it. */
 export function redactBody(body: string, contentType: string | undefined): string {
   const type = (contentType ?? '').toLowerCase()
   if (type.includes('json') || /^\s*[[{]/.test(body)) {
     try {
-      return JSON.stringify(redactJson(JSON.parse(body)))
+      return scrubSecrets(JSON.stringify(redactJson(JSON.parse(body))))
     } catch {
       if (type.includes('json')) return `<${Buffer.byteLength(body)} bytes of invalid JSON>`
     }
@@ -70,11 +70,11 @@ export function redactBody(body: string, contentType: string | undefined): strin
 
   if (type.includes('x-www-form-urlencoded')) {
     const form = new URLSearchParams(body)
-    for (const name of [...form.keys()]) if (isSecretField(name)) form.set(name, MASK)
-    return form.toString().replaceAll(encodeURIComponent(MASK), MASK)
+    for (const name of [...form.keys()]) if (isSecretName(name)) form.set(name, MASK)
+    return scrubSecrets(form.toString().replaceAll(encodeURIComponent(MASK), MASK))
   }
 
-  return body
+  return scrubSecrets(body)
 }
 
 const MAX_SHOWN_BODY = 2048
@@ -93,14 +93,9 @@ function redactJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map((item) => redactJson(item))
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([name, inner]) => [name, isSecretField(name) && typeof inner === 'string' ? MASK : redactJson(inner)]),
+      Object.entries(value).map(([name, inner]) => [name, isSecretName(name) && typeof inner === 'string' ? MASK : redactJson(inner)]),
     )
   }
 
   return value
-}
-
-function isSecretField(name: string): boolean {
-  const lower = name.toLowerCase()
-  return SECRET_FIELDS.has(lower) || lower.endsWith('_token') || lower.endsWith('token') || lower.includes('password') || lower.includes('secret')
 }

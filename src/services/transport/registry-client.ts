@@ -14,13 +14,14 @@ import {InputError, NetworkError, ProtocolError, RegshapeError, describeError} f
 import {isIP} from 'node:net'
 
 import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
-import {AuthMiddleware, type CredentialsProvider} from './auth.js'
+import {AuthMiddleware, type CredentialsProvider, rememberGrantSecrets} from './auth.js'
 import {CertsDirectories} from './certs-d.js'
 import {ResponseBody, collect, discard, isReplayable, isStreamBody, readCapped} from './body.js'
 import type {Challenge} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
 import type {AddressGuard, HttpExchange, HttpMethod, HttpRequest, HttpResponse, RequestBody} from './http.js'
 import {ProxyAgents, type ProxySettings, forwardRefusal, proxyFor} from './proxy.js'
+import {scrubSecrets} from '../known-secrets.js'
 import {describeBody, redactHeaders, redactUrl} from './redact.js'
 import {DEFAULT_RETRY_POLICY, type RetryPolicy, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from './retry.js'
 
@@ -535,11 +536,14 @@ export class RegistryClient {
       if (!tracer) return
       const requestType = Object.entries(requestHeaders).find(([name]) => name.toLowerCase() === 'content-type')?.[1]
       const {response} = outcome
+      // A token server's answer is shown before the auth layer reads it: its tokens are learnt
+      // first, so headers of the same answer that echo them are masked too.
+      if (request.operation === 'token' && response && response.status === 200) rememberGrantSecrets(response.captured)
       tracer.http({
         bytesReceived: outcome.bytesReceived,
         bytesSent,
         durationMs: performance.now() - started,
-        error: outcome.error,
+        error: outcome.error === undefined ? undefined : scrubSecrets(outcome.error),
         method: request.method,
         operation: request.operation,
         requestBody:
@@ -553,7 +557,8 @@ export class RegistryClient {
         responseHeaders: redactHeaders(response?.headers ?? {}),
         retry,
         status: response?.status,
-        statusText: response?.statusText,
+        // A reason phrase is the server's own text too: it may echo what it was sent.
+        statusText: response && scrubSecrets(response.statusText),
         url: redactUrl(request.url),
       })
     }

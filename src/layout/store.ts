@@ -9,7 +9,8 @@ import type {BlobDownload, BlobInfo, FetchedManifest, ManifestDescriptor} from '
 import {DigestMismatchError, DigestVerifier, Digester, digestOf} from '../content/digest.js'
 import {type Descriptor, ManifestError, parseManifest} from '../content/manifest.js'
 import {MediaType} from '../content/media-types.js'
-import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
+import {terminalSafe} from '../output.js'
+import {type DigestAlgorithm, isTag, parseDigest} from '../reference/image.js'
 import {RegshapeError} from '../services/errors.js'
 import {type HeldLock, LockError, acquireLock} from '../services/lock.js'
 import {LayoutError, layoutMessages as messages} from './errors.js'
@@ -460,6 +461,18 @@ export class OciLayout {
     const info = await stat(this.blobPath(digest)).catch(() => undefined)
     return info?.isFile() ? info.size : undefined
   }
+}
+
+/**
+ * An index.json entry's ref.name where it is to become a tag (of a registry, or of another
+ * layout): undefined without one, an error when it is not a valid tag. The image spec allows
+ * more in a ref.name (`/`, `:`, `@`, `+`), and a layout may hold anything at all; a name such as
+ * `../../other/manifests/v1` or `v9?x=1` would otherwise change the request's path.
+ */
+export function refNameAsTag(entry: Descriptor, path: string): string | undefined {
+  const name = entry.annotations?.[REF_NAME]
+  if (name === undefined || isTag(name)) return name
+  throw new LayoutError(terminalSafe(messages.refNameNotTag(name, entry.digest, path)))
 }
 
 export function emptyIndex(): IndexJson {

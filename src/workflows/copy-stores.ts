@@ -8,7 +8,7 @@ import type {Repository} from '../registry/repository.js'
 import type {BlobOutcome, DestinationStore, SourceStore} from './copy.js'
 
 import {LayoutError} from '../layout/errors.js'
-import {OciLayout, REF_NAME} from '../layout/store.js'
+import {OciLayout, REF_NAME, refNameAsTag} from '../layout/store.js'
 
 /**
  * The two back ends of a copy (design.md: "one store interface, two back ends"): a registry
@@ -67,13 +67,13 @@ export function registryDestination(
 export async function layoutSource(path: string, reference: {digest?: string; tag?: string}): Promise<SourceStore & {reference: string}> {
   const layout = await OciLayout.open(path)
   const display = `oci:${path}`
-  // Without a tag or digest, the layout's only entry (skopeo's rule); its ref.name becomes DST's tag.
+  // Without a tag or digest, the layout's only entry (skopeo's rule); its ref.name becomes DST's
+  // tag when DST names none, and is checked then (a copy that names DST's tag never uses it).
   const entry = reference.digest === undefined && reference.tag === undefined ? await layout.resolve() : undefined
-  const tag = reference.tag ?? entry?.annotations?.[REF_NAME]
   return {
     display,
     reference: reference.digest ?? reference.tag ?? (entry as Descriptor).digest,
-    tag: async () => tag,
+    tag: async () => reference.tag ?? (entry && refNameAsTag(entry, path)),
     getManifest: (ref) => layout.getManifest(ref),
     getBlob: (digest, size) => layout.getBlob(digest, size),
     async referrers(digest) {

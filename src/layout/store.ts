@@ -1,5 +1,5 @@
-import {createReadStream, createWriteStream} from 'node:fs'
-import {mkdir, readFile, rename, rm, stat, unlink} from 'node:fs/promises'
+import {createWriteStream, constants as fsConstants} from 'node:fs'
+import {type FileHandle, mkdir, open, rename, rm, stat, unlink} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
@@ -12,6 +12,7 @@ import {MediaType} from '../content/media-types.js'
 import {terminalSafe} from '../output.js'
 import {type DigestAlgorithm, isTag, parseDigest} from '../reference/image.js'
 import {RegshapeError} from '../services/errors.js'
+import {FileTooLargeError, NotRegularFileError, readRegularFile} from '../services/files.js'
 import {type HeldLock, LockError, acquireLock} from '../services/lock.js'
 import {LayoutError, layoutMessages as messages} from './errors.js'
 import {removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
@@ -32,8 +33,10 @@ import {removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
 
 export const REF_NAME = 'org.opencontainers.image.ref.name'
 export const LAYOUT_VERSION = '1.0.0'
-/** JSON documents (manifests, configs, index.json) are read whole; this bounds them (distribution's manifest limit). */
+/** JSON blobs (manifests, configs) are read whole; this bounds them (distribution's manifest limit). */
 export const JSON_MAX_BYTES = 4 * 1024 * 1024
+/** index.json, oci-layout and the staging file are read whole too: index.json lists every tag and referrer, so more room. */
+export const METADATA_MAX_BYTES = 16 * 1024 * 1024
 
 export interface IndexJson {
   annotations?: Record<string, string>
@@ -90,11 +93,12 @@ export class OciLayout {
     const layout = new OciLayout(path)
     let text: string
     try {
-      text = await readFile(layout.file('oci-layout'), 'utf8')
+      text = (await readLayoutFile(layout.file('oci-layout'))).toString('utf8')
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ENOENT' || code === 'ENOTDIR') throw new LayoutError(messages.notLayout(path))
-      throw new LayoutError(messages.badMarker(path, `cannot be read: ${code ?? (error as Error).message}`))
+      const why = unreadable(error)
+      throw new LayoutError(messages.badMarker(path, why.startsWith('it ') ? why.slice(3) : `cannot be read: ${why}`))
     }
 
     let marker: unknown
@@ -137,8 +141,22 @@ export class OciLayout {
   async getBlob(digest: string, expectedSize?: number): Promise<BlobDownload> {
     const {size} = await this.headBlob(digest)
     if (expectedSize !== undefined && size !== expectedSize) throw new LayoutError(messages.sizeMismatch(digest, expectedSize, size))
+    // Opened without waiting, and looked at again once open: a FIFO put there since the stat
+    // would otherwise hold the read (and a thread of libuv's pool) until a writer came.
+    let handle: FileHandle
+    try {
+      handle = await open(this.blobPath(digest), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY)
+    } catch (error) {
+      throw new LayoutError(`cannot read blob ${digest}: ${unreadable(error)}`)
+    }
+
+    if (!(await handle.stat()).isFile()) {
+      await handle.close()
+      throw new LayoutError(messages.blobNotFound(digest, this.path))
+    }
+
     const verifier = new DigestVerifier(digest, size)
-    const file = createReadStream(this.blobPath(digest))
+    const file = handle.createReadStream()
     file.once('error', (error) => verifier.destroy(new LayoutError(`cannot read blob ${digest}: ${(error as NodeJS.ErrnoException).code ?? error.message}`)))
     verifier.once('close', () => {
       if (!file.readableEnded) file.destroy()
@@ -152,7 +170,14 @@ export class OciLayout {
     const size = await this.blobSize(digest)
     if (size === undefined) throw new LayoutError(messages.blobMissing(digest, by))
     if (size > JSON_MAX_BYTES) throw new LayoutError(messages.tooLarge(digest, JSON_MAX_BYTES))
-    const bytes = await readFile(this.blobPath(digest))
+    let bytes: Buffer
+    try {
+      bytes = (await readRegularFile(this.blobPath(digest), JSON_MAX_BYTES)).bytes
+    } catch (error) {
+      if (error instanceof FileTooLargeError) throw new LayoutError(messages.tooLarge(digest, JSON_MAX_BYTES))
+      throw new LayoutError(`cannot read blob ${digest}: ${unreadable(error)}`)
+    }
+
     const actual = digestOf(bytes, parseDigest(digest).algorithm)
     if (actual !== digest) throw new LayoutError(messages.mismatch(digest, actual))
     return bytes
@@ -217,21 +242,18 @@ export class OciLayout {
   // ---- index.json and manifests ----
 
   async readIndex(): Promise<IndexJson> {
-    let bytes: Buffer
-    try {
-      bytes = await readFile(this.file('index.json'))
-    } catch (error) {
-      throw new LayoutError(messages.badIndex(this.path, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is missing' : String((error as NodeJS.ErrnoException).code)))
-    }
-
-    return parseIndexJson(bytes, this.path)
+    return parseIndexJson(await this.readIndexBytes(), this.path)
   }
 
   /** index.json's bytes as they are on disk (for `layout show`), checked to be an index. */
   async readIndexBytes(): Promise<Buffer> {
-    const bytes = await readFile(this.file('index.json')).catch(() => {
-      throw new LayoutError(messages.badIndex(this.path, 'it is missing'))
-    })
+    let bytes: Buffer
+    try {
+      bytes = await readLayoutFile(this.file('index.json'))
+    } catch (error) {
+      throw new LayoutError(messages.badIndex(this.path, unreadable(error)))
+    }
+
     parseIndexJson(bytes, this.path)
     return bytes
   }
@@ -380,7 +402,7 @@ export class OciLayout {
       if (!(await this.hasBlob(entry.digest)) || (await this.blobSize(entry.digest))! > JSON_MAX_BYTES) return
       let manifest
       try {
-        manifest = parseManifest(await readFile(this.blobPath(entry.digest)), entry.mediaType)
+        manifest = parseManifest((await readRegularFile(this.blobPath(entry.digest), JSON_MAX_BYTES)).bytes, entry.mediaType)
       } catch {
         return
       }
@@ -473,6 +495,19 @@ export function refNameAsTag(entry: Descriptor, path: string): string | undefine
   const name = entry.annotations?.[REF_NAME]
   if (name === undefined || isTag(name)) return name
   throw new LayoutError(terminalSafe(messages.refNameNotTag(name, entry.digest, path)))
+}
+
+/** A metadata file of a layout (oci-layout, index.json, the staging file): a regular file only, capped, never waited on. */
+export async function readLayoutFile(path: string): Promise<Buffer> {
+  return (await readRegularFile(path, METADATA_MAX_BYTES)).bytes
+}
+
+/** Why a layout file could not be read, for a message: `it is missing`, `it is a FIFO, not a regular file`, `EACCES`... */
+export function unreadable(error: unknown): string {
+  if (error instanceof NotRegularFileError) return `it is ${error.kind}, not a regular file`
+  if (error instanceof FileTooLargeError) return `it is larger than ${error.limit / 1024 / 1024} MiB`
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'ENOENT' ? 'it is missing' : (code ?? (error as Error).message)
 }
 
 export function emptyIndex(): IndexJson {

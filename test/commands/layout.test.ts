@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {createHash, randomBytes} from 'node:crypto'
 import {spawn} from 'node:child_process'
-import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
@@ -435,6 +435,37 @@ describe('layout: bad input', function () {
     const fifo = join(work, 'layer.fifo')
     expect((await run('mkfifo', [fifo])).code).to.equal(0)
     expectOneError(await runCli(['layout', 'add', 'layer', '-p', dir, '-f', fifo]), /layer\.fifo is not a regular file/)
+  })
+
+  it('index.json, oci-layout or the staging file as a FIFO or a link to /dev/zero: one Error line at once, never a hang or a read without end', async () => {
+    const escape = (text: string) => text.replaceAll(/[.?*+^$()[\]{}|\\]/g, '\\$&')
+    const files = {
+      'oci-layout': (dir: string, kind: string) => `${dir} is not an OCI Image Layout (oci-layout is ${kind}, not a regular file)`,
+      'index.json': (dir: string, kind: string) => `index.json at ${dir} is not a valid OCI Image Index: it is ${kind}, not a regular file`,
+      '.regshape-stage.json': (dir: string, kind: string) => `the staging file ${dir}/.regshape-stage.json is not usable: it is ${kind}, not a regular file`,
+    }
+    for (const [file, message] of Object.entries(files)) {
+      for (const kind of ['a FIFO', 'a character device'] as const) {
+        const dir = join(work, `special-${file}-${kind.replaceAll(' ', '-')}`)
+        await ok(['layout', 'init', '-p', dir])
+        rmSync(join(dir, file))
+        if (kind === 'a FIFO') expect((await run('mkfifo', [join(dir, file)])).code).to.equal(0)
+        else symlinkSync('/dev/zero', join(dir, file))
+        const commands =
+          file === '.regshape-stage.json'
+            ? [
+                ['layout', 'status', '-p', dir],
+                ['layout', 'generate', 'config', '-p', dir],
+              ]
+            : [
+                ['layout', 'show', '-p', dir],
+                ['layout', 'push', '-p', dir, '-d', '127.0.0.1:9/x/y', '--dry-run'],
+                ['copy', `oci:${dir}`, `oci:${join(work, 'never')}`],
+              ]
+        // Without a writer, reading a FIFO waits forever: the CLI must answer well within the timeout.
+        for (const args of commands) expectOneError(await runCli(args, {timeoutMs: 15_000}), new RegExp(`^Error: ${escape(message(dir, kind))}\\n$`))
+      }
+    }
   })
 
   it('a truncated gzip layer, whose fault shows only at its end, leaves no blob behind either', async () => {

@@ -3,6 +3,9 @@ import {RegshapeError} from '../services/errors.js'
 /** An OCI image layout that is not one, lacks a blob, holds a blob whose bytes are wrong, or cannot be written. Exit 1. */
 export class LayoutError extends RegshapeError {}
 
+/** The path holds no `oci-layout` marker at all (as against one that cannot be read or names another version). */
+export class NotLayoutError extends LayoutError {}
+
 /** Every message of the layout back end, in one place; upstream's wording where cli-layout.md gives it. */
 export const layoutMessages = {
   alreadyLayout: (path: string) => `${path} is already an OCI Image Layout`,

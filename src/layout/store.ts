@@ -1,5 +1,5 @@
 import {createWriteStream, constants as fsConstants} from 'node:fs'
-import {type FileHandle, mkdir, open, rename, rm, stat, unlink} from 'node:fs/promises'
+import {type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
@@ -14,7 +14,7 @@ import {type DigestAlgorithm, isTag, parseDigest} from '../reference/image.js'
 import {RegshapeError} from '../services/errors.js'
 import {FileTooLargeError, NotRegularFileError, readRegularFile} from '../services/files.js'
 import {type HeldLock, LockError, acquireLock} from '../services/lock.js'
-import {LayoutError, layoutMessages as messages} from './errors.js'
+import {LayoutError, NotLayoutError, layoutMessages as messages} from './errors.js'
 import {removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
 
 /**
@@ -69,23 +69,65 @@ export class OciLayout {
     this.directory = resolve(path)
   }
 
-  /** A new, empty layout; refused where one already is. */
+  /**
+   * A new, empty layout; refused where one already is. Only the directory is made before the
+   * lock is taken: whatever else appears in it is made under the lock, so another process that
+   * finds the lock there knows to wait for it (see openIfAny).
+   */
   static async init(path: string): Promise<OciLayout> {
     const layout = new OciLayout(path)
     if (await exists(layout.file('oci-layout'))) throw new LayoutError(messages.alreadyLayout(path))
-    try {
-      await mkdir(join(layout.directory, 'blobs', 'sha256'), {recursive: true})
-    } catch (error) {
-      throw new LayoutError(messages.cannotWrite(path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
-    }
-
+    await layout.makeDirectory()
     await layout.writing(async () => {
       if (await exists(layout.file('oci-layout'))) throw new LayoutError(messages.alreadyLayout(path))
-      await writeFileAtomic(layout.file('index.json'), serialise(emptyIndex()))
-      // Last: a directory with the marker is a layout, so it must be whole when the marker appears.
-      await writeFileAtomic(layout.file('oci-layout'), serialise({imageLayoutVersion: LAYOUT_VERSION}))
+      await layout.populate()
     })
     return layout
+  }
+
+  /**
+   * The layout at `path`, or undefined where there is nothing or an empty directory (a layout to
+   * create: openOrInit). A directory holding only a lock is one another process is creating a
+   * layout in (or writing): its lock is waited for, and the directory looked at again.
+   */
+  static async openIfAny(path: string): Promise<OciLayout | undefined> {
+    let notLayout: NotLayoutError
+    try {
+      return await OciLayout.open(path)
+    } catch (error) {
+      if (!(error instanceof NotLayoutError)) throw error
+      notLayout = error
+    }
+
+    const entries = await readdir(path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : undefined))
+    if (entries === undefined) throw notLayout
+    if (entries.length === 0) return undefined
+    if (!entries.some((name) => isLockEntry(name))) throw notLayout
+    const layout = new OciLayout(path)
+    return layout.writing(async () => {
+      if (await exists(layout.file('oci-layout'))) return OciLayout.open(path)
+      if ((await readdir(layout.directory)).some((name) => !isLockEntry(name))) throw notLayout
+      return undefined
+    })
+  }
+
+  /**
+   * The layout at `path`, created there if there is nothing or an empty directory (a copy's
+   * destination, as skopeo creates one). The look and the creation happen under the layout's
+   * lock: of several processes copying into one new directory at once, one creates the layout
+   * and the others open it.
+   */
+  static async openOrInit(path: string): Promise<OciLayout> {
+    const existing = await OciLayout.openIfAny(path)
+    if (existing) return existing
+    const layout = new OciLayout(path)
+    await layout.makeDirectory()
+    return layout.writing(async () => {
+      if (await exists(layout.file('oci-layout'))) return OciLayout.open(path)
+      if ((await readdir(layout.directory)).some((name) => !isLockEntry(name))) throw new NotLayoutError(messages.notLayout(path))
+      await layout.populate()
+      return layout
+    })
   }
 
   /** An existing layout: its `oci-layout` marker must be there and name version 1.x. */
@@ -96,7 +138,7 @@ export class OciLayout {
       text = (await readLayoutFile(layout.file('oci-layout'))).toString('utf8')
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || code === 'ENOTDIR') throw new LayoutError(messages.notLayout(path))
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotLayoutError(messages.notLayout(path))
       const why = unreadable(error)
       throw new LayoutError(messages.badMarker(path, why.startsWith('it ') ? why.slice(3) : `cannot be read: ${why}`))
     }
@@ -120,6 +162,26 @@ export class OciLayout {
   blobPath(digest: string): string {
     const {algorithm, hex} = parseDigest(digest)
     return join(this.directory, 'blobs', algorithm, hex)
+  }
+
+  private async makeDirectory(): Promise<void> {
+    try {
+      await mkdir(this.directory, {recursive: true})
+    } catch (error) {
+      throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
+    }
+  }
+
+  /** What a new layout holds, the caller holding the lock; the marker last, so a directory with one is whole. */
+  private async populate(): Promise<void> {
+    try {
+      await mkdir(join(this.directory, 'blobs', 'sha256'), {recursive: true})
+    } catch (error) {
+      throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
+    }
+
+    await this.write(this.file('index.json'), serialise(emptyIndex()))
+    await this.write(this.file('oci-layout'), serialise({imageLayoutVersion: LAYOUT_VERSION}))
   }
 
   // ---- blobs ----
@@ -543,6 +605,11 @@ function mediaTypeOf(bytes: Buffer): string {
 
 function isDigest(reference: string): boolean {
   return reference.includes(':')
+}
+
+/** The layout's lock (index.json.lock) and the directories a contender builds it in beside it (src/services/lock.ts). */
+function isLockEntry(name: string): boolean {
+  return name === 'index.json.lock' || /^index\.json\.lock\.\d+\.[0-9a-f]{8}\.new$/.test(name)
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -516,6 +516,40 @@ describe('layout: two processes writing one layout', function () {
       rmSync(work, {force: true, recursive: true})
     }
   })
+  it('copies by several processes at once into one new oci: directory all succeed: one creates the layout, the others wait for its lock and open it', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'regshape-layout-create-race-'))
+    try {
+      const source = join(work, 'src')
+      await ok(['layout', 'init', '-p', source])
+      await ok(['layout', 'add', 'layer', '-p', source, '-f', await makeTar(work, 'l.tar', {'f.txt': 'one layer\n'})])
+      await ok(['layout', 'generate', 'config', '-p', source])
+      await ok(['layout', 'generate', 'manifest', '-p', source, '--ref-name', 'v1'])
+      const tags = ['a', 'b', 'c', 'd']
+      // Several rounds, each into a directory that does not exist yet, one into an empty one.
+      for (let round = 0; round < 4; round++) {
+        const target = join(work, `new-${round}`)
+        if (round === 3) mkdirSync(target)
+        const results = await Promise.all(tags.map((tag) => runCli(['copy', `oci:${source}:v1`, `oci:${target}:${tag}`])))
+        for (const result of results) {
+          expect(result.code, `round ${round}: ${result.stderr}`).to.equal(0)
+          expectNoStackTrace(result)
+        }
+
+        expect(indexOf(target).manifests.map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']).sort(), `round ${round}`).to.deep.equal(tags)
+        expect(JSON.parse(readFileSync(join(target, 'oci-layout'), 'utf8'))).to.deep.equal({imageLayoutVersion: '1.0.0'})
+        expect(existsSync(join(target, 'index.json.lock'))).to.equal(false)
+      }
+
+      // A directory that holds something else is still refused, and left as it was.
+      const other = join(work, 'other')
+      mkdirSync(other)
+      writeFileSync(join(other, 'notes.txt'), 'mine\n')
+      expectOneError(await runCli(['copy', `oci:${source}:v1`, `oci:${other}`]), new RegExp(`^Error: ${other} is not an OCI Image Layout \\(missing oci-layout file\\)\\n$`))
+      expect(readdirSync(other)).to.deep.equal(['notes.txt'])
+    } finally {
+      rmSync(work, {force: true, recursive: true})
+    }
+  })
 })
 
 describe('layout: prompts on a terminal, defaults elsewhere', function () {

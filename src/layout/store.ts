@@ -1,5 +1,5 @@
-import {createWriteStream, constants as fsConstants} from 'node:fs'
-import {type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink} from 'node:fs/promises'
+import {constants as fsConstants} from 'node:fs'
+import {type FileHandle, open, readdir, rename, rm, stat, unlink} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
@@ -12,10 +12,10 @@ import {MediaType} from '../content/media-types.js'
 import {terminalSafe} from '../output.js'
 import {type DigestAlgorithm, isTag, parseDigest} from '../reference/image.js'
 import {RegshapeError} from '../services/errors.js'
-import {FileTooLargeError, NotRegularFileError, readRegularFile} from '../services/files.js'
+import {FileTooLargeError, NotRegularFileError, makeDirectoryDurably, readRegularFile, syncDirectory} from '../services/files.js'
 import {type HeldLock, LockError, acquireLock} from '../services/lock.js'
 import {LayoutError, NotLayoutError, layoutMessages as messages} from './errors.js'
-import {removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
+import {flushingWriter, removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
 
 /**
  * An OCI image layout on disk (image-spec image-layout.md: `oci-layout`, `index.json`,
@@ -166,7 +166,7 @@ export class OciLayout {
 
   private async makeDirectory(): Promise<void> {
     try {
-      await mkdir(this.directory, {recursive: true})
+      await makeDirectoryDurably(this.directory)
     } catch (error) {
       throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
     }
@@ -175,7 +175,7 @@ export class OciLayout {
   /** What a new layout holds, the caller holding the lock; the marker last, so a directory with one is whole. */
   private async populate(): Promise<void> {
     try {
-      await mkdir(join(this.directory, 'blobs', 'sha256'), {recursive: true})
+      await makeDirectoryDurably(join(this.directory, 'blobs', 'sha256'))
     } catch (error) {
       throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
     }
@@ -267,17 +267,28 @@ export class OciLayout {
 
     const algorithm = expected.digest ? parseDigest(expected.digest).algorithm : (expected.algorithm ?? 'sha256')
     const directory = join(this.directory, 'blobs', algorithm)
-    await mkdir(directory, {recursive: true})
     const digester = expected.digest ? new DigestVerifier(expected.digest, expected.size) : new Digester(algorithm)
     const temporary = temporaryBeside(join(directory, 'blob'))
     const stopWatching = removeOnSignal(temporary)
     try {
-      await pipeline(source, digester, createWriteStream(temporary, {flags: 'wx', mode: 0o644}))
+      await makeDirectoryDurably(directory)
+      // Through a handle of our own, so the bytes are flushed before the rename gives them their
+      // name: after a crash, a blob under a digest's name must not be a truncated one (skopeo
+      // flushes too), and the directory after it, so the name itself is not lost.
+      const handle = await open(temporary, 'wx', 0o644)
+      try {
+        await pipeline(source, digester, flushingWriter(handle))
+      } finally {
+        await handle.close()
+      }
+
       await expected.gate
       const digest = digester.digest as string
       await rename(temporary, this.blobPath(digest))
+      await syncDirectory(directory)
       return {digest, size: digester.size}
     } catch (error) {
+      source.destroy()
       await rm(temporary, {force: true})
       if (error instanceof DigestMismatchError) throw new LayoutError(`blob ${expected.digest}: ${error.message}; not written`, {cause: error})
       if (error instanceof RegshapeError) throw error
@@ -292,7 +303,7 @@ export class OciLayout {
     const digest = digestOf(bytes)
     if (await this.hasBlob(digest, bytes.length)) return {digest, size: bytes.length}
     try {
-      await mkdir(join(this.directory, 'blobs', 'sha256'), {recursive: true})
+      await makeDirectoryDurably(join(this.directory, 'blobs', 'sha256'))
       await writeFileAtomic(this.blobPath(digest), bytes)
     } catch (error) {
       throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message), {cause: error})

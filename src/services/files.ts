@@ -1,7 +1,10 @@
 import {type BigIntStats, constants as fsConstants, type Stats} from 'node:fs'
-import {type FileHandle, open, stat} from 'node:fs/promises'
+import {type FileHandle, mkdir, open, stat} from 'node:fs/promises'
+import {dirname} from 'node:path'
 
 /**
+ * Files read and written with care.
+ *
  * Reading a file that someone else may have put there (config.json, a layout's index.json,
  * oci-layout or staging file) without trusting what it is: only a regular file is read, never more
  * than a limit, and nothing can make the read wait. A FIFO would block the open (and a thread of
@@ -78,4 +81,45 @@ async function readCapped(handle: FileHandle, path: string, maxBytes: number): P
   }
 
   return Buffer.concat(chunks, length)
+}
+
+/**
+ * Flushes a directory's entries to disk: after a rename into it (or a file or directory made in
+ * it), so that a crash cannot lose the new name, or, for a file renamed over another, keep the old
+ * one under a name whose content was already replaced. Nothing is done where a directory cannot
+ * be opened (Windows, no read permission) or its file system cannot flush one (EINVAL).
+ */
+export async function syncDirectory(directory: string): Promise<void> {
+  if (process.platform === 'win32') return
+  let handle: FileHandle
+  try {
+    handle = await open(directory, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY)
+  } catch (error) {
+    // A directory one may write in but not read (mode -wx): the rename is done, it cannot be flushed.
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM') return
+    throw error
+  }
+
+  try {
+    await handle.sync()
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'EINVAL' && code !== 'ENOTSUP') throw error
+  } finally {
+    await handle.close()
+  }
+}
+
+/** mkdir -p, then a flush of each directory that gained an entry, so the new directories survive a crash. */
+export async function makeDirectoryDurably(path: string): Promise<void> {
+  const first = await mkdir(path, {recursive: true})
+  if (first === undefined) return
+  const gained: string[] = []
+  for (let made = path; ; made = dirname(made)) {
+    gained.push(dirname(made))
+    if (made === first) break
+  }
+
+  for (const directory of gained.reverse()) await syncDirectory(directory)
 }

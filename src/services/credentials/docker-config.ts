@@ -10,7 +10,7 @@ import {userHome} from '../../startup/home.js'
 import {terminalSafe} from '../../output.js'
 import {DockerConfigError, InputError, describeError} from '../errors.js'
 import {JsonSyntaxError, carryRawText, cloneJson, emptyObject, formatConfigJson, parseJson} from './config-json.js'
-import {FileTooLargeError, NotRegularFileError, irregularKind, readRegularFile} from '../files.js'
+import {FileTooLargeError, NotRegularFileError, irregularKind, readRegularFile, syncDirectory} from '../files.js'
 import {LockError, acquireLock} from '../lock.js'
 
 /**
@@ -310,6 +310,8 @@ export class DockerConfigFile {
       }
 
       await rename(temporary, target)
+      // The new name flushed too: after a crash, config.json is the old file or the new one, whole.
+      await syncDirectory(directory)
     } catch (error) {
       await rm(temporary, {force: true})
       if (error instanceof ChangedMeanwhile) throw error

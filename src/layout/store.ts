@@ -315,20 +315,22 @@ export class OciLayout {
   // ---- index.json and manifests ----
 
   async readIndex(): Promise<IndexJson> {
-    return parseIndexJson(await this.readIndexBytes(), this.path)
+    return parseIndexJson(await this.readIndexFile(), this.path)
   }
 
   /** index.json's bytes as they are on disk (for `layout show`), checked to be an index. */
   async readIndexBytes(): Promise<Buffer> {
-    let bytes: Buffer
+    const bytes = await this.readIndexFile()
+    parseIndexJson(bytes, this.path)
+    return bytes
+  }
+
+  private async readIndexFile(): Promise<Buffer> {
     try {
-      bytes = await readLayoutFile(this.file('index.json'))
+      return await readLayoutFile(this.file('index.json'))
     } catch (error) {
       throw new LayoutError(messages.badIndex(this.path, unreadable(error)))
     }
-
-    parseIndexJson(bytes, this.path)
-    return bytes
   }
 
   /** Changes index.json under the lock; `change` gets the current index and edits it in place. */

@@ -32,6 +32,8 @@ const needed = {
   '/usr/sbin/squid': 'squid',
   // the completion tests drive a real interactive zsh (bash is always there)
   zsh: 'zsh',
+  // test/hardening/durable-writes.test.ts reads the fsync and rename calls of a run
+  strace: 'strace',
 }
 
 // npm run test:packaging also unpacks the standalone tarballs and checks the Homebrew formula

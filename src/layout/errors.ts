@@ -3,6 +3,9 @@ import {RegshapeError} from '../services/errors.js'
 /** An OCI image layout that is not one, lacks a blob, holds a blob whose bytes are wrong, or cannot be written. Exit 1. */
 export class LayoutError extends RegshapeError {}
 
+/** The path holds no `oci-layout` marker at all (as against one that cannot be read or names another version). */
+export class NotLayoutError extends LayoutError {}
+
 /** Every message of the layout back end, in one place; upstream's wording where cli-layout.md gives it. */
 export const layoutMessages = {
   alreadyLayout: (path: string) => `${path} is already an OCI Image Layout`,
@@ -15,6 +18,8 @@ export const layoutMessages = {
   cannotWrite: (path: string, reason: string) => `cannot write the layout at ${path}: ${reason}`,
   mismatch: (digest: string, actual: string) => `digest mismatch for ${digest}: expected ${digest}, got ${actual}`,
   notJson: (digest: string, why: string) => `blob ${digest} is not a JSON document: ${why}`,
+  refNameNotTag: (name: string, digest: string, path: string) =>
+    `the manifest ${digest} in the layout at ${path} has ${JSON.stringify(name)} as its org.opencontainers.image.ref.name, which is not a valid tag (up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'); name the destination's tag instead`,
   notLayout: (path: string) => `${path} is not an OCI Image Layout (missing oci-layout file)`,
   sizeMismatch: (digest: string, expected: number, actual: number) => `size mismatch for ${digest}: the descriptor says ${expected} bytes, the blob has ${actual}`,
   tagAmbiguous: (path: string, count: number) => `the layout at ${path} has ${count} manifests; name one with oci:PATH:TAG or oci:PATH@DIGEST`,

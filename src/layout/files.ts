@@ -1,12 +1,16 @@
 import {randomBytes} from 'node:crypto'
 import {rmSync} from 'node:fs'
-import {open, rename, rm} from 'node:fs/promises'
+import {type FileHandle, open, rename, rm} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
+import {Writable} from 'node:stream'
+
+import {syncDirectory} from '../services/files.js'
 
 /**
  * Files of a layout written whole or not at all: a temporary beside the target, flushed to disk,
- * then renamed over it, so a reader (skopeo, another regshape) sees the old file or the new one,
- * never half of either, and a crash leaves the old one.
+ * renamed over it, then the directory flushed, so a reader (skopeo, another regshape) sees the
+ * old file or the new one, never half of either, and a crash leaves one of the two whole (not a
+ * new name over bytes that never reached the disk).
  */
 
 /** A temporary name beside `target`, which no reader of the layout takes for content. */
@@ -27,12 +31,33 @@ export async function writeFileAtomic(target: string, data: Buffer | string, mod
     }
 
     await rename(temporary, target)
+    await syncDirectory(dirname(target))
   } catch (error) {
     await rm(temporary, {force: true})
     throw error
   } finally {
     stopWatching()
   }
+}
+
+/**
+ * A stream into an open file that flushes it to disk before it finishes, so that a blob is whole
+ * on disk before a rename names it (fs.createWriteStream's `flush` needs Node 20.10). The caller
+ * closes the handle.
+ */
+export function flushingWriter(handle: FileHandle): Writable {
+  return new Writable({
+    final(callback) {
+      handle.sync().then(() => callback(), callback)
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      writeAll(handle, chunk).then(() => callback(), callback)
+    },
+  })
+}
+
+async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) offset += (await handle.write(chunk, offset, chunk.length - offset)).bytesWritten
 }
 
 const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const

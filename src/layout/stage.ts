@@ -1,8 +1,5 @@
-import {readFile} from 'node:fs/promises'
-
-import type {OciLayout} from './store.js'
-
 import {LayoutError, layoutMessages} from './errors.js'
+import {type OciLayout, readLayoutFile, unreadable} from './store.js'
 
 /**
  * `.regshape-stage.json`, upstream's staging file (layout-oci-layout-create.md): what `layout add
@@ -52,10 +49,10 @@ export async function readStageIfAny(layout: OciLayout): Promise<Stage | undefin
   const path = layout.file(STAGE_FILE)
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    text = (await readLayoutFile(path)).toString('utf8')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new LayoutError(layoutMessages.badStage(path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
+    throw new LayoutError(layoutMessages.badStage(path, unreadable(error)))
   }
 
   let stage: unknown

@@ -1,5 +1,5 @@
-import {createReadStream, createWriteStream} from 'node:fs'
-import {mkdir, readFile, rename, rm, stat, unlink} from 'node:fs/promises'
+import {constants as fsConstants} from 'node:fs'
+import {type FileHandle, open, readdir, rename, rm, stat, unlink} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
 import type {Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
@@ -9,11 +9,13 @@ import type {BlobDownload, BlobInfo, FetchedManifest, ManifestDescriptor} from '
 import {DigestMismatchError, DigestVerifier, Digester, digestOf} from '../content/digest.js'
 import {type Descriptor, ManifestError, parseManifest} from '../content/manifest.js'
 import {MediaType} from '../content/media-types.js'
-import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
+import {terminalSafe} from '../output.js'
+import {type DigestAlgorithm, isTag, parseDigest} from '../reference/image.js'
 import {RegshapeError} from '../services/errors.js'
+import {FileTooLargeError, NotRegularFileError, makeDirectoryDurably, readRegularFile, syncDirectory} from '../services/files.js'
 import {type HeldLock, LockError, acquireLock} from '../services/lock.js'
-import {LayoutError, layoutMessages as messages} from './errors.js'
-import {removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
+import {LayoutError, NotLayoutError, layoutMessages as messages} from './errors.js'
+import {flushingWriter, removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
 
 /**
  * An OCI image layout on disk (image-spec image-layout.md: `oci-layout`, `index.json`,
@@ -31,8 +33,10 @@ import {removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
 
 export const REF_NAME = 'org.opencontainers.image.ref.name'
 export const LAYOUT_VERSION = '1.0.0'
-/** JSON documents (manifests, configs, index.json) are read whole; this bounds them (distribution's manifest limit). */
+/** JSON blobs (manifests, configs) are read whole; this bounds them (distribution's manifest limit). */
 export const JSON_MAX_BYTES = 4 * 1024 * 1024
+/** index.json, oci-layout and the staging file are read whole too: index.json lists every tag and referrer, so more room. */
+export const METADATA_MAX_BYTES = 16 * 1024 * 1024
 
 export interface IndexJson {
   annotations?: Record<string, string>
@@ -65,23 +69,65 @@ export class OciLayout {
     this.directory = resolve(path)
   }
 
-  /** A new, empty layout; refused where one already is. */
+  /**
+   * A new, empty layout; refused where one already is. Only the directory is made before the
+   * lock is taken: whatever else appears in it is made under the lock, so another process that
+   * finds the lock there knows to wait for it (see openIfAny).
+   */
   static async init(path: string): Promise<OciLayout> {
     const layout = new OciLayout(path)
     if (await exists(layout.file('oci-layout'))) throw new LayoutError(messages.alreadyLayout(path))
-    try {
-      await mkdir(join(layout.directory, 'blobs', 'sha256'), {recursive: true})
-    } catch (error) {
-      throw new LayoutError(messages.cannotWrite(path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
-    }
-
+    await layout.makeDirectory()
     await layout.writing(async () => {
       if (await exists(layout.file('oci-layout'))) throw new LayoutError(messages.alreadyLayout(path))
-      await writeFileAtomic(layout.file('index.json'), serialise(emptyIndex()))
-      // Last: a directory with the marker is a layout, so it must be whole when the marker appears.
-      await writeFileAtomic(layout.file('oci-layout'), serialise({imageLayoutVersion: LAYOUT_VERSION}))
+      await layout.populate()
     })
     return layout
+  }
+
+  /**
+   * The layout at `path`, or undefined where there is nothing or an empty directory (a layout to
+   * create: openOrInit). A directory holding only a lock is one another process is creating a
+   * layout in (or writing): its lock is waited for, and the directory looked at again.
+   */
+  static async openIfAny(path: string): Promise<OciLayout | undefined> {
+    let notLayout: NotLayoutError
+    try {
+      return await OciLayout.open(path)
+    } catch (error) {
+      if (!(error instanceof NotLayoutError)) throw error
+      notLayout = error
+    }
+
+    const entries = await readdir(path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : undefined))
+    if (entries === undefined) throw notLayout
+    if (entries.length === 0) return undefined
+    if (!entries.some((name) => isLockEntry(name))) throw notLayout
+    const layout = new OciLayout(path)
+    return layout.writing(async () => {
+      if (await exists(layout.file('oci-layout'))) return OciLayout.open(path)
+      if ((await readdir(layout.directory)).some((name) => !isLockEntry(name))) throw notLayout
+      return undefined
+    })
+  }
+
+  /**
+   * The layout at `path`, created there if there is nothing or an empty directory (a copy's
+   * destination, as skopeo creates one). The look and the creation happen under the layout's
+   * lock: of several processes copying into one new directory at once, one creates the layout
+   * and the others open it.
+   */
+  static async openOrInit(path: string): Promise<OciLayout> {
+    const existing = await OciLayout.openIfAny(path)
+    if (existing) return existing
+    const layout = new OciLayout(path)
+    await layout.makeDirectory()
+    return layout.writing(async () => {
+      if (await exists(layout.file('oci-layout'))) return OciLayout.open(path)
+      if ((await readdir(layout.directory)).some((name) => !isLockEntry(name))) throw new NotLayoutError(messages.notLayout(path))
+      await layout.populate()
+      return layout
+    })
   }
 
   /** An existing layout: its `oci-layout` marker must be there and name version 1.x. */
@@ -89,11 +135,12 @@ export class OciLayout {
     const layout = new OciLayout(path)
     let text: string
     try {
-      text = await readFile(layout.file('oci-layout'), 'utf8')
+      text = (await readLayoutFile(layout.file('oci-layout'))).toString('utf8')
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT' || code === 'ENOTDIR') throw new LayoutError(messages.notLayout(path))
-      throw new LayoutError(messages.badMarker(path, `cannot be read: ${code ?? (error as Error).message}`))
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotLayoutError(messages.notLayout(path))
+      const why = unreadable(error)
+      throw new LayoutError(messages.badMarker(path, why.startsWith('it ') ? why.slice(3) : `cannot be read: ${why}`))
     }
 
     let marker: unknown
@@ -117,6 +164,26 @@ export class OciLayout {
     return join(this.directory, 'blobs', algorithm, hex)
   }
 
+  private async makeDirectory(): Promise<void> {
+    try {
+      await makeDirectoryDurably(this.directory)
+    } catch (error) {
+      throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
+    }
+  }
+
+  /** What a new layout holds, the caller holding the lock; the marker last, so a directory with one is whole. */
+  private async populate(): Promise<void> {
+    try {
+      await makeDirectoryDurably(join(this.directory, 'blobs', 'sha256'))
+    } catch (error) {
+      throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message))
+    }
+
+    await this.write(this.file('index.json'), serialise(emptyIndex()))
+    await this.write(this.file('oci-layout'), serialise({imageLayoutVersion: LAYOUT_VERSION}))
+  }
+
   // ---- blobs ----
 
   /** The blob's size, from the file; a missing blob is an error naming it. */
@@ -136,8 +203,22 @@ export class OciLayout {
   async getBlob(digest: string, expectedSize?: number): Promise<BlobDownload> {
     const {size} = await this.headBlob(digest)
     if (expectedSize !== undefined && size !== expectedSize) throw new LayoutError(messages.sizeMismatch(digest, expectedSize, size))
+    // Opened without waiting, and looked at again once open: a FIFO put there since the stat
+    // would otherwise hold the read (and a thread of libuv's pool) until a writer came.
+    let handle: FileHandle
+    try {
+      handle = await open(this.blobPath(digest), fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY)
+    } catch (error) {
+      throw new LayoutError(`cannot read blob ${digest}: ${unreadable(error)}`)
+    }
+
+    if (!(await handle.stat()).isFile()) {
+      await handle.close()
+      throw new LayoutError(messages.blobNotFound(digest, this.path))
+    }
+
     const verifier = new DigestVerifier(digest, size)
-    const file = createReadStream(this.blobPath(digest))
+    const file = handle.createReadStream()
     file.once('error', (error) => verifier.destroy(new LayoutError(`cannot read blob ${digest}: ${(error as NodeJS.ErrnoException).code ?? error.message}`)))
     verifier.once('close', () => {
       if (!file.readableEnded) file.destroy()
@@ -151,7 +232,14 @@ export class OciLayout {
     const size = await this.blobSize(digest)
     if (size === undefined) throw new LayoutError(messages.blobMissing(digest, by))
     if (size > JSON_MAX_BYTES) throw new LayoutError(messages.tooLarge(digest, JSON_MAX_BYTES))
-    const bytes = await readFile(this.blobPath(digest))
+    let bytes: Buffer
+    try {
+      bytes = (await readRegularFile(this.blobPath(digest), JSON_MAX_BYTES)).bytes
+    } catch (error) {
+      if (error instanceof FileTooLargeError) throw new LayoutError(messages.tooLarge(digest, JSON_MAX_BYTES))
+      throw new LayoutError(`cannot read blob ${digest}: ${unreadable(error)}`)
+    }
+
     const actual = digestOf(bytes, parseDigest(digest).algorithm)
     if (actual !== digest) throw new LayoutError(messages.mismatch(digest, actual))
     return bytes
@@ -179,17 +267,28 @@ export class OciLayout {
 
     const algorithm = expected.digest ? parseDigest(expected.digest).algorithm : (expected.algorithm ?? 'sha256')
     const directory = join(this.directory, 'blobs', algorithm)
-    await mkdir(directory, {recursive: true})
     const digester = expected.digest ? new DigestVerifier(expected.digest, expected.size) : new Digester(algorithm)
     const temporary = temporaryBeside(join(directory, 'blob'))
     const stopWatching = removeOnSignal(temporary)
     try {
-      await pipeline(source, digester, createWriteStream(temporary, {flags: 'wx', mode: 0o644}))
+      await makeDirectoryDurably(directory)
+      // Through a handle of our own, so the bytes are flushed before the rename gives them their
+      // name: after a crash, a blob under a digest's name must not be a truncated one (skopeo
+      // flushes too), and the directory after it, so the name itself is not lost.
+      const handle = await open(temporary, 'wx', 0o644)
+      try {
+        await pipeline(source, digester, flushingWriter(handle))
+      } finally {
+        await handle.close()
+      }
+
       await expected.gate
       const digest = digester.digest as string
       await rename(temporary, this.blobPath(digest))
+      await syncDirectory(directory)
       return {digest, size: digester.size}
     } catch (error) {
+      source.destroy()
       await rm(temporary, {force: true})
       if (error instanceof DigestMismatchError) throw new LayoutError(`blob ${expected.digest}: ${error.message}; not written`, {cause: error})
       if (error instanceof RegshapeError) throw error
@@ -204,7 +303,7 @@ export class OciLayout {
     const digest = digestOf(bytes)
     if (await this.hasBlob(digest, bytes.length)) return {digest, size: bytes.length}
     try {
-      await mkdir(join(this.directory, 'blobs', 'sha256'), {recursive: true})
+      await makeDirectoryDurably(join(this.directory, 'blobs', 'sha256'))
       await writeFileAtomic(this.blobPath(digest), bytes)
     } catch (error) {
       throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message), {cause: error})
@@ -216,23 +315,22 @@ export class OciLayout {
   // ---- index.json and manifests ----
 
   async readIndex(): Promise<IndexJson> {
-    let bytes: Buffer
-    try {
-      bytes = await readFile(this.file('index.json'))
-    } catch (error) {
-      throw new LayoutError(messages.badIndex(this.path, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it is missing' : String((error as NodeJS.ErrnoException).code)))
-    }
-
-    return parseIndexJson(bytes, this.path)
+    return parseIndexJson(await this.readIndexFile(), this.path)
   }
 
   /** index.json's bytes as they are on disk (for `layout show`), checked to be an index. */
   async readIndexBytes(): Promise<Buffer> {
-    const bytes = await readFile(this.file('index.json')).catch(() => {
-      throw new LayoutError(messages.badIndex(this.path, 'it is missing'))
-    })
+    const bytes = await this.readIndexFile()
     parseIndexJson(bytes, this.path)
     return bytes
+  }
+
+  private async readIndexFile(): Promise<Buffer> {
+    try {
+      return await readLayoutFile(this.file('index.json'))
+    } catch (error) {
+      throw new LayoutError(messages.badIndex(this.path, unreadable(error)))
+    }
   }
 
   /** Changes index.json under the lock; `change` gets the current index and edits it in place. */
@@ -379,7 +477,7 @@ export class OciLayout {
       if (!(await this.hasBlob(entry.digest)) || (await this.blobSize(entry.digest))! > JSON_MAX_BYTES) return
       let manifest
       try {
-        manifest = parseManifest(await readFile(this.blobPath(entry.digest)), entry.mediaType)
+        manifest = parseManifest((await readRegularFile(this.blobPath(entry.digest), JSON_MAX_BYTES)).bytes, entry.mediaType)
       } catch {
         return
       }
@@ -462,6 +560,31 @@ export class OciLayout {
   }
 }
 
+/**
+ * An index.json entry's ref.name where it is to become a tag (of a registry, or of another
+ * layout): undefined without one, an error when it is not a valid tag. The image spec allows
+ * more in a ref.name (`/`, `:`, `@`, `+`), and a layout may hold anything at all; a name such as
+ * `../../other/manifests/v1` or `v9?x=1` would otherwise change the request's path.
+ */
+export function refNameAsTag(entry: Descriptor, path: string): string | undefined {
+  const name = entry.annotations?.[REF_NAME]
+  if (name === undefined || isTag(name)) return name
+  throw new LayoutError(terminalSafe(messages.refNameNotTag(name, entry.digest, path)))
+}
+
+/** A metadata file of a layout (oci-layout, index.json, the staging file): a regular file only, capped, never waited on. */
+export async function readLayoutFile(path: string): Promise<Buffer> {
+  return (await readRegularFile(path, METADATA_MAX_BYTES)).bytes
+}
+
+/** Why a layout file could not be read, for a message: `it is missing`, `it is a FIFO, not a regular file`, `EACCES`... */
+export function unreadable(error: unknown): string {
+  if (error instanceof NotRegularFileError) return `it is ${error.kind}, not a regular file`
+  if (error instanceof FileTooLargeError) return `it is larger than ${error.limit / 1024 / 1024} MiB`
+  const code = (error as NodeJS.ErrnoException).code
+  return code === 'ENOENT' ? 'it is missing' : (code ?? (error as Error).message)
+}
+
 export function emptyIndex(): IndexJson {
   return {schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: []}
 }
@@ -495,6 +618,11 @@ function mediaTypeOf(bytes: Buffer): string {
 
 function isDigest(reference: string): boolean {
   return reference.includes(':')
+}
+
+/** The layout's lock (index.json.lock) and the directories a contender builds it in beside it (src/services/lock.ts). */
+function isLockEntry(name: string): boolean {
+  return name === 'index.json.lock' || /^index\.json\.lock\.\d+\.[0-9a-f]{8}\.new$/.test(name)
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -108,6 +108,24 @@ export function isRepositoryPath(path: string): boolean {
   return path.split('/').every((component) => PATH_COMPONENT.test(component))
 }
 
+/**
+ * Whether `text` is a tag of the distribution grammar: what may follow `/manifests/` in a path
+ * without escaping it (no `/`, `?`, `#`, `%`, and never `.` or `..` alone).
+ */
+export function isTag(text: string): boolean {
+  return TAG.test(text)
+}
+
+/** Whether `text` is a digest regshape can verify (`sha256:` or `sha512:` and lowercase hex of the right length). */
+export function isDigest(text: string): boolean {
+  try {
+    checkDigest(text, (why) => new Error(why))
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** Validates `algorithm:hex` for the algorithms regshape can verify. */
 export function parseDigest(text: string): {algorithm: DigestAlgorithm; hex: string} {
   const fail = (why: string) => new InputError(terminalSafe(`invalid digest "${text}": ${why}`))

@@ -1,6 +1,6 @@
 import {terminalSafe} from '../output.js'
 import {InputError} from '../services/errors.js'
-import {parseDigest} from './image.js'
+import {isTag, parseDigest} from './image.js'
 
 /**
  * OCI image layout references, `oci:PATH[:TAG]` or `oci:PATH@DIGEST`, as skopeo (containers/image's
@@ -18,9 +18,6 @@ export interface LayoutRef {
 }
 
 export const LAYOUT_PREFIX = 'oci:'
-
-/** ref.name is free text in the image spec; skopeo takes any non-empty name without `/`-only rules. */
-const TAG = /^[\w][\w.-]{0,127}$/
 
 export function isLayoutRef(input: string): boolean {
   return input.startsWith(LAYOUT_PREFIX)
@@ -49,7 +46,7 @@ export function parseLayoutRef(input: string): LayoutRef {
   const path = colon === -1 ? rest : rest.slice(0, colon)
   const tag = colon === -1 ? undefined : rest.slice(colon + 1)
   if (path === '') throw fail('the path is empty')
-  if (tag !== undefined && !TAG.test(tag)) throw fail('the tag must be 1 to 128 of A-Z a-z 0-9 _ . - and not start with . or -')
+  if (tag !== undefined && !isTag(tag)) throw fail('the tag must be 1 to 128 of A-Z a-z 0-9 _ . - and not start with . or -')
   return {input, path, tag}
 }
 

@@ -1,4 +1,3 @@
-import {readdir} from 'node:fs/promises'
 import {PassThrough, type Readable, type Transform} from 'node:stream'
 
 import type {Descriptor} from '../content/manifest.js'
@@ -7,8 +6,7 @@ import type {ManifestWriter} from '../registry/manifest-writes.js'
 import type {Repository} from '../registry/repository.js'
 import type {BlobOutcome, DestinationStore, SourceStore} from './copy.js'
 
-import {LayoutError} from '../layout/errors.js'
-import {OciLayout, REF_NAME} from '../layout/store.js'
+import {OciLayout, REF_NAME, refNameAsTag} from '../layout/store.js'
 
 /**
  * The two back ends of a copy (design.md: "one store interface, two back ends"): a registry
@@ -67,13 +65,13 @@ export function registryDestination(
 export async function layoutSource(path: string, reference: {digest?: string; tag?: string}): Promise<SourceStore & {reference: string}> {
   const layout = await OciLayout.open(path)
   const display = `oci:${path}`
-  // Without a tag or digest, the layout's only entry (skopeo's rule); its ref.name becomes DST's tag.
+  // Without a tag or digest, the layout's only entry (skopeo's rule); its ref.name becomes DST's
+  // tag when DST names none, and is checked then (a copy that names DST's tag never uses it).
   const entry = reference.digest === undefined && reference.tag === undefined ? await layout.resolve() : undefined
-  const tag = reference.tag ?? entry?.annotations?.[REF_NAME]
   return {
     display,
     reference: reference.digest ?? reference.tag ?? (entry as Descriptor).digest,
-    tag: async () => tag,
+    tag: async () => reference.tag ?? (entry && refNameAsTag(entry, path)),
     getManifest: (ref) => layout.getManifest(ref),
     getBlob: (digest, size) => layout.getBlob(digest, size),
     async referrers(digest) {
@@ -88,16 +86,9 @@ export async function layoutSource(path: string, reference: {digest?: string; ta
  * empty layout behind.
  */
 export async function layoutDestination(path: string): Promise<DestinationStore> {
-  let opened: OciLayout | undefined
-  try {
-    opened = await OciLayout.open(path)
-  } catch (error) {
-    const entries = await readdir(path).catch((readError: NodeJS.ErrnoException) => (readError.code === 'ENOENT' ? [] : undefined))
-    if (!(error instanceof LayoutError) || entries === undefined || entries.length > 0) throw error
-  }
-
+  let opened = await OciLayout.openIfAny(path)
   let creating: Promise<OciLayout> | undefined
-  const layout = (): Promise<OciLayout> => (opened ? Promise.resolve(opened) : (creating ??= OciLayout.init(path).then((made) => (opened = made))))
+  const layout = (): Promise<OciLayout> => (opened ? Promise.resolve(opened) : (creating ??= OciLayout.openOrInit(path).then((made) => (opened = made))))
   const listed = async (descriptor: Descriptor) => {
     await (await layout()).updateIndex((index) => {
       if (!index.manifests.some((entry) => entry.digest === descriptor.digest)) index.manifests.push({mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size})

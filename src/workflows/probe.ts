@@ -296,7 +296,7 @@ function catalogue(fixture: () => Promise<Fixture>): ProbeCase[] {
       async run(context) {
         const {config, layer} = await fixture()
         const body = imageManifest(config, [layer], {'org.regshape.probe': 'invalid-tag'})
-        const response = await context.send({body, headers: {'content-type': MediaType.OciManifest}, method: 'PUT', operation: 'manifest.put', path: urls.manifest(context.repository, '-probe')})
+        const response = await context.send({body, headers: {'content-type': MediaType.OciManifest}, method: 'PUT', operation: 'manifest.put', path: urls.invalidTagProbe(context.repository)})
         if (response.status === 201) context.created.manifests.add(response.headers['docker-content-digest']?.[0] ?? digestOf(body))
         return judge(response, {statuses: [400, 404]})
       },

@@ -270,6 +270,40 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     expect(destination.requestLog(dryMark)).to.deep.equal([])
   })
 
+  it('a layout ref.name that is not a valid tag (../, ?, #) is refused before any request, exit 1; another repository\'s tag is untouched', async () => {
+    // team/other:v1 at DST: what a ref.name of ../../other/manifests/v1 would overwrite on a Basic-auth registry.
+    expect((await runCli(['copy', `${source.host}/copy/app:docker`, `${destination.host}/team/other:v1`, '--docker-config', config])).code).to.equal(0)
+    const before = await manifestAt(destination, carol, 'team/other', 'v1')
+    expect(before.status).to.equal(200)
+    const directory = join(mkdtempSync(join(tmpdir(), 'regshape-refname-')), 'app')
+    expect((await runCli(['copy', `${source.host}/copy/app:oci`, `oci:${directory}`, '--docker-config', config])).code).to.equal(0)
+    const indexPath = join(directory, 'index.json')
+    for (const name of ['../../other/manifests/v1', 'v9?x=1', 'v9#frag']) {
+      const index = JSON.parse(readFileSync(indexPath, 'utf8'))
+      index.manifests[0].annotations['org.opencontainers.image.ref.name'] = name
+      writeFileSync(indexPath, JSON.stringify(index))
+      const quoted = JSON.stringify(name).replaceAll(/[.?*+^$()[\]{}|\\]/g, '\\$&')
+      const refused = new RegExp(`^Error: the manifest ${seeded.oci.digest} in the layout at ${directory} has ${quoted} as its org.opencontainers.image.ref.name, which is not a valid tag .*; name the destination's tag instead$`)
+      const mark = destination.markLogs()
+      for (const args of [
+        ['copy', `oci:${directory}`, `${destination.host}/team/app`],
+        ['layout', 'push', '-p', directory, '-d', `${destination.host}/team/app`],
+        ['layout', 'push', '-p', directory, '-d', `${destination.host}/team/app`, '--dry-run'],
+      ]) {
+        expectOneErrorLine(await runCli([...args, '--docker-config', config]), refused)
+      }
+
+      expect(destination.requestLog(mark), name).to.deep.equal([])
+    }
+
+    expect((await manifestAt(destination, carol, 'team/other', 'v1')).body.equals(before.body)).to.equal(true)
+    expect((await manifestAt(destination, carol, 'team/app', 'v9')).status).to.equal(404)
+    // A destination that names its own tag does not take the ref.name: that copy goes.
+    const named = await runCli(['copy', `oci:${directory}`, `${destination.host}/team/app:named`, '--docker-config', config])
+    expect(named.code, named.stderr).to.equal(0)
+    expect((await manifestAt(destination, carol, 'team/app', 'named')).body.equals(seeded.oci.bytes)).to.equal(true)
+  })
+
   it('on a terminal, a bar per blob in flight and a total (cli-progress MultiBar)', async () => {
     const {runOnPty} = await import('../helpers/pty.js')
     const directory = mkdtempSync(join(tmpdir(), 'regshape-copy-pty-'))

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 import {createHash, randomBytes} from 'node:crypto'
 import {spawn} from 'node:child_process'
-import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync} from 'node:fs'
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {gzipSync} from 'node:zlib'
@@ -437,6 +437,37 @@ describe('layout: bad input', function () {
     expectOneError(await runCli(['layout', 'add', 'layer', '-p', dir, '-f', fifo]), /layer\.fifo is not a regular file/)
   })
 
+  it('index.json, oci-layout or the staging file as a FIFO or a link to /dev/zero: one Error line at once, never a hang or a read without end', async () => {
+    const escape = (text: string) => text.replaceAll(/[.?*+^$()[\]{}|\\]/g, '\\$&')
+    const files = {
+      'oci-layout': (dir: string, kind: string) => `${dir} is not an OCI Image Layout (oci-layout is ${kind}, not a regular file)`,
+      'index.json': (dir: string, kind: string) => `index.json at ${dir} is not a valid OCI Image Index: it is ${kind}, not a regular file`,
+      '.regshape-stage.json': (dir: string, kind: string) => `the staging file ${dir}/.regshape-stage.json is not usable: it is ${kind}, not a regular file`,
+    }
+    for (const [file, message] of Object.entries(files)) {
+      for (const kind of ['a FIFO', 'a character device'] as const) {
+        const dir = join(work, `special-${file}-${kind.replaceAll(' ', '-')}`)
+        await ok(['layout', 'init', '-p', dir])
+        rmSync(join(dir, file))
+        if (kind === 'a FIFO') expect((await run('mkfifo', [join(dir, file)])).code).to.equal(0)
+        else symlinkSync('/dev/zero', join(dir, file))
+        const commands =
+          file === '.regshape-stage.json'
+            ? [
+                ['layout', 'status', '-p', dir],
+                ['layout', 'generate', 'config', '-p', dir],
+              ]
+            : [
+                ['layout', 'show', '-p', dir],
+                ['layout', 'push', '-p', dir, '-d', '127.0.0.1:9/x/y', '--dry-run'],
+                ['copy', `oci:${dir}`, `oci:${join(work, 'never')}`],
+              ]
+        // Without a writer, reading a FIFO waits forever: the CLI must answer well within the timeout.
+        for (const args of commands) expectOneError(await runCli(args, {timeoutMs: 15_000}), new RegExp(`^Error: ${escape(message(dir, kind))}\\n$`))
+      }
+    }
+  })
+
   it('a truncated gzip layer, whose fault shows only at its end, leaves no blob behind either', async () => {
     // The stored bytes are written out before gunzip reaches the missing end: the blob must not be
     // committed until the decompressed side has hashed without error.
@@ -481,6 +512,40 @@ describe('layout: two processes writing one layout', function () {
       expect(indexOf(dir).manifests.map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']).sort()).to.deep.equal(names)
       await ok(['layout', 'validate', '-p', dir])
       expect(existsSync(join(dir, 'index.json.lock'))).to.equal(false)
+    } finally {
+      rmSync(work, {force: true, recursive: true})
+    }
+  })
+  it('copies by several processes at once into one new oci: directory all succeed: one creates the layout, the others wait for its lock and open it', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'regshape-layout-create-race-'))
+    try {
+      const source = join(work, 'src')
+      await ok(['layout', 'init', '-p', source])
+      await ok(['layout', 'add', 'layer', '-p', source, '-f', await makeTar(work, 'l.tar', {'f.txt': 'one layer\n'})])
+      await ok(['layout', 'generate', 'config', '-p', source])
+      await ok(['layout', 'generate', 'manifest', '-p', source, '--ref-name', 'v1'])
+      const tags = ['a', 'b', 'c', 'd']
+      // Several rounds, each into a directory that does not exist yet, one into an empty one.
+      for (let round = 0; round < 4; round++) {
+        const target = join(work, `new-${round}`)
+        if (round === 3) mkdirSync(target)
+        const results = await Promise.all(tags.map((tag) => runCli(['copy', `oci:${source}:v1`, `oci:${target}:${tag}`])))
+        for (const result of results) {
+          expect(result.code, `round ${round}: ${result.stderr}`).to.equal(0)
+          expectNoStackTrace(result)
+        }
+
+        expect(indexOf(target).manifests.map((entry) => entry.annotations?.['org.opencontainers.image.ref.name']).sort(), `round ${round}`).to.deep.equal(tags)
+        expect(JSON.parse(readFileSync(join(target, 'oci-layout'), 'utf8'))).to.deep.equal({imageLayoutVersion: '1.0.0'})
+        expect(existsSync(join(target, 'index.json.lock'))).to.equal(false)
+      }
+
+      // A directory that holds something else is still refused, and left as it was.
+      const other = join(work, 'other')
+      mkdirSync(other)
+      writeFileSync(join(other, 'notes.txt'), 'mine\n')
+      expectOneError(await runCli(['copy', `oci:${source}:v1`, `oci:${other}`]), new RegExp(`^Error: ${other} is not an OCI Image Layout \\(missing oci-layout file\\)\\n$`))
+      expect(readdirSync(other)).to.deep.equal(['notes.txt'])
     } finally {
       rmSync(work, {force: true, recursive: true})
     }

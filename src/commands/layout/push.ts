@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {CopyCommand, copyFlags} from '../../command/copy-command.js'
 import {layoutFlags} from '../../command/layout-command.js'
 import {type Descriptor, parseManifest} from '../../content/manifest.js'
-import {OciLayout, REF_NAME} from '../../layout/store.js'
+import {OciLayout, REF_NAME, refNameAsTag} from '../../layout/store.js'
 import {terminalSafe} from '../../output.js'
 import {parseImageRef} from '../../reference/image.js'
 import {RegistryCommand} from '../../command/registry-command.js'
@@ -47,6 +47,8 @@ With a tag in --dest, the layout must hold one manifest, pushed under that tag; 
       throw new UsageError(`--dest names tag ${target.tag}, but the layout at ${path} holds ${manifests.length} manifests: one tag cannot name them all; give --dest without a tag`)
     }
 
+    // Each ref.name becomes a tag: all are checked before the first request.
+    if (target.tag === undefined) for (const entry of manifests) refNameAsTag(entry, path)
     if (dryRun) {
       this.emitResult(await this.plan(layout, manifests, dest, target.tag), {layout_path: path, destination: dest, dry_run: true})
       return

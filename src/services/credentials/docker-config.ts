@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {type BigIntStats, constants as fsConstants, type Stats} from 'node:fs'
-import {type FileHandle, chmod, chown, lstat, mkdir, open, readdir, readlink, rename, rm, stat} from 'node:fs/promises'
+import {chmod, chown, lstat, mkdir, open, readdir, readlink, rename, rm, stat} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
@@ -10,6 +10,7 @@ import {userHome} from '../../startup/home.js'
 import {terminalSafe} from '../../output.js'
 import {DockerConfigError, InputError, describeError} from '../errors.js'
 import {JsonSyntaxError, carryRawText, cloneJson, emptyObject, formatConfigJson, parseJson} from './config-json.js'
+import {FileTooLargeError, NotRegularFileError, irregularKind, readRegularFile, syncDirectory} from '../files.js'
 import {LockError, acquireLock} from '../lock.js'
 
 /**
@@ -136,20 +137,12 @@ export class DockerConfigFile {
     let bytes: Buffer
     let identity: string
     try {
-      // Looked at before it is opened: opening a device or a FIFO can block or have effects.
-      checkRegularFile(await stat(this.path), this.path)
-      // O_NONBLOCK: a FIFO swapped in since the stat must not make the open wait for a writer.
-      const handle = await open(this.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY)
-      try {
-        const info = await handle.stat({bigint: true})
-        checkRegularFile(info, this.path)
-        identity = identityOf(info)
-        bytes = await readCapped(handle, this.path)
-      } finally {
-        await handle.close()
-      }
+      const read = await readRegularFile(this.path, MAX_CONFIG_BYTES)
+      identity = identityOf(read.info)
+      bytes = read.bytes
     } catch (error) {
-      if (error instanceof DockerConfigError) throw error
+      if (error instanceof NotRegularFileError) throw irregular(error.kind, this.path)
+      if (error instanceof FileTooLargeError) throw new DockerConfigError(`Docker config ${this.path} is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB; regshape will not read it`, this.path)
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ENOENT') return {data: emptyObject(), identity: 'absent'}
       throw new DockerConfigError(`Docker config ${this.path} cannot be read: ${describeFsError(error)}`, this.path, {cause: error})
@@ -317,6 +310,8 @@ export class DockerConfigFile {
       }
 
       await rename(temporary, target)
+      // The new name flushed too: after a crash, config.json is the old file or the new one, whole.
+      await syncDirectory(directory)
     } catch (error) {
       await rm(temporary, {force: true})
       if (error instanceof ChangedMeanwhile) throw error
@@ -491,41 +486,17 @@ function checkShape(data: DockerConfigData, path: string): void {
 
 /** A clear refusal for anything but a regular file (or a link to one) as config.json. */
 function checkRegularFile(info: BigIntStats | Stats, path: string): void {
-  if (info.isFile()) return
-  if (info.isDirectory()) throw new DockerConfigError(`Docker config ${path} is a directory, not a file`, path)
-  const kind = info.isFIFO()
-    ? 'a FIFO'
-    : info.isCharacterDevice()
-      ? 'a character device'
-      : info.isBlockDevice()
-        ? 'a block device'
-        : info.isSocket()
-          ? 'a socket'
-          : 'not a regular file'
-  throw new DockerConfigError(`Docker config ${path} is ${kind}, not a regular file; regshape neither reads nor replaces it`, path)
+  const kind = irregularKind(info)
+  if (kind) throw irregular(kind, path)
+}
+
+function irregular(kind: string, path: string): DockerConfigError {
+  if (kind === 'a directory') return new DockerConfigError(`Docker config ${path} is a directory, not a file`, path)
+  return new DockerConfigError(`Docker config ${path} is ${kind}, not a regular file; regshape neither reads nor replaces it`, path)
 }
 
 function identityOf(info: BigIntStats): string {
   return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`
-}
-
-/** Reads at most MAX_CONFIG_BYTES, whatever the file claims its size is (it may be growing). */
-async function readCapped(handle: FileHandle, path: string): Promise<Buffer> {
-  const tooLarge = () => new DockerConfigError(`Docker config ${path} is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB; regshape will not read it`, path)
-  const {size} = await handle.stat()
-  if (size > MAX_CONFIG_BYTES) throw tooLarge()
-  const chunks: Buffer[] = []
-  let length = 0
-  for (;;) {
-    const chunk = Buffer.alloc(64 * 1024)
-    const {bytesRead} = await handle.read(chunk, 0, chunk.length, null)
-    if (bytesRead === 0) break
-    chunks.push(chunk.subarray(0, bytesRead))
-    length += bytesRead
-    if (length > MAX_CONFIG_BYTES) throw tooLarge()
-  }
-
-  return Buffer.concat(chunks, length)
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,5 @@
 import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -82,6 +83,25 @@ describe('break mode: --break against the real registry', function () {
       expectUsage(await run('rules: [\n'), /not valid YAML or JSON \(line \d+, column \d+\)/)
       expectUsage(await run('rules: []\n'), /field "rules": /)
       expectUsage(await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', join(tmpdir(), 'no-such-rules.yaml')]), /cannot read it \(ENOENT\)/)
+    })
+
+    it('a FIFO or a device as the rules file, or a rule writing a header HTTP cannot carry, exits 2 at load, before any request', async () => {
+      const mark = basic.markLogs()
+      const withRules = (file: string) => regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', file])
+      // A FIFO nobody writes to held the read forever; /dev/zero was read until memory ran out.
+      const fifo = join(mkdtempSync(join(tmpdir(), 'regshape-rules-')), 'rules.fifo')
+      execFileSync('mkfifo', [fifo])
+      expectUsage(await withRules(fifo), /--break-rules .*rules\.fifo: a FIFO, not a regular file$/m)
+      expectUsage(await withRules('/dev/zero'), /--break-rules \/dev\/zero: a character device, not a regular file$/m)
+      expectUsage(await withRules(tmpdir()), /: a directory, not a regular file$/m)
+      // These passed the schema and failed when sent, exit 1 (Node refuses such a header).
+      const run = (text: string, name?: string) => withRules(rulesFile(text, name))
+      expectUsage(await run('rules:\n  - use: custom_header\n    key: X-Test\n    value: "a\\r\\nInjected: 1"\n'), /rule 1 \("custom_header"\): field "value": a header value may not hold CR, LF/)
+      expectUsage(await run('rules:\n  - name: lf\n    target: auth\n    action: append\n    value: "x\\ny"\n'), /rule 1 \("lf"\): field "value": a header value may not hold CR, LF/)
+      expectUsage(await run('rules:\n  - use: expired_token\n    value: "t\\rx"\n'), /rule 1 \("expired_token"\): field "value": a header value may not hold CR, LF/)
+      expectUsage(await run('{"rules": [{"name": "colon", "target": "header", "key": "X-Bad: name", "action": "replace", "value": "v"}]}', 'rules.json'), /rule 1 \("colon"\): field "key": not a header name/)
+      expectUsage(await run('rules:\n  - use: custom_header\n    key: "X Space"\n    value: v\n'), /rule 1 \("custom_header"\): field "key": not a header name/)
+      expect(basic.requestLog(mark)).to.deep.equal([])
     })
   })
 

@@ -1,11 +1,14 @@
 import {type Command, Flags} from '@oclif/core'
 
-import {type JsonObject, RegshapeCommand} from '../base-command.js'
+import {type JsonObject, RegshapeCommand, registryWithoutUserinfo, userFacing} from '../base-command.js'
 import {BreakSession} from '../break/session.js'
+import {formatJson} from '../output.js'
 import {UsageError, describeError} from '../services/errors.js'
+import {scrubSecrets} from '../services/known-secrets.js'
 
 /**
- * The base of the commands that talk to a registry: break mode's flags (`--break`, `--break-rules`,
+ * The base of the commands that talk to a registry (the registry commands, copy, ping, auth login,
+ * auth token, auth status): break mode's flags (`--break`, `--break-rules`,
  * `--log-file`, docs/break-mode.md), its rules loaded before the command runs, and its report of
  * the requests it changed.
  */
@@ -58,5 +61,21 @@ export abstract class BreakModeCommand<T extends typeof Command> extends Regshap
   /** Under --break --json, the one document on stdout carries the result and the changed requests. */
   protected override emitResult(human: string, json: JsonObject): void {
     super.emitResult(human, this.breakSession && this.jsonMode ? {result: json, mutations: this.breakSession.events} : json)
+  }
+
+  /** Under --break --json, the error object carries the changed requests too. */
+  override async catch(error: Error & {code?: string; oclif?: {exit?: number}}): Promise<void> {
+    if (!this.breakSession || !this.jsonMode || (error.code === 'EEXIT' && error.oclif?.exit !== undefined)) return super.catch(error)
+    const {exitCode, message} = userFacing(error)
+    const registry = this.registryForOutput()
+    process.stdout.write(
+      `${formatJson({
+        status: 'error',
+        registry: registry === undefined ? undefined : registryWithoutUserinfo(registry),
+        error: scrubSecrets(message),
+        mutations: this.breakSession.events,
+      })}\n`,
+    )
+    this.exitWith(exitCode)
   }
 }

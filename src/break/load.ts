@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {type Stats, closeSync, constants as fsConstants, fstatSync, openSync, readSync, statSync} from 'node:fs'
 
 import type {ErrorObject} from 'ajv'
 
@@ -90,6 +90,14 @@ export const RULES_SCHEMA = {
   type: 'object',
 }
 
+/** A rules file is read whole up to this size: 10,000 rules are about 1 MiB. */
+export const MAX_RULES_BYTES = 16 * 1024 * 1024
+
+/** What HTTP (and Node, which refuses the rest when sending) takes as a header: a token for the name... */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+/** ... and a value without CR, LF or any other control character but tab. */
+const BAD_HEADER_VALUE = /[^\t\u0020-\u007E\u0080-\u00FF]/
+
 interface RawRule extends Omit<BreakRule, 'match'> {
   match?: {method?: string | string[]; operation?: string | string[]; path?: string}
   use?: BuiltinRuleName
@@ -99,14 +107,49 @@ const list = (value: string | string[] | undefined) => (value === undefined ? un
 
 /** The rules a file holds; a UsageError (exit 2) naming the rule and the field when it is wrong. */
 export async function loadRules(file: string): Promise<RuleSet> {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (error) {
-    throw new UsageError(`--break-rules ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`)
+  return parseRules(readRulesFile(file), file)
+}
+
+/**
+ * A regular file (or a link to one), read up to MAX_RULES_BYTES. A FIFO would hold the open until
+ * some writer came, and a device such as /dev/zero would be read until memory ran out.
+ */
+function readRulesFile(file: string): string {
+  const refuse = (why: string) => new UsageError(`--break-rules ${file}: ${why}`)
+  const tooLarge = () => refuse(`larger than ${MAX_RULES_BYTES / 1024 / 1024} MiB; regshape will not read it`)
+  const checkKind = (info: Stats) => {
+    if (info.isFile()) return
+    throw refuse(`${info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a FIFO' : info.isCharacterDevice() ? 'a character device' : info.isBlockDevice() ? 'a block device' : info.isSocket() ? 'a socket' : 'not a file'}, not a regular file`)
   }
 
-  return parseRules(text, file)
+  let fd: number | undefined
+  try {
+    // Looked at before it is opened, and again once open: O_NONBLOCK, so a FIFO put in its place
+    // meanwhile does not make the open wait either.
+    checkKind(statSync(file))
+    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY)
+    const info = fstatSync(fd)
+    checkKind(info)
+    if (info.size > MAX_RULES_BYTES) throw tooLarge()
+    // Read to the end, not to the size the stat gave: the file may be growing.
+    const chunks: Buffer[] = []
+    let length = 0
+    for (;;) {
+      const chunk = Buffer.alloc(64 * 1024)
+      const read = readSync(fd, chunk, 0, chunk.length, null)
+      if (read === 0) break
+      chunks.push(chunk.subarray(0, read))
+      length += read
+      if (length > MAX_RULES_BYTES) throw tooLarge()
+    }
+
+    return Buffer.concat(chunks, length).toString('utf8')
+  } catch (error) {
+    if (error instanceof UsageError) throw error
+    throw refuse(`cannot read it (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`)
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 export async function parseRules(text: string, file = 'rules'): Promise<RuleSet> {
@@ -147,11 +190,34 @@ function toRule(entry: RawRule, index: number, file: string): BreakRule {
 
   const overrides = {limit: entry.limit, match: matchSpec, name: entry.name ?? entry.use!}
   const defined = <V extends object>(value: V): V => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as V
-  if (entry.use === undefined) return defined({...entry, ...overrides}) as BreakRule
-  const build = builtinRules[entry.use] as (options: object) => BreakRule
-  const built = build(defined({...overrides, key: entry.key, size: entry.size, value: entry.value}))
-  // A built-in's own match (invalid_content_type's methods) stands unless the file gives one.
-  return defined({...built, match: matchSpec ?? built.match})
+  let rule: BreakRule
+  if (entry.use === undefined) {
+    rule = defined({...entry, ...overrides}) as BreakRule
+  } else {
+    const build = builtinRules[entry.use] as (options: object) => BreakRule
+    const built = build(defined({...overrides, key: entry.key, size: entry.size, value: entry.value}))
+    // A built-in's own match (invalid_content_type's methods) stands unless the file gives one.
+    rule = defined({...built, match: matchSpec ?? built.match})
+  }
+
+  checkHeader(rule, (field, why) => new UsageError(`--break-rules ${file}: ${ruleLabel(index, entry)}: field "${field}": ${why}`))
+  return rule
+}
+
+/**
+ * A rule that writes a header must write one HTTP can carry: a name that is a token, a value
+ * without CR or LF (which would end the header, or be refused when sending), checked here rather
+ * than met as a failure (exit 1) at the first request.
+ */
+function checkHeader(rule: BreakRule, fail: (field: string, why: string) => Error): void {
+  if (rule.target !== 'header' && rule.target !== 'auth' && rule.target !== 'content_type') return
+  if (rule.target === 'header' && !HEADER_NAME.test(rule.key!)) {
+    throw fail('key', 'not a header name (letters, digits and !#$%&\'*+-.^_`|~, nothing else)')
+  }
+
+  if (rule.value !== undefined && BAD_HEADER_VALUE.test(rule.value)) {
+    throw fail('value', 'a header value may not hold CR, LF or other control characters, nor characters past U+00FF')
+  }
 }
 
 function ruleLabel(index: number, entry: {name?: unknown; use?: unknown} | undefined): string {

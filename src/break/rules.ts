@@ -72,17 +72,19 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.split('*').map((part) => part.replaceAll(/[$()+.?[\\\]^{|}]/g, '\\$&')).join('.*')}$`)
 }
 
-export function matches(rule: BreakRule, request: Pick<HttpRequest, 'method' | 'operation' | 'url'>): boolean {
-  const {match} = rule
-  if (!match) return true
-  if (match.method && !match.method.some((method) => method.toUpperCase() === request.method)) return false
-  if (match.operation && !match.operation.some((glob) => globToRegExp(glob).test(request.operation ?? ''))) return false
-  if (match.path !== undefined) {
-    const url = new URL(request.url)
-    if (!new RegExp(match.path).test(`${url.pathname}${url.search}`)) return false
-  }
+/** Whether a rule applies to a request as it stands. */
+type Matcher = (request: Draft) => boolean
 
-  return true
+/** A rule's match compiled once, when the rule set is made, not once per rule for every request. */
+function compileMatch(match: BreakMatch | undefined): Matcher {
+  if (!match) return () => true
+  const methods = match.method && new Set(match.method.map((method) => method.toUpperCase()))
+  const operations = match.operation?.map((glob) => globToRegExp(glob))
+  const path = match.path === undefined ? undefined : new RegExp(match.path)
+  return (request) =>
+    (!methods || methods.has(request.method)) &&
+    (!operations || operations.some((operation) => operation.test(request.operation ?? ''))) &&
+    (!path || path.test(`${request.url.pathname}${request.url.search}`))
 }
 
 // --- corrupting values ------------------------------------------------------------------------
@@ -159,7 +161,7 @@ function bodyBytes(body: Buffer | string): Buffer {
   return typeof body === 'string' ? Buffer.from(body, 'utf8') : body
 }
 
-function describeLength(request: HttpRequest): string {
+function describeLength(request: Pick<HttpRequest, 'body' | 'contentLength'>): string {
   const {body} = request
   if (body === undefined) return 'no body'
   if (typeof body === 'string' || Buffer.isBuffer(body)) return `${bodyBytes(body).length} bytes`
@@ -179,176 +181,273 @@ function extraBytes(rule: BreakRule): Buffer {
 
 // --- applying ---------------------------------------------------------------------------------
 
-/** An explicit Content-Length no longer true of a changed body: the transport sets the right one. */
-function withoutLength(headers: Record<string, string> | undefined): Record<string, string> | undefined {
-  if (!headers) return headers
-  const copy = {...headers}
-  const name = headerName(copy, 'content-length')
-  if (name !== undefined) delete copy[name]
-  return copy
-}
+/**
+ * A request as the rules change it, in place: the headers indexed by lower-case name and the URL
+ * parsed once. Each rule then costs the same however many came before it; copying the headers and
+ * scanning them for a name at every rule made 10,000 rules that add headers take minutes.
+ */
+class Draft {
+  body: RequestBody | undefined
+  contentLength: number | undefined
+  method: HttpMethod
+  readonly operation: string | undefined
+  /** By lower-case name. A second spelling of a name already seen (never sent by regshape) is kept apart, untouched. */
+  private readonly headers = new Map<string, {name: string; value: string}>()
+  private headersChanged = false
+  private readonly others: Array<[string, string]> = []
+  /**
+   * The query, apart from the URL while rules change it: a URL serialises its whole query again at
+   * every change of its searchParams, which made 10,000 query rules as many passes over it.
+   */
+  private params?: URLSearchParams
+  private paramsChanged = false
+  private whole: URL
+  private urlWasChanged = false
 
-function headerName(headers: Record<string, string>, name: string): string | undefined {
-  return Object.keys(headers).find((key) => key.toLowerCase() === name.toLowerCase())
+  constructor(private readonly original: HttpRequest) {
+    this.body = original.body
+    this.contentLength = original.contentLength
+    this.method = original.method
+    this.operation = original.operation
+    this.whole = new URL(original.url)
+    for (const [name, value] of Object.entries(original.headers ?? {})) {
+      if (this.headers.has(name.toLowerCase())) this.others.push([name, value])
+      else this.headers.set(name.toLowerCase(), {name, value})
+    }
+  }
+
+  header(name: string): {name: string; value: string} | undefined {
+    return this.headers.get(name.toLowerCase())
+  }
+
+  /** Sets a header; `last` moves it to the end, as a header written anew. */
+  setHeader(name: string, value: string, last: boolean): void {
+    if (last) this.headers.delete(name.toLowerCase())
+    this.headers.set(name.toLowerCase(), {name, value})
+    this.headersChanged = true
+  }
+
+  deleteHeader(name: string): void {
+    if (this.headers.delete(name.toLowerCase())) this.headersChanged = true
+  }
+
+  /** The URL as the rules have left it so far. */
+  get url(): URL {
+    if (this.paramsChanged) {
+      this.whole.search = this.params!.toString()
+      this.paramsChanged = false
+    }
+
+    return this.whole
+  }
+
+  setUrl(url: URL): void {
+    // No rule moves a request to another origin: its credentials are for this one.
+    if (url.origin !== this.url.origin) throw new Error('a break rule may not change the origin of a request')
+    this.whole = url
+    this.params = undefined
+    this.urlWasChanged = true
+  }
+
+  /** The query parameters, to read; after changing them, call queryChanged(). */
+  query(): URLSearchParams {
+    this.params ??= new URLSearchParams(this.url.search)
+    return this.params
+  }
+
+  queryChanged(): void {
+    this.paramsChanged = true
+    this.urlWasChanged = true
+  }
+
+  /** The request as the rules left it: the original object when none changed it. */
+  toRequest(): HttpRequest {
+    const {original} = this
+    const request: HttpRequest = {...original}
+    let changed = false
+    if (this.body !== original.body) [request.body, changed] = [this.body, true]
+    if (this.contentLength !== original.contentLength) [request.contentLength, changed] = [this.contentLength, true]
+    if (this.method !== original.method) [request.method, changed] = [this.method, true]
+    if (this.urlWasChanged) [request.url, changed] = [this.url.toString(), true]
+    if (this.headersChanged) {
+      request.headers = Object.fromEntries([...[...this.headers.values()].map(({name, value}) => [name, value]), ...this.others])
+      changed = true
+    }
+
+    return changed ? request : original
+  }
 }
 
 /** The digest a request carries: `digest=` in the query, else the last `<alg>:<hex>` segment of the path. */
 const PATH_DIGEST = /[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}/g
 
-interface Applied {
-  change?: string
-  request: HttpRequest
-}
+/** Each target's change to a request, in place; it returns what it changed, or undefined for nothing. */
+type Change = string | undefined
 
-function applyHeader(request: HttpRequest, rule: BreakRule, name: string): Applied {
-  const headers = {...request.headers}
-  const existing = headerName(headers, name)
-  const before = existing === undefined ? undefined : headers[existing]!
-  const label = existing ?? name
+function applyHeader(request: Draft, rule: BreakRule, name: string): Change {
+  const existing = request.header(name)
+  const before = existing?.value
+  const label = existing?.name ?? name
   switch (rule.action) {
     case 'remove':
     case 'skip': {
-      if (existing === undefined) return {request}
-      delete headers[existing]
-      return {change: `${label}: removed`, request: {...request, headers}}
+      if (existing === undefined) return undefined
+      request.deleteHeader(label)
+      return `${label}: removed`
     }
 
     case 'replace': {
       const value = rule.value ?? ''
-      if (existing !== undefined) delete headers[existing]
-      headers[label] = value
-      return {change: `${label}: ${before === undefined ? 'added' : shown(label, before)} → ${shown(label, value)}`, request: {...request, headers}}
+      request.setHeader(label, value, true)
+      return `${label}: ${before === undefined ? 'added' : shown(label, before)} → ${shown(label, value)}`
     }
 
     case 'append': {
       const value = before === undefined ? (rule.value ?? '') : `${before}${rule.value ?? ''}`
-      if (existing !== undefined) delete headers[existing]
-      headers[label] = value
-      return {change: `${label}: ${before === undefined ? 'added' : shown(label, before)} → ${shown(label, value)}`, request: {...request, headers}}
+      request.setHeader(label, value, true)
+      return `${label}: ${before === undefined ? 'added' : shown(label, before)} → ${shown(label, value)}`
     }
 
     case 'corrupt': {
-      if (before === undefined) return {request}
+      if (before === undefined) return undefined
       const value = corruptText(before)
-      headers[label] = value
-      return {change: `${label}: corrupted${CREDENTIAL_HEADER.test(label) ? '' : ` ${quote(before)} → ${quote(value)}`}`, request: {...request, headers}}
+      request.setHeader(label, value, false)
+      return `${label}: corrupted${CREDENTIAL_HEADER.test(label) ? '' : ` ${quote(before)} → ${quote(value)}`}`
     }
   }
 }
 
-function withUrl(request: HttpRequest, url: URL): HttpRequest {
-  const before = new URL(request.url)
-  // No rule moves a request to another origin: its credentials are for this one.
-  if (url.origin !== before.origin) throw new Error('a break rule may not change the origin of a request')
-  return {...request, url: url.toString()}
-}
-
-function applyPath(request: HttpRequest, rule: BreakRule): Applied {
-  const url = new URL(request.url)
+function applyPath(request: Draft, rule: BreakRule): Change {
+  const {url} = request
   const before = url.pathname
   let after: string
   if (rule.action === 'append') after = `${before}${rule.value ?? ''}`
   else if (rule.action === 'corrupt') after = corruptText(before.replace(/\/$/, '')) + (before.endsWith('/') ? '/' : '')
   else if (rule.key === undefined) after = rule.value ?? '/'
   else if (before.includes(rule.key)) after = before.replace(rule.key, rule.value ?? '')
-  else return {request}
+  else return undefined
   if (!after.startsWith('/')) after = `/${after}`
   // Parsed as a URL, as got does: dot segments ("/v2/../x") are resolved before sending, so a rule
   // that wants them on the wire spells them percent-encoded ("%2e%2e").
   const changed = new URL(`${url.origin}${after}${url.search}`)
-  if (changed.pathname === before) return {request}
-  return {change: `path: ${quote(before)} → ${quote(changed.pathname)}`, request: withUrl(request, changed)}
+  if (changed.pathname === before) return undefined
+  request.setUrl(changed)
+  return `path: ${quote(before)} → ${quote(changed.pathname)}`
 }
 
-function applyQuery(request: HttpRequest, rule: BreakRule): Applied {
-  const url = new URL(request.url)
+function applyQuery(request: Draft, rule: BreakRule): Change {
+  const searchParams = request.query()
   const key = rule.key!
-  const before = url.searchParams.getAll(key)
+  const before = searchParams.getAll(key)
   switch (rule.action) {
     case 'remove':
     case 'skip': {
-      if (before.length === 0) return {request}
-      url.searchParams.delete(key)
-      return {change: `query ${key}: removed`, request: withUrl(request, url)}
+      if (before.length === 0) return undefined
+      searchParams.delete(key)
+      request.queryChanged()
+      return `query ${key}: removed`
     }
 
     case 'replace': {
-      url.searchParams.set(key, rule.value ?? '')
-      return {change: `query ${key}: ${before.length === 0 ? 'added' : shownParam(key, before[0]!)} → ${shownParam(key, rule.value ?? '')}`, request: withUrl(request, url)}
+      searchParams.set(key, rule.value ?? '')
+      request.queryChanged()
+      return `query ${key}: ${before.length === 0 ? 'added' : shownParam(key, before[0]!)} → ${shownParam(key, rule.value ?? '')}`
     }
 
     case 'append': {
-      url.searchParams.append(key, rule.value ?? '')
-      return {change: `query ${key}: ${shownParam(key, rule.value ?? '')} appended`, request: withUrl(request, url)}
+      searchParams.append(key, rule.value ?? '')
+      request.queryChanged()
+      return `query ${key}: ${shownParam(key, rule.value ?? '')} appended`
     }
 
     case 'corrupt': {
-      if (before.length === 0) return {request}
+      if (before.length === 0) return undefined
       const value = corruptText(before[0]!)
-      url.searchParams.set(key, value)
-      return {change: `query ${key}: corrupted${SECRET_PARAMS.test(key) ? '' : ` ${quote(before[0]!)} → ${quote(value)}`}`, request: withUrl(request, url)}
+      searchParams.set(key, value)
+      request.queryChanged()
+      return `query ${key}: corrupted${SECRET_PARAMS.test(key) ? '' : ` ${quote(before[0]!)} → ${quote(value)}`}`
     }
   }
 }
 
-function applyDigest(request: HttpRequest, rule: BreakRule): Applied {
-  const url = new URL(request.url)
-  const inQuery = url.searchParams.get('digest')
+function applyDigest(request: Draft, rule: BreakRule): Change {
+  const searchParams = request.query()
+  const inQuery = searchParams.get('digest')
   if (inQuery !== null) {
     if (rule.action === 'remove' || rule.action === 'skip') {
-      url.searchParams.delete('digest')
-      return {change: `digest: ${quote(inQuery)} removed from the query`, request: withUrl(request, url)}
+      searchParams.delete('digest')
+      request.queryChanged()
+      return `digest: ${quote(inQuery)} removed from the query`
     }
 
     const value = rule.action === 'corrupt' ? corruptText(inQuery) : (rule.value ?? '')
-    url.searchParams.set('digest', value)
-    return {change: `digest: ${quote(inQuery)} → ${quote(value)}`, request: withUrl(request, url)}
+    searchParams.set('digest', value)
+    request.queryChanged()
+    return `digest: ${quote(inQuery)} → ${quote(value)}`
   }
 
+  const {url} = request
   const found = [...url.pathname.matchAll(PATH_DIGEST)].at(-1)
-  if (!found || rule.action === 'remove' || rule.action === 'skip') return {request}
+  if (!found || rule.action === 'remove' || rule.action === 'skip') return undefined
   const before = found[0]
   const value = rule.action === 'corrupt' ? corruptText(before) : (rule.value ?? '')
   const path = `${url.pathname.slice(0, found.index)}${value}${url.pathname.slice(found.index! + before.length)}`
-  return {change: `digest: ${quote(before)} → ${quote(value)} in the path`, request: withUrl(request, new URL(`${url.origin}${path}${url.search}`))}
+  request.setUrl(new URL(`${url.origin}${path}${url.search}`))
+  return `digest: ${quote(before)} → ${quote(value)} in the path`
 }
 
-function applyBody(request: HttpRequest, rule: BreakRule): Applied {
+/** A new body: an explicit Content-Length is no longer true of it, the transport sets the right one. */
+function setBody(request: Draft, body: RequestBody | undefined, contentLength: number | undefined): void {
+  request.body = body
+  request.contentLength = contentLength
+  request.deleteHeader('content-length')
+}
+
+function applyBody(request: Draft, rule: BreakRule): Change {
   const before = describeLength(request)
   switch (rule.action) {
     case 'remove':
     case 'skip': {
-      if (request.body === undefined) return {request}
-      return {change: `body: ${before} → none`, request: {...request, body: undefined, contentLength: undefined, headers: withoutLength(request.headers)}}
+      if (request.body === undefined) return undefined
+      setBody(request, undefined, undefined)
+      return `body: ${before} → none`
     }
 
     case 'replace': {
       const bytes = extraBytes(rule)
-      return {change: `body: ${before} → ${bytes.length} bytes`, request: {...request, body: bytes, contentLength: undefined, headers: withoutLength(request.headers)}}
+      setBody(request, bytes, undefined)
+      return `body: ${before} → ${bytes.length} bytes`
     }
 
     case 'append': {
       const extra = extraBytes(rule)
-      if (request.body === undefined) return {change: `body: none → ${extra.length} bytes`, request: {...request, body: extra}}
+      if (request.body === undefined) {
+        request.body = extra
+        return `body: none → ${extra.length} bytes`
+      }
+
       const body = mapBody(request.body, (bytes) => Buffer.concat([bytes, extra]), (stream) => appendStream(stream, extra))
-      const contentLength = request.contentLength === undefined ? undefined : request.contentLength + extra.length
-      return {change: `body: ${extra.length} bytes appended to ${before}`, request: {...request, body, contentLength, headers: withoutLength(request.headers)}}
+      setBody(request, body, request.contentLength === undefined ? undefined : request.contentLength + extra.length)
+      return `body: ${extra.length} bytes appended to ${before}`
     }
 
     case 'corrupt': {
-      if (request.body === undefined) return {request}
-      return {change: `body: first byte of ${before} flipped`, request: {...request, body: mapBody(request.body, corruptBytes, corruptStream)}}
+      if (request.body === undefined) return undefined
+      request.body = mapBody(request.body, corruptBytes, corruptStream)
+      return `body: first byte of ${before} flipped`
     }
   }
 }
 
-function applyMethod(request: HttpRequest, rule: BreakRule): Applied {
+function applyMethod(request: Draft, rule: BreakRule): Change {
   const method = (rule.value ?? request.method).toUpperCase() as HttpMethod
-  if (method === request.method) return {request}
-  return {change: `method: ${request.method} → ${method}`, request: {...request, method}}
+  if (method === request.method) return undefined
+  const before = request.method
+  request.method = method
+  return `method: ${before} → ${method}`
 }
 
-function applyOne(request: HttpRequest, rule: BreakRule): Applied {
+function applyOne(request: Draft, rule: BreakRule): Change {
   switch (rule.target) {
     case 'auth': {
       return applyHeader(request, rule, 'Authorization')
@@ -386,29 +485,31 @@ function applyOne(request: HttpRequest, rule: BreakRule): Applied {
 
 /**
  * A set of rules for one process: applies them in order to each request, counting how often each
- * one fired (for `limit`).
+ * one fired (for `limit`). The cost of a request is linear in the number of rules.
  */
 export class RuleSet {
   private readonly fired = new Map<BreakRule, number>()
+  private readonly matchers: readonly Matcher[]
 
-  constructor(readonly rules: readonly BreakRule[]) {}
+  constructor(readonly rules: readonly BreakRule[]) {
+    this.matchers = rules.map((rule) => compileMatch(rule.match))
+  }
 
   /** The request as the rules leave it, and what each rule that changed it did. */
   apply(request: HttpRequest): {mutations: Mutation[]; request: HttpRequest} {
     const mutations: Mutation[] = []
-    let current = request
-    for (const rule of this.rules) {
+    const draft = new Draft(request)
+    for (const [index, rule] of this.rules.entries()) {
       const count = this.fired.get(rule) ?? 0
       if (rule.limit !== undefined && count >= rule.limit) continue
-      if (!matches(rule, current)) continue
-      const {change, request: next} = applyOne(current, rule)
+      if (!this.matchers[index]!(draft)) continue
+      const change = applyOne(draft, rule)
       if (change === undefined) continue
       this.fired.set(rule, count + 1)
       mutations.push({change, rule: rule.name, target: rule.target})
-      current = next
     }
 
-    return {mutations, request: current}
+    return {mutations, request: draft.toRequest()}
   }
 }
 

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import type {Hook} from '@oclif/core'
 
-import {GLOBAL_FLAGS} from '../argv.js'
+import {HOISTED_FLAGS} from '../argv.js'
 
 /**
  * Shell completion as @oclif/plugin-autocomplete generates it, with what it gets wrong for
@@ -28,9 +28,9 @@ export interface CompletedCommand {
   id: string
 }
 
-/** The global flags that take a value, long and short, as the shells see them. */
+/** The flags that may come before the command and take a value, long and short, as the shells see them. */
 function globalValueFlags(): string[] {
-  return GLOBAL_FLAGS.filter((flag) => flag.takesValue).flatMap((flag) => [`--${flag.name}`, ...(flag.char ? [`-${flag.char}`] : [])])
+  return HOISTED_FLAGS.filter((flag) => flag.takesValue).flatMap((flag) => [`--${flag.name}`, ...(flag.char ? [`-${flag.char}`] : [])])
 }
 
 /** `id --flag ...` and `id --value-flag -v ...` lines for every visible command and alias. */

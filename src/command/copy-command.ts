@@ -11,14 +11,16 @@ import {ManifestWriter} from '../registry/manifest-writes.js'
 import {ExitCode, RegshapeError, UsageError} from '../services/errors.js'
 import {Copier, type CopyResult} from '../workflows/copy.js'
 import {copyProgress} from './copy-progress.js'
+import {asUsage} from './flags.js'
 import {PROGRESS_MODES, type ProgressMode} from './progress.js'
 import {RegistryCommand} from './registry-command.js'
 
 /** Each side of a copy: a registry reference or `oci:PATH[:TAG]`. */
 export type CopyEndpoint = {kind: 'layout'; ref: LayoutRef} | {kind: 'registry'; ref: ImageRef}
 
+/** One side of a copy as given on the command line; a bad one is a usage error (exit 2), as for every command. */
 export function parseEndpoint(input: string): CopyEndpoint {
-  return isLayoutRef(input) ? {kind: 'layout', ref: parseLayoutRef(input)} : {kind: 'registry', ref: parseImageRef(input)}
+  return asUsage(() => (isLayoutRef(input) ? {kind: 'layout', ref: parseLayoutRef(input)} : {kind: 'registry', ref: parseImageRef(input)}))
 }
 
 export function formatEndpoint(endpoint: CopyEndpoint): string {

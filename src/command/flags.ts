@@ -43,7 +43,7 @@ const messages = {
 }
 
 /** Turns a reference parse failure into a usage error: the command line is what is wrong. */
-function asUsage<T>(parse: () => T): T {
+export function asUsage<T>(parse: () => T): T {
   try {
     return parse()
   } catch (error) {

@@ -1,72 +1,28 @@
-import {type Command, Flags} from '@oclif/core'
+import type {Command} from '@oclif/core'
 
 import {writeFileSync} from 'node:fs'
 
 import type {ImageRef} from '../reference/image.js'
 import type {RegistryRef} from '../reference/registry.js'
 
-import {type JsonObject, RegshapeCommand, registryWithoutUserinfo, userFacing} from '../base-command.js'
-import {BreakSession} from '../break/session.js'
+import {registryWithoutUserinfo, userFacing} from '../base-command.js'
 import {formatImageRef} from '../reference/image.js'
 import {formatJson, terminalSafe} from '../output.js'
 import {RegistryApiError} from '../registry/api-error.js'
 import {type LabelledRequest, type RegistryAccess, Repository} from '../registry/repository.js'
 import {BlobWriter} from '../registry/upload.js'
-import {RegshapeError, UsageError, describeError} from '../services/errors.js'
+import {RegshapeError, describeError} from '../services/errors.js'
 import {scrubSecrets, scrubValues} from '../services/known-secrets.js'
+import {BreakModeCommand} from './break-command.js'
 
 /**
  * The base of the registry command groups (catalog, tag, manifest, blob, referrer): a Repository
  * for the reference the command parsed, output to stdout or `-o FILE`, and errors that carry the
  * registry's OCI error code under --json (`{"status": "error", "error": …, "code": …}`).
  */
-export abstract class RegistryCommand<T extends typeof Command> extends RegshapeCommand<T> {
-  static override baseFlags = {
-    ...RegshapeCommand.baseFlags,
-    break: Flags.boolean({
-      description: 'Break mode: change requests on their way out as --break-rules says, to see how the registry answers (docs/break-mode.md)',
-      helpGroup: 'BREAK MODE',
-    }),
-    'break-rules': Flags.string({description: 'The rules for --break: a YAML or JSON file', helpGroup: 'BREAK MODE', helpValue: 'FILE'}),
-    'log-file': Flags.string({description: 'Append break mode\'s report of the requests it changed to this file, not stderr', helpGroup: 'BREAK MODE', helpValue: 'FILE'}),
-  }
-
-  /** Break mode's rules and report, with --break. */
-  protected breakSession?: BreakSession
+export abstract class RegistryCommand<T extends typeof Command> extends BreakModeCommand<T> {
   /** The registry the command talks to, once its reference parsed (for error output). */
   protected target?: {reference?: string; registry: string}
-
-  override async init(): Promise<void> {
-    await super.init()
-    const flags = this.flags as {break?: boolean; 'break-rules'?: string; 'log-file'?: string}
-    // Never half on: rules without --break, or --break without rules, is a usage error.
-    if (!flags.break) {
-      if (flags['break-rules'] !== undefined) throw new UsageError('--break-rules needs --break: no rule is applied without it')
-      if (flags['log-file'] !== undefined) throw new UsageError('--log-file is break mode\'s report: it needs --break')
-      return
-    }
-
-    if (flags['break-rules'] === undefined) throw new UsageError('--break needs --break-rules FILE: the rules to apply')
-    const {loadRules} = await import('../break/load.js')
-    const rules = await loadRules(flags['break-rules'])
-    const logFile = flags['log-file']
-    if (logFile === undefined) {
-      this.breakSession = new BreakSession(rules, (line) => process.stderr.write(`${line}\n`))
-    } else {
-      try {
-        this.breakSession = BreakSession.toFile(rules, logFile)
-      } catch (error) {
-        throw new UsageError(`--log-file ${logFile}: cannot write it (${(error as NodeJS.ErrnoException).code ?? describeError(error)})`)
-      }
-    }
-
-    this.breakStage = this.breakSession
-  }
-
-  /** Under --break --json, the one document on stdout carries the result and the changed requests. */
-  protected override emitResult(human: string, json: JsonObject): void {
-    super.emitResult(human, this.breakSession && this.jsonMode ? {result: json, mutations: this.breakSession.events} : json)
-  }
 
   /** Requests to one registry, with the credentials the chain resolves for it. */
   protected async registryAccess(registry: RegistryRef): Promise<RegistryAccess> {

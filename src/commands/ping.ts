@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {RegshapeCommand} from '../base-command.js'
+import {BreakModeCommand} from '../command/break-command.js'
 import {terminalSafe} from '../output.js'
 import {referenceArgs, registryName} from '../command/flags.js'
 import {parseRegistry} from '../reference/registry.js'
@@ -21,7 +21,7 @@ const messages = {
   unreachable: (registry: string, reason: string) => `Registry ${registry} is not reachable: ${reason}`,
 }
 
-export default class Ping extends RegshapeCommand<typeof Ping> {
+export default class Ping extends BreakModeCommand<typeof Ping> {
   static override args = {
     registry: referenceArgs.registry('Registry hostname (e.g., registry.example.com)'),
   }

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {randomBytes} from 'node:crypto'
-import {renameSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, resolve} from 'node:path'
 
 import {RegshapeCommand} from '../base-command.js'
@@ -49,6 +49,9 @@ The probe pushes two small blobs for its cases and removes everything it pushed 
       if (unknown.length > 0) throw new UsageError(`no probe case ${unknown.map((n) => JSON.stringify(n)).join(', ')}; the cases are ${PROBE_CASES.map((c) => c.name).join(', ')}`)
     }
 
+    // The report must have somewhere to go before the probe starts: found out afterwards, the
+    // whole run would be lost.
+    if (this.flags.junit !== undefined) checkJunitWritable(this.flags.junit)
     const repository = await this.repository(ref)
     const report = await runProbe(await this.registryAccess(ref.registry), repository.path, this.breakStage as ProbeStage, only)
     if (this.flags.junit !== undefined) writeJunit(this.flags.junit, junit(report, ref.registry.host))
@@ -106,10 +109,27 @@ export function junit(report: ProbeReport, registry: string): string {
   ].join('\n')
 }
 
+/** The temporary file the report is written to, beside the file, and renamed over it. */
+function temporaryFor(file: string): {target: string; temporary: string} {
+  const target = resolve(file)
+  return {target, temporary: join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.part`)}
+}
+
+/** Whether the report can be written where --junit says: a file created there and removed, before any request. */
+function checkJunitWritable(file: string): void {
+  const {target, temporary} = temporaryFor(file)
+  try {
+    if (existsSync(target) && statSync(target).isDirectory()) throw Object.assign(new Error('a directory'), {code: 'EISDIR'})
+    writeFileSync(temporary, '', {flag: 'wx'})
+    rmSync(temporary)
+  } catch (error) {
+    throw new UsageError(`cannot write --junit ${file}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
+  }
+}
+
 /** Written whole: a temporary beside the file, renamed over it. */
 function writeJunit(file: string, text: string): void {
-  const target = resolve(file)
-  const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.part`)
+  const {target, temporary} = temporaryFor(file)
   try {
     writeFileSync(temporary, text, {flag: 'wx'})
     renameSync(temporary, target)

@@ -30,8 +30,8 @@ export const DIGEST_HEX_LENGTH: Readonly<Record<DigestAlgorithm, number>> = {sha
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
 const TAG = /^[\w][\w.-]{0,127}$/
-/** distribution's limit on the whole name, registry included. */
-const MAX_NAME_LENGTH = 255
+/** distribution's limit on the repository path (its RepositoryNameTotalLengthMax); the registry is not counted. */
+const MAX_PATH_LENGTH = 255
 const DOCKER_HUB_NAME = 'docker.io'
 const STRAY_AT = "invalid reference: it contains credentials or a stray '@'; use --username and --password-stdin for credentials"
 
@@ -96,8 +96,7 @@ export function parseImageRef(input: string, options: ParseImageOptions = {}): I
   }
 
   if (registry.isDockerHub && !path.includes('/')) path = `library/${path}`
-  const fullLength = `${registry.isDockerHub ? DOCKER_HUB_NAME : registry.host}/${path}`.length
-  if (fullLength > MAX_NAME_LENGTH) throw fail(`the repository name is longer than ${MAX_NAME_LENGTH} characters`)
+  if (path.length > MAX_PATH_LENGTH) throw fail(`the repository path is longer than ${MAX_PATH_LENGTH} characters`)
   if (options.requireDigest && digest === undefined) throw fail('a digest is required here (repository@sha256:…)')
   if (options.forbidDigest && digest !== undefined) throw fail('a digest is not allowed here: give a tag')
   return {digest, input, registry, repository: path, tag}

@@ -1,3 +1,5 @@
+import {isIPv6} from 'node:net'
+
 import {InputError} from '../services/errors.js'
 
 /**
@@ -32,8 +34,13 @@ export interface RegistryRef {
   readonly scheme?: 'http' | 'https'
 }
 
-const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?'
-const HOST_PORT = new RegExp(`^(?:\\[[0-9A-Fa-f:.]+\\]|${LABEL}(?:\\.${LABEL})*)(?::(\\d{1,5}))?$`)
+/**
+ * distribution/reference's domain grammar: DNS-like labels of letters, digits and inner '-' (no
+ * '_': `foo_bar.com` is a repository path there, never a host), or an IPv6 address in brackets
+ * written in hex only (no zone, no embedded IPv4 part such as `::ffff:1.2.3.4`).
+ */
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?'
+const HOST_PORT = new RegExp(`^(?:\\[([0-9A-Fa-f:]+)\\]|${LABEL}(?:\\.${LABEL})*)(?::(\\d{1,5}))?$`)
 
 /** Parses and validates a registry name given on the command line. */
 export function parseRegistry(input: string): RegistryRef {
@@ -71,13 +78,16 @@ function hostOf(input: string): string {
   }
 
   if (/\s/.test(input)) throw new InputError(`invalid registry name "${safeEcho(input)}": it contains whitespace`)
+  const fail = (why: string) => new InputError(`invalid registry name "${safeEcho(input)}": ${why}`)
+  if (/^\[[^\]]*[.%]/.test(authority)) throw fail('an IPv6 address is written in hex only, without a zone or an embedded IPv4 part (e.g. [::ffff:102:304], not [::ffff:1.2.3.4])')
   const match = HOST_PORT.exec(authority)
-  if (!match) throw new InputError(`invalid registry name "${safeEcho(input)}": expected host[:port], e.g. registry.example.com:5000`)
-  const port = match[1]
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) {
-    throw new InputError(`invalid registry name "${safeEcho(input)}": port ${port} is out of range`)
-  }
-
+  if (!match) throw fail('expected host[:port], e.g. registry.example.com:5000')
+  const [, ipv6, port] = match
+  if (ipv6 !== undefined && !isIPv6(ipv6)) throw fail(`[${ipv6}] is not an IPv6 address`)
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65_535)) throw fail(`port ${port} is out of range`)
+  // The grammar takes a few names no URL can hold (`999.1.1.1`, `a.1.2.3.4.5`: a name whose last
+  // label is a number is read as an IPv4 address): refused here, not met later as "Invalid URL".
+  if (!URL.canParse(`https://${authority}/`)) throw fail('not a host name or an IPv4 address')
   return authority
 }
 

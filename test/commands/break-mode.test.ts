@@ -1,5 +1,6 @@
 import {expect} from 'chai'
-import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -82,6 +83,86 @@ describe('break mode: --break against the real registry', function () {
       expectUsage(await run('rules: [\n'), /not valid YAML or JSON \(line \d+, column \d+\)/)
       expectUsage(await run('rules: []\n'), /field "rules": /)
       expectUsage(await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', join(tmpdir(), 'no-such-rules.yaml')]), /cannot read it \(ENOENT\)/)
+    })
+
+    it('a FIFO or a device as the rules file, or a rule writing a header HTTP cannot carry, exits 2 at load, before any request', async () => {
+      const mark = basic.markLogs()
+      const withRules = (file: string) => regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', file])
+      // A FIFO nobody writes to held the read forever; /dev/zero was read until memory ran out.
+      const fifo = join(mkdtempSync(join(tmpdir(), 'regshape-rules-')), 'rules.fifo')
+      execFileSync('mkfifo', [fifo])
+      expectUsage(await withRules(fifo), /--break-rules .*rules\.fifo: a FIFO, not a regular file$/m)
+      expectUsage(await withRules('/dev/zero'), /--break-rules \/dev\/zero: a character device, not a regular file$/m)
+      expectUsage(await withRules(tmpdir()), /: a directory, not a regular file$/m)
+      // These passed the schema and failed when sent, exit 1 (Node refuses such a header).
+      const run = (text: string, name?: string) => withRules(rulesFile(text, name))
+      expectUsage(await run('rules:\n  - use: custom_header\n    key: X-Test\n    value: "a\\r\\nInjected: 1"\n'), /rule 1 \("custom_header"\): field "value": a header value may not hold CR, LF/)
+      expectUsage(await run('rules:\n  - name: lf\n    target: auth\n    action: append\n    value: "x\\ny"\n'), /rule 1 \("lf"\): field "value": a header value may not hold CR, LF/)
+      expectUsage(await run('rules:\n  - use: expired_token\n    value: "t\\rx"\n'), /rule 1 \("expired_token"\): field "value": a header value may not hold CR, LF/)
+      expectUsage(await run('{"rules": [{"name": "colon", "target": "header", "key": "X-Bad: name", "action": "replace", "value": "v"}]}', 'rules.json'), /rule 1 \("colon"\): field "key": not a header name/)
+      expectUsage(await run('rules:\n  - use: custom_header\n    key: "X Space"\n    value: v\n'), /rule 1 \("custom_header"\): field "key": not a header name/)
+      expect(basic.requestLog(mark)).to.deep.equal([])
+    })
+  })
+
+  describe('before the command, as upstream writes it, and on every command that talks to a registry', () => {
+    const header = 'rules:\n  - use: custom_header\n    key: X-Regshape-Probe\n    value: "1"\n'
+    const tokenRequestBroken = 'rules:\n  - {name: bad-token-request, match: {operation: token}, target: auth, action: corrupt}\n'
+
+    it('regshape --break --break-rules FILE tag list R: the rules apply (this was "no command given")', async () => {
+      const result = await regshape(['--break', '--break-rules', rulesFile(header), 'tag', 'list', `${basic.host}/${REPO}`])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(reportLines(result)).to.have.length(2)
+      expect(reportLines(result)[1]).to.equal(`break: custom_header: X-Regshape-Probe: added → "1" | GET /v2/${REPO}/tags/list (tag.list) → 200`)
+    })
+
+    it('ping takes them, before or after its name: the credentials it sends are changed', async () => {
+      for (const args of [
+        ['--json', '--break', '--break-rules', rulesFile('rules:\n  - use: skip_auth\n'), 'ping', basic.host],
+        ['ping', basic.host, '--json', '--break', '--break-rules', rulesFile('rules:\n  - use: skip_auth\n')],
+      ]) {
+        const result = await regshape(args)
+        expect(result.code, result.stderr).to.equal(0)
+        const document = JSON.parse(result.stdout)
+        expect(Object.keys(document)).to.deep.equal(['result', 'mutations'])
+        expect(document.result.credentials.outcome).to.equal('rejected')
+        expect(document.mutations.length).to.be.greaterThan(0)
+        for (const mutation of document.mutations) expect(mutation).to.deep.include({change: 'authorization: removed', rule: 'skip_auth', status: 401})
+        expectNoSecrets(result, [alice.password, BASE64_PAIR])
+      }
+    })
+
+    it('auth login takes them, and they reach its token exchange: a corrupted token request fails the login, nothing stored', async () => {
+      const directory = mkdtempSync(join(tmpdir(), 'regshape-break-login-'))
+      const result = await runCli(['--break', '--break-rules', rulesFile(tokenRequestBroken), 'auth', 'login', token.host, '-u', alice.username, '--password-stdin'], {
+        env: {DOCKER_CONFIG: directory},
+        stdin: `${alice.password}\n`,
+      })
+      expect(result.code, result.stderr).to.equal(1)
+      expect(reportLines(result)).to.have.length.greaterThan(0)
+      for (const line of reportLines(result)) expect(line).to.match(/^break: bad-token-request: [Aa]uthorization: corrupted \| GET \/token\S* \(token\) → 401/)
+      expect(result.stderr.trimEnd().split('\n').at(-1)).to.match(new RegExp(`^Error: Login failed for ${token.host}: `))
+      expect(existsSync(join(directory, 'config.json'))).to.equal(false)
+      expectNoSecrets(result, [alice.password, BASE64_PAIR])
+    })
+
+    it('auth token takes them: under --json the token and the changed token requests are one document', async () => {
+      const rules = 'rules:\n  - {name: mark, match: {operation: token}, target: header, key: X-Regshape-Probe, action: replace, value: "1"}\n'
+      const result = await regshape(['auth', 'token', token.host, '--scope', `repository:${REPO}:pull`, '--json', '--break', '--break-rules', rulesFile(rules)])
+      expect(result.code, result.stderr).to.equal(0)
+      const document = JSON.parse(result.stdout)
+      expect(Object.keys(document)).to.deep.equal(['result', 'mutations'])
+      expect(document.result.token).to.be.a('string').with.length.greaterThan(10)
+      expect(document.mutations.length).to.be.greaterThan(0)
+      for (const mutation of document.mutations) expect(mutation).to.deep.include({operation: 'token', rule: 'mark', status: 200})
+      expect(JSON.stringify(document.mutations)).not.to.include(document.result.token)
+    })
+
+    it('auth status --verify takes them; a command that sends no request (auth logout) refuses them, exit 2', async () => {
+      const status = await regshape(['--break', '--break-rules', rulesFile('rules:\n  - use: skip_auth\n'), 'auth', 'status', '-r', basic.host, '--verify'])
+      expect(status.code, status.stderr).to.equal(1)
+      expect(reportLines(status)).to.deep.equal(['break: skip_auth: authorization: removed | GET /v2/ → 401 UNAUTHORIZED'])
+      expectUsage(await regshape(['--break', '--break-rules', rulesFile(header), 'auth', 'logout', basic.host]), /^Error: Nonexistent flags?: --break/)
     })
   })
 

@@ -323,6 +323,23 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     expectNoSecrets(result, [carol.password])
   })
 
+  it('an invalid reference or layout reference is a usage error (exit 2), as for every command, before any request', async () => {
+    const layout = mkdtempSync(join(tmpdir(), 'regshape-badref-'))
+    const cases: Array<[string[], RegExp]> = [
+      [['copy', `${source.host}/copy/App:oci`, `${destination.host}/mirror/app`], /^Error: invalid reference .*"App" must be lowercase/],
+      [['copy', `${source.host}/copy/app:oci`, `${destination.host}/mirror//app`], /^Error: invalid reference .*empty component/],
+      [['copy', `${source.host}/copy/app:oci`, 'foo_bar.com:8080/mirror/app'], /^Error: invalid reference .*registry "foo_bar\.com:8080"/],
+      [['copy', 'oci::v1', `${destination.host}/mirror/app`], /^Error: invalid layout reference "oci::v1": the path is empty/],
+      [['layout', 'push', '--path', layout, '--dest', `${destination.host}/Mirror/app`], /^Error: invalid reference .*"Mirror" must be lowercase/],
+      [['layout', 'push', '--path', layout, '--dest', '[1::2::3]/mirror/app'], /^Error: invalid reference .*is not an IPv6 address/],
+    ]
+    for (const [args, pattern] of cases) {
+      const marks = [source.markLogs(), destination.markLogs()]
+      expectOneErrorLine(await runCli([...args, '--docker-config', config]), pattern, 2)
+      expect([source.requestLog(marks[0]), destination.requestLog(marks[1])], args.join(' ')).to.deep.equal([[], []])
+    }
+  })
+
   it('fails on a missing source, a non-layout and a layout with a bad blob, naming it; the tag is untouched', async () => {
     const missing = await runCli(['copy', `${source.host}/copy/app:nope`, `${destination.host}/mirror/app:multi`, '--docker-config', config])
     expectOneErrorLine(missing, /^Error: manifest get .*copy\/app:nope: MANIFEST_UNKNOWN/)

@@ -1,5 +1,5 @@
 import {expect} from 'chai'
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -145,6 +145,22 @@ describe('probe', function () {
     const unknown = await regshape(['probe', `${basic.host}/probe/some`, '--case', 'no-such-case'])
     expect(unknown.code).to.equal(2)
     expect(unknown.stderr).to.match(/^Error: no probe case "no-such-case"; the cases are blob-wrong-digest, /)
+    expect(basic.requestLog(mark)).to.deep.equal([])
+  })
+
+  it('--junit where the report cannot be written (a missing directory, a directory) is exit 2 before any request', async () => {
+    // Found out after the run, the whole probe was lost (exit 1 once every case had been sent).
+    const mark = basic.markLogs()
+    const missing = join(mkdtempSync(join(tmpdir(), 'regshape-junit-')), 'no-such-directory', 'probe.xml')
+    const intoMissing = await regshape(['probe', `${basic.host}/probe/junit`, '--junit', missing])
+    expect(intoMissing.code, intoMissing.stderr).to.equal(2)
+    expect(intoMissing.stdout).to.equal('')
+    expect(intoMissing.stderr).to.equal(`Error: cannot write --junit ${missing}: ENOENT\n`)
+    const directory = mkdtempSync(join(tmpdir(), 'regshape-junit-'))
+    const ontoDirectory = await regshape(['probe', `${basic.host}/probe/junit`, '--json', '--junit', directory])
+    expect(ontoDirectory.code, ontoDirectory.stderr).to.equal(2)
+    expect(JSON.parse(ontoDirectory.stdout).error).to.equal(`cannot write --junit ${directory}: EISDIR`)
+    expect(readdirSync(directory)).to.deep.equal([])
     expect(basic.requestLog(mark)).to.deep.equal([])
   })
 

@@ -171,6 +171,11 @@ describe('registry read commands against the real registry', function () {
       [['blob', 'head', '-r', 'HOST/read/app', '-d', 'sha256:XYZ'], /must be lowercase hex/],
       [['blob', 'head', '-r', 'HOST/read/app:tag', '-d', `sha256:${'0'.repeat(64)}`], /give registry\/name only/],
       [['catalog', 'list', 'bad_host!'], /invalid registry name/],
+      // distribution/reference's host grammar: these were connected to, or met "Invalid URL" (exit 1).
+      [['tag', 'list', 'foo_bar.com:8080/app'], /registry "foo_bar\.com:8080": expected host\[:port\]/],
+      [['tag', 'list', '[1::2::3]/app'], /\[1::2::3\] is not an IPv6 address/],
+      [['tag', 'list', '[::ffff:127.0.0.1]:5000/app'], /embedded IPv4 part/],
+      [['tag', 'list', '999.1.1.1/app'], /not a host name or an IPv4 address/],
     ]
     for (const [args, pattern] of cases) {
       it(args.join(' '), async () => {

@@ -5,7 +5,10 @@ import {DOCKER_HUB_KEY, normalizeStoredKey, parseRegistry} from '../../src/refer
 import {check} from './settings.js'
 
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/)
-const hostname = fc.array(label, {maxLength: 4, minLength: 1}).map((labels) => labels.join('.'))
+// The last label starts with a letter, as a top-level domain does: a name ending in a number
+// ("a.0") is read as an IPv4 address by every URL parser, and refused as a registry name.
+const lastLabel = fc.stringMatching(/^[a-z]([a-z0-9-]{0,8}[a-z0-9])?$/)
+const hostname = fc.tuple(fc.array(label, {maxLength: 3}), lastLabel).map(([labels, last]) => [...labels, last].join('.'))
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((parts) => parts.join('.'))
 const host = fc.oneof(hostname, ipv4, fc.constant('[::1]'), fc.constant('localhost'))
 const port = fc.option(fc.integer({max: 65_535, min: 1}), {nil: undefined})

@@ -1,8 +1,9 @@
 import {expect} from 'chai'
 import {PassThrough} from 'node:stream'
 
-import {GLOBAL_FLAGS, hoistGlobalFlags} from '../../src/argv.js'
+import {BREAK_FLAGS, GLOBAL_FLAGS, hoistGlobalFlags} from '../../src/argv.js'
 import {RegshapeCommand} from '../../src/base-command.js'
+import {breakFlags} from '../../src/command/break-command.js'
 import {formatJson} from '../../src/output.js'
 import {InputError} from '../../src/services/errors.js'
 import {rememberCredentials, scrubSecrets, scrubValues} from '../../src/services/known-secrets.js'
@@ -74,6 +75,19 @@ describe('small parts', () => {
       expect(hoistGlobalFlags(['--docker-config=/x', '-ualice', 'auth', 'logout'])).to.deep.equal(['auth', 'logout', '--docker-config=/x', '-ualice'])
     })
 
+    it('moves break mode\'s flags too, as upstream writes them (regshape --break --break-rules FILE tag list R)', () => {
+      expect(hoistGlobalFlags(['--break', '--break-rules', 'rules.yaml', 'tag', 'list', '-i', 'R'])).to.deep.equal(['tag', 'list', '--break', '--break-rules', 'rules.yaml', '-i', 'R'])
+      expect(hoistGlobalFlags(['--break', '--break-rules=r.yaml', '--log-file', 'report.log', '--json', 'ping', 'R'])).to.deep.equal([
+        'ping',
+        'R',
+        '--break',
+        '--break-rules=r.yaml',
+        '--log-file',
+        'report.log',
+        '--json',
+      ])
+    })
+
     it('leaves everything else alone', () => {
       for (const argv of [['auth', 'login', '--json'], ['--version'], ['--help'], ['--json'], ['--json', '--help'], ['--unknown', 'auth'], []]) {
         expect(hoistGlobalFlags(argv)).to.deep.equal(argv)
@@ -88,6 +102,11 @@ describe('small parts', () => {
       }))
       const sortByName = <T extends {name: string}>(list: T[]) => [...list].sort((a, b) => a.name.localeCompare(b.name))
       expect(sortByName(GLOBAL_FLAGS.map((f) => ({char: f.char, name: f.name, takesValue: f.takesValue})))).to.deep.equal(sortByName(declared))
+    })
+
+    it('knows exactly break mode\'s flags', () => {
+      const declared = Object.entries(breakFlags).map(([name, flag]) => ({char: (flag as {char?: string}).char, name, takesValue: (flag as {type: string}).type === 'option'}))
+      expect(BREAK_FLAGS.map((f) => ({char: f.char, name: f.name, takesValue: f.takesValue}))).to.deep.equal(declared)
     })
   })
 

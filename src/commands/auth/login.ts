@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {referenceArgs, registryName} from '../../command/flags.js'
 
-import {RegshapeCommand} from '../../base-command.js'
+import {BreakModeCommand} from '../../command/break-command.js'
 import {terminalSafe} from '../../output.js'
 import {type RegistryRef, parseRegistry} from '../../reference/registry.js'
 import {IDENTITY_TOKEN_USERNAME, type NewCredentials} from '../../services/credentials/credential-store.js'
@@ -38,7 +38,7 @@ const messages = {
   usernamePrompt: (registry: string, stored: string | undefined) => `Username for ${registry}${stored === undefined ? '' : ` (${terminalSafe(stored)})`}:`,
 }
 
-export default class AuthLogin extends RegshapeCommand<typeof AuthLogin> {
+export default class AuthLogin extends BreakModeCommand<typeof AuthLogin> {
   /** `regshape login`, as docker, oras, crane and regctl spell it. */
   static override aliases = ['login']
 

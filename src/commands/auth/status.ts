@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {RegshapeCommand} from '../../base-command.js'
+import {BreakModeCommand} from '../../command/break-command.js'
 import {terminalSafe} from '../../output.js'
 import {describeLocation, type StoreLocation} from '../../services/credentials/credential-store.js'
 import {credentialsOf, listStoredCredentials, type StoredEntry} from '../../services/credentials/inventory.js'
@@ -28,7 +28,7 @@ const KIND_LABEL: Record<CredentialKind, string> = {
   'registry-token': '(registry token)',
 }
 
-export default class AuthStatus extends RegshapeCommand<typeof AuthStatus> {
+export default class AuthStatus extends BreakModeCommand<typeof AuthStatus> {
   static override description = `Without --registry, lists every stored login: the entries of config.json's "auths" section, its "credHelpers" entries, and what the "credsStore" helper lists, each with where it lives and its username. Entries that the resolution chain would not use (a file entry behind a helper, a legacy spelling behind the canonical key) are marked "not used". Docker Hub's web-login pseudo-entries are not listed.
 
 With --registry, shows what the credential resolution chain yields for that registry and where it comes from: --username/--password, a credential helper, the config file, or anonymous.

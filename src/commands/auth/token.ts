@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {referenceArgs, registryName} from '../../command/flags.js'
 
-import {RegshapeCommand} from '../../base-command.js'
+import {BreakModeCommand} from '../../command/break-command.js'
 import {formatJson} from '../../output.js'
 import {parseRegistry} from '../../reference/registry.js'
 import {AuthenticationError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../services/errors.js'
@@ -19,7 +19,7 @@ const messages = {
 /** distribution's token scope grammar, loosely: `type[(class)]:name:action[,action...]`. */
 const SCOPE = /^[a-z0-9]+(\([a-z0-9]+\))?:[^\s:]+(:\d+)?(\/[^\s:]+)*:[a-z*]+(,[a-z*]+)*$/
 
-export default class AuthToken extends RegshapeCommand<typeof AuthToken> {
+export default class AuthToken extends BreakModeCommand<typeof AuthToken> {
   static override args = {registry: referenceArgs.registry()}
 
   static override description = `Fetches a token from the registry's token server with the credentials the resolution chain yields for the registry (anonymous if none), as "crane auth token" does, and prints it on stdout: the bare token, or with --header an "Authorization: Bearer ..." line for curl -H. Under --json: the token, its lifetime and the scopes asked for. The token appears nowhere else (never in --debug-calls or an error).
@@ -76,8 +76,10 @@ Without --scope the token carries no rights beyond the registry's /v2/ endpoint.
     })
 
     // Written as it is, asked for by name: emitResult's scrubbing is for secrets nobody asked to see.
+    const json = {status: 'success', registry: ref.input, token: grant.token, expires_in: grant.expiresIn, scopes}
     const line = this.jsonMode
-      ? formatJson({status: 'success', registry: ref.input, token: grant.token, expires_in: grant.expiresIn, scopes})
+      ? // Under --break, the changed requests go in the same document, as emitResult puts them.
+        formatJson(this.breakSession ? {result: json, mutations: this.breakSession.events} : json)
       : this.flags.header
         ? `Authorization: Bearer ${grant.token}`
         : grant.token

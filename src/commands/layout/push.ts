@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {CopyCommand, copyFlags} from '../../command/copy-command.js'
+import {asUsage} from '../../command/flags.js'
 import {layoutFlags} from '../../command/layout-command.js'
 import {type Descriptor, parseManifest} from '../../content/manifest.js'
 import {OciLayout, REF_NAME, refNameAsTag} from '../../layout/store.js'
@@ -38,7 +39,7 @@ With a tag in --dest, the layout must hold one manifest, pushed under that tag; 
 
   async run(): Promise<void> {
     const {dest, 'dry-run': dryRun, force, path, referrers} = this.flags
-    const target = parseImageRef(dest)
+    const target = asUsage(() => parseImageRef(dest))
     if (target.digest !== undefined) throw new UsageError('--dest takes host[:port]/repository[:tag]; a digest is the manifest\'s own')
     const layout = await OciLayout.open(path)
     const {manifests} = await layout.readIndex()

@@ -78,6 +78,14 @@ describe('registry names and credential keys', () => {
       ['registry.example.com:99999', /out of range/],
       ['-registry.example.com', /expected host\[:port\]/],
       ['registry..example.com', /expected host\[:port\]/],
+      // distribution/reference's domain grammar: no '_' in a label, IPv6 in hex only.
+      ['foo_bar.com:8080', /expected host\[:port\]/],
+      ['[::ffff:1.2.3.4]:5000', /without a zone or an embedded IPv4 part/],
+      ['[fe80::1%eth0]:5000', /without a zone or an embedded IPv4 part/],
+      ['[1::2::3]', /\[1::2::3\] is not an IPv6 address/],
+      // Names the grammar takes but no URL can hold: refused here, not met later as "Invalid URL".
+      ['999.1.1.1', /not a host name or an IPv4 address/],
+      ['example.0x1:5000', /not a host name or an IPv4 address/],
     ]
     for (const [input, message] of invalid) {
       it(`rejects ${JSON.stringify(input)}`, () => {

@@ -1,5 +1,5 @@
 import type {RegistryRef} from '../reference/registry.js'
-import type {Readable} from 'node:stream'
+import {type Readable, pipeline} from 'node:stream'
 
 import type {HttpResponse} from '../services/transport/http.js'
 import type {RegistryRequest, RegistryResponse, RegistryStreamResponse} from '../services/transport/registry-client.js'
@@ -296,12 +296,11 @@ export class Repository {
     const length = Number(response.headers['content-length']?.[0])
     const size = Number.isSafeInteger(length) && length >= 0 ? length : undefined
     const verifier = new DigestVerifier(digest, size)
-    // Failures on either side reach the reader as one error naming the blob.
-    response.body.once('error', (error) => verifier.destroy(error))
-    verifier.once('close', () => {
-      if (!response.body.readableEnded) response.body.destroy()
-    })
-    response.body.pipe(verifier)
+    // Failures on either side reach the reader through the verifier, and a reader that stops
+    // early closes the connection. pipeline, not pipe: the body may already have failed by now
+    // (bytes beyond Content-Length break the connection as soon as the headers are read), and
+    // an error emitted before anyone listened would leave the reader waiting forever.
+    pipeline(response.body, verifier, () => {})
     return {body: verifier, contentType: response.headers['content-type']?.[0], size, verifier}
   }
 

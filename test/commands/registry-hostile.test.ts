@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdtempSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync} from 'node:fs'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -271,6 +271,22 @@ describe('registry read commands against behaviour distribution 2.8 lacks', () =
       ['HEAD', OCI_INDEX],
       ['HEAD', OCI_INDEX],
     ])
+  })
+
+  it('blob get: a body longer than its Content-Length fails in one line and leaves no temporary file', async () => {
+    const blob = Buffer.from('0123456789abcdefghij')
+    // a registry (or a broken proxy) that sends more bytes than the Content-Length it announced;
+    // written to the socket by hand, since node:http refuses to break HTTP this way
+    const server = await fake((_request, response) => {
+      response.socket?.write(`HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 10\r\n\r\n`)
+      response.socket?.write(blob)
+    })
+    const directory = mkdtempSync(join(tmpdir(), 'regshape-out-'))
+    const reference = `${server.host}/long/app@${sha(blob)}`
+    const result = await regshape(['blob', 'get', reference, '-o', join(directory, 'blob')])
+    expectFailure(result, 1, new RegExp(`^Error: blob get ${reference}: .*Content-Length`))
+    expect(readdirSync(directory)).to.deep.equal([])
+    expectFailure(await regshape(['blob', 'get', reference]), 1, new RegExp(`^Error: blob get ${reference}: `))
   })
 
   it('registry text with control characters is escaped in human output', async () => {

@@ -10,7 +10,7 @@ import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
 import {ExitCode, ProtocolError, RegshapeError} from '../services/errors.js'
 import {RegistryApiError, apiError} from './api-error.js'
-import {PageWalker} from './pagination.js'
+import {ListBudget, PageWalker} from './pagination.js'
 import {urls} from './urls.js'
 
 /**
@@ -93,6 +93,7 @@ async function walkList(
   what: string,
   field: string,
   follow: boolean,
+  budget: ListBudget,
   onError: (response: RegistryResponse) => Error = (response) => apiError(what, response),
 ): Promise<{items: string[]; name?: string; pages: number}> {
   const items: string[] = []
@@ -110,7 +111,11 @@ async function walkList(
       throw new ProtocolError(`${what}: the registry's answer has no "${field}" list of strings`)
     }
 
-    items.push(...((list as string[] | null) ?? []))
+    const entries = (list as string[] | null) ?? []
+    budget.add(response.body.length, entries.length)
+
+    // One at a time: spreading a page of a few hundred thousand entries overflows the stack.
+    for (const entry of entries) items.push(entry)
     if (typeof body.name === 'string') name ??= body.name
     if (!follow) break
     walker ??= new PageWalker(access.origin())
@@ -127,7 +132,8 @@ async function walkList(
 /** The catalog of a registry (`registry:catalog:*`); 404/405 mean the registry does not offer it. */
 export async function listCatalog(access: RegistryAccess, registry: string, options: ListOptions): Promise<{repositories: string[]}> {
   const what = `catalog list ${registry}`
-  const {items} = await walkList(access, urls.catalog(options), {operation: 'catalog.list', scope: CATALOG_SCOPE}, what, 'repositories', options.follow, (response) => {
+  const budget = new ListBudget(what, 'repositories', 'Read it a page at a time: --n N, then --last with the last repository of each page.')
+  const {items} = await walkList(access, urls.catalog(options), {operation: 'catalog.list', scope: CATALOG_SCOPE}, what, 'repositories', options.follow, budget, (response) => {
     const error = apiError(what, response)
     if (response.status !== 404 && response.status !== 405) return error
     return new RegistryApiError(`${what}: the registry does not support the catalog API (HTTP ${response.status})`, error.status, error.errors, 'unsupported', {
@@ -159,7 +165,8 @@ export class Repository {
    */
   async tags(options: ListOptions): Promise<{name: string; tags: string[]}> {
     const what = `tag list ${this.display}`
-    const {items, name} = await walkList(this.access, urls.tags(this.path, options), {operation: 'tag.list', scope: this.pull}, what, 'tags', options.follow)
+    const budget = new ListBudget(what, 'tags', 'Read it a page at a time: --n N, then --last with the last tag of each page.')
+    const {items, name} = await walkList(this.access, urls.tags(this.path, options), {operation: 'tag.list', scope: this.pull}, what, 'tags', options.follow, budget)
     let tags = items
     const {last, n} = options
     const ignored = (last !== undefined && tags.some((tag) => tag <= last)) || (n !== undefined && tags.length > n)
@@ -316,16 +323,19 @@ export class Repository {
     let index: ReferrerList['index'] | undefined
     let filtered = options.artifactType === undefined
     let walker: PageWalker | undefined
+    const budget = new ListBudget(what, 'referrers', 'Without --all, only the first page is read.')
     for (let path: string | undefined = first; path !== undefined; ) {
       const response = await send(this.access, what, {...request, method: 'GET', path})
 
       if (response.status === 404 && index === undefined) return this.referrersByTag(digest, options.artifactType, what)
       if (response.status !== 200) throw apiError(what, response)
       const page = parseIndex(response.body, what)
+      budget.add(response.body.length, page.manifests.length)
+
       const applied = (header(response, 'oci-filters-applied') ?? '').split(',').map((name) => name.trim())
       if (applied.includes('artifactType')) filtered = true
       if (index === undefined) index = page
-      else index.manifests.push(...page.manifests)
+      else for (const entry of page.manifests) index.manifests.push(entry)
       if (!options.all) break
       walker ??= new PageWalker(this.access.origin())
       try {

@@ -112,6 +112,51 @@ describe('registry read commands against behaviour distribution 2.8 lacks', () =
     })
   })
 
+  describe('listings that never end: all pages together are capped', () => {
+    /**
+     * A registry that links page after page (up to `pages`, so a client without a cap still ends):
+     * as a misbehaving or hostile registry can, to fill the client's memory.
+     */
+    const endless =
+      (field: string, page: () => unknown[], pages: number): Route =>
+      (_request, response, url) => {
+        const at = Number(url.searchParams.get('page') ?? 1)
+        const link: Record<string, string> = at < pages ? {link: `<${url.pathname}?page=${at + 1}>; rel="next"`} : {}
+        json(response, 200, {name: 'big/app', [field]: page()}, link)
+      }
+
+    const many = Array.from({length: 200_000}, (_, i) => `t${i}`)
+    const long = ['x'.repeat(3 * 1024 * 1024)]
+
+    it('tag list: past a million tags it stops, naming the limit and how to page', async () => {
+      const server = await fake(endless('tags', () => many, 8))
+      const result = await regshape(['tag', 'list', `${server.host}/big/app`])
+      expectFailure(result, 1, new RegExp(`^Error: tag list ${server.host}/big/app: the registry's pages hold more than 1000000 tags, regshape's limit for one listing; stopped\\. Read it a page at a time: --n N, then --last with the last tag of each page\\.\\n$`))
+      expect(apiRequests(server)).to.have.length(6)
+    })
+
+    it('tag list: more than 64 MiB across pages is an error too, whatever the count', async () => {
+      const server = await fake(endless('tags', () => long, 30))
+      const result = await regshape(['tag', 'list', `${server.host}/big/app`])
+      expectFailure(result, 1, /the registry's pages hold more than 64 MiB of tags, regshape's limit for one listing; stopped\. Read it a page at a time/)
+      expect(apiRequests(server)).to.have.length(22)
+    })
+
+    it('catalog list --all and referrer list --all have the same limits', async () => {
+      const catalog = await fake(endless('repositories', () => many, 8))
+      expectFailure(await regshape(['catalog', 'list', catalog.host, '--all']), 1, /^Error: catalog list .*: the registry's pages hold more than 1000000 repositories, .* --n N, then --last with the last repository of each page\.\n$/)
+      const entry = {mediaType: OCI_MANIFEST, digest: sha('r'), size: 1, artifactType: 'application/vnd.example'}
+      const manifests = Array.from({length: 20_000}, () => entry)
+      // a referrers API that links page after page of 20 000 referrers (about 3 MiB each)
+      const referrers = await fake((_request, response, url) => {
+        const at = Number(url.searchParams.get('page') ?? 1)
+        const link: Record<string, string> = at < 30 ? {link: `<${url.pathname}?page=${at + 1}>; rel="next"`} : {}
+        json(response, 200, {schemaVersion: 2, mediaType: OCI_INDEX, manifests}, {'content-type': OCI_INDEX, ...link})
+      })
+      expectFailure(await regshape(['referrer', 'list', `${referrers.host}/r/app@${sha('subject')}`, '--all']), 1, /^Error: referrer list .*: the registry's pages hold more than 64 MiB of referrers, .* Without --all, only the first page is read\.\n$/)
+    })
+  })
+
   describe('catalog list', () => {
     it('404 and 405 (no catalog API) exit 3; --json gives the error object', async () => {
       for (const status of [404, 405]) {

@@ -3,7 +3,7 @@ import {pipeline} from 'node:stream/promises'
 
 import type {FetchedManifest, BlobDownload} from '../registry/repository.js'
 
-import {type Descriptor, type Manifest, type Platform, formatPlatform, parseManifest, selectPlatform} from '../content/manifest.js'
+import {type Descriptor, type Manifest, type Platform, formatPlatform, parseDescriptor, parseManifest, selectPlatform} from '../content/manifest.js'
 import {INDEX_MEDIA_TYPES} from '../content/media-types.js'
 import {RegshapeError, UsageError} from '../services/errors.js'
 
@@ -265,7 +265,9 @@ export class Copier {
       for (const digest of pending) listed.add(digest)
       const found = await Promise.all(pending.map(async (digest) => {
         try {
-          return await this.source.referrers(digest)
+          // Entries as the source listed them: each is checked before its digest names a request.
+          const entries = await this.source.referrers(digest)
+          return entries.map((entry, at) => parseDescriptor(entry, `manifests[${at}]`))
         } catch (error) {
           throw this.fail(error, `referrers of ${digest}`)
         }

@@ -334,6 +334,41 @@ describe('registry read commands against behaviour distribution 2.8 lacks', () =
     expectFailure(await regshape(['blob', 'get', reference]), 1, new RegExp(`^Error: blob get ${reference}: `))
   })
 
+  it('copy --referrers: a referrer whose digest is a path is refused before any request leaves the repository', async () => {
+    const config = Buffer.from('{}')
+    const manifest = Buffer.from(JSON.stringify({schemaVersion: 2, mediaType: OCI_MANIFEST, config: {mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: 2}, layers: []}))
+    const evil = 'sha256:../../../../elsewhere/manifests/v1'
+    // a registry whose referrers API lists a descriptor with a digest that climbs out of the repository
+    const server = await fake((request, response, url) => {
+      if (url.pathname === '/v2/r/app/manifests/v1' || url.pathname === `/v2/r/app/manifests/${sha(manifest)}`) {
+        response.writeHead(200, {'content-type': OCI_MANIFEST, 'docker-content-digest': sha(manifest), 'content-length': manifest.length})
+        response.end(request.method === 'HEAD' ? undefined : manifest)
+      } else if (url.pathname === `/v2/r/app/blobs/${sha(config)}`) {
+        response.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': config.length})
+        response.end(request.method === 'HEAD' ? undefined : config)
+      } else if (url.pathname === `/v2/r/app/referrers/${sha(manifest)}`) {
+        json(response, 200, {schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{mediaType: OCI_MANIFEST, digest: evil, size: 10}]}, {'content-type': OCI_INDEX})
+      } else if (request.method === 'HEAD' && url.pathname.startsWith('/v2/m/app/blobs/')) {
+        // the destination, m/app, has every blob and takes every manifest
+        response.writeHead(200, {'content-length': 2})
+        response.end()
+      } else if (request.method === 'PUT' && url.pathname.startsWith('/v2/m/app/manifests/')) {
+        request.resume()
+        response.writeHead(201, {'docker-content-digest': sha(manifest)})
+        response.end()
+      } else {
+        json(response, 404, {errors: [{code: 'MANIFEST_UNKNOWN', message: 'nothing here'}]})
+      }
+    })
+    const result = await regshape(['copy', `${server.host}/r/app:v1`, `${server.host}/m/app`, '--referrers'])
+    const outside = apiRequests(server).filter((request) => !/^\/v2\/(r|m)\/app\//.test(request.url))
+    expect(outside.map((request) => `${request.method} ${request.url}`)).to.deep.equal([])
+    expectFailure(result, 1, /^Error: referrers of sha256:[0-9a-f]{64}: manifests\[0\] has an invalid digest/)
+    // A layout destination refuses it too, before its own files are looked for.
+    const layout = join(mkdtempSync(join(tmpdir(), 'regshape-copy-')), 'layout')
+    expectFailure(await regshape(['copy', `${server.host}/r/app:v1`, `oci:${layout}`, '--referrers']), 1, /^Error: referrers of sha256:[0-9a-f]{64}: manifests\[0\] has an invalid digest/)
+  })
+
   it('registry text with control characters is escaped in human output', async () => {
     // a registry that puts terminal escapes in tag names
     const server = await fake((_request, response) => json(response, 200, {name: 'esc/app', tags: ['ok', 'bad\u001b[31mred', 'x\u009by']}))

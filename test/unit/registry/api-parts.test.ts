@@ -16,6 +16,16 @@ describe('registry API parts (src/registry)', () => {
     expect(urls.referrers('team/app', digest, 'application/vnd.example+json')).to.equal(`/v2/team/app/referrers/${digest}?artifactType=application%2Fvnd.example%2Bjson`)
   })
 
+  it('refuses to build a path from a digest or tag that is not one (a registry may send them)', () => {
+    const escapes = 'sha256:../../../../elsewhere/manifests/v1'
+    expect(() => urls.manifest('team/app', escapes)).to.throw(/^refusing to build a request path from the digest "sha256:\.\.\/\.\.\/\.\.\/\.\.\/elsewhere\/manifests\/v1": the sha256 digest must be lowercase hex$/)
+    expect(() => urls.blob('team/app', escapes)).to.throw(/refusing to build a request path from the digest/)
+    expect(() => urls.referrers('team/app', `sha256:${'a'.repeat(63)}/`)).to.throw(/refusing to build a request path from the digest/)
+    expect(() => urls.uploads('team/app', {from: 'base/img', mount: 'sha256:x?y'})).to.throw(/refusing to build a request path from the digest/)
+    expect(() => urls.manifest('team/app', '../../other/manifests/v1')).to.throw(/^refusing to build a request path from the tag "\.\.\/\.\.\/other\/manifests\/v1": a tag is up to 128/)
+    expect(() => urls.manifest('team/app', 'v1\u001b[2J')).to.throw(/the tag "v1\\x1b\[2J"/)
+  })
+
   describe('OCI error bodies', () => {
     it('are quoted as CODE: message and typed by kind', () => {
       const body = Buffer.from(JSON.stringify({errors: [{code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: {Tag: 'v9'}}]}))

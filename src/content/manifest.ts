@@ -1,6 +1,7 @@
 import {ProtocolError} from '../services/errors.js'
 import {parseDigest} from '../reference/image.js'
 import {terminalSafe} from '../output.js'
+import {MAX_JSON_DEPTH, nestsDeeperThan} from './json-text.js'
 import {INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, baseMediaType} from './media-types.js'
 
 /**
@@ -58,11 +59,14 @@ export class ManifestError extends ProtocolError {}
 
 export function parseManifest(bytes: Buffer, contentType?: string): Manifest {
   let json: unknown
+  const text = bytes.toString('utf8')
   try {
-    json = JSON.parse(bytes.toString('utf8'))
+    json = JSON.parse(text)
   } catch {
     throw new ManifestError(`the manifest is not valid JSON (${bytes.length} bytes)`)
   }
+
+  if (nestsDeeperThan(text)) throw new ManifestError(tooDeep('manifest'))
 
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ManifestError('the manifest is not a JSON object')
   const body = json as Record<string, unknown>
@@ -97,6 +101,11 @@ export function parseManifest(bytes: Buffer, contentType?: string): Manifest {
     kind: 'manifest',
     layers: body.layers.map((entry, index) => parseDescriptor(entry, `layers[${index}]`)),
   }
+}
+
+/** The refusal of JSON nested deeper than regshape reads. */
+export function tooDeep(what: string): string {
+  return `the ${what} is nested more than ${MAX_JSON_DEPTH} levels deep; refused`
 }
 
 /** `os/arch[/variant]` as --platform takes it. */

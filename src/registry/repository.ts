@@ -5,6 +5,8 @@ import type {HttpResponse} from '../services/transport/http.js'
 import type {RegistryRequest, RegistryResponse, RegistryStreamResponse} from '../services/transport/registry-client.js'
 
 import {DigestMismatchError, DigestVerifier, digestOf} from '../content/digest.js'
+import {nestsDeeperThan} from '../content/json-text.js'
+import {tooDeep} from '../content/manifest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
@@ -208,6 +210,9 @@ export class Repository {
     if (pinned && headerDigest && headerDigest !== pinned) {
       throw new DigestMismatchError(`${what}: the registry announced Docker-Content-Digest ${headerDigest} for ${pinned}; refused`, pinned, headerDigest)
     }
+
+    // Every reader of a manifest (printing, --part, copy) is then safe from the depth.
+    if (nestsDeeperThan(bytes.toString('utf8'))) throw new ProtocolError(`${what}: ${tooDeep('manifest')}`)
 
     return {bytes, contentType: header(response, 'content-type'), digest, headerDigest}
   }
@@ -442,13 +447,15 @@ async function send(access: RegistryAccess, what: string, request: LabelledReque
 
 function parseJsonObject(body: Buffer, what: string): Record<string, unknown> {
   let parsed: unknown
+  const text = body.toString('utf8')
   try {
-    parsed = JSON.parse(body.toString('utf8'))
+    parsed = JSON.parse(text)
   } catch {
     throw new ProtocolError(`${what}: the registry's answer is not JSON`)
   }
 
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ProtocolError(`${what}: the registry's answer is not a JSON object`)
+  if (nestsDeeperThan(text)) throw new ProtocolError(`${what}: ${tooDeep("registry's answer")}`)
   return parsed as Record<string, unknown>
 }
 

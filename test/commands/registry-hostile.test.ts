@@ -369,6 +369,38 @@ describe('registry read commands against behaviour distribution 2.8 lacks', () =
     expectFailure(await regshape(['copy', `${server.host}/r/app:v1`, `oci:${layout}`, '--referrers']), 1, /^Error: referrers of sha256:[0-9a-f]{64}: manifests\[0\] has an invalid digest/)
   })
 
+  it('a manifest nested 100 000 levels deep: one error naming the reference, for get, --part, info and copy', async () => {
+    const config = Buffer.from('{}')
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`
+    const descriptor = `{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"${sha(config)}","size":2`
+    const body = Buffer.from(`{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${descriptor}},"layers":[],"subject":${descriptor},"x":${deep}},"x":${deep}}`)
+    // a registry serving a manifest (no Docker-Content-Digest, so HEAD is followed by a GET) that
+    // nests arrays 100 000 levels deep, and a referrers API whose entry does the same
+    const server = await fake((request, response, url) => {
+      if (url.pathname.includes('/referrers/')) {
+        json(response, 200, `{"schemaVersion":2,"mediaType":"${OCI_INDEX}","manifests":[${descriptor},"x":${deep}}]}`, {'content-type': OCI_INDEX})
+      } else if (url.pathname.includes('/manifests/')) {
+        response.writeHead(200, {'content-type': OCI_MANIFEST, 'content-length': body.length})
+        response.end(request.method === 'HEAD' ? undefined : body)
+      } else {
+        response.writeHead(200, {'content-length': config.length})
+        response.end(request.method === 'HEAD' ? undefined : config)
+      }
+    })
+    const reference = `${server.host}/deep/app:v1`
+    const refused = new RegExp(`^Error: manifest get ${reference}: the manifest is nested more than 32 levels deep; refused\\n$`)
+    expectFailure(await regshape(['manifest', 'get', reference]), 1, refused)
+    expectFailure(await regshape(['manifest', 'get', reference, '--part', 'subject']), 1, refused)
+    expectFailure(await regshape(['manifest', 'info', reference]), 1, refused)
+    const layout = join(mkdtempSync(join(tmpdir(), 'regshape-copy-')), 'layout')
+    expectFailure(await regshape(['copy', reference, `oci:${layout}`]), 1, refused)
+    // --json prints the answer back: the error is the JSON object on stdout.
+    const listed = await regshape(['referrer', 'list', `${server.host}/deep/app@${sha(body)}`, '--json'])
+    expect(listed.code, listed.stderr).to.equal(1)
+    expect(listed.stderr).to.equal('')
+    expect(JSON.parse(listed.stdout).error).to.match(/^referrer list .*: the registry's answer is nested more than 32 levels deep; refused$/)
+  })
+
   it('registry text with control characters is escaped in human output', async () => {
     // a registry that puts terminal escapes in tag names
     const server = await fake((_request, response) => json(response, 200, {name: 'esc/app', tags: ['ok', 'bad\u001b[31mred', 'x\u009by']}))

@@ -8,7 +8,10 @@ export function reindentJson(text: string, indent = 2): string {
   let out = ''
   let depth = 0
   let index = 0
-  const newline = () => `\n${pad.repeat(depth)}`
+  // One string per depth, shared by every line at that depth: a 4 MiB array of small numbers has
+  // two million lines, and a fresh padding string for each cost a third of the memory.
+  const newlines: string[] = []
+  const newline = () => (newlines[depth] ??= `\n${pad.repeat(depth)}`)
   while (index < text.length) {
     const char = text[index]
     if (char === '"') {

@@ -14,6 +14,7 @@ import {type LabelledRequest, type RegistryAccess, Repository} from '../registry
 import {BlobWriter} from '../registry/upload.js'
 import {RegshapeError, UsageError, describeError} from '../services/errors.js'
 import {scrubSecrets} from '../services/known-secrets.js'
+import {registryGuard} from '../services/transport/addresses.js'
 
 /**
  * The base of the registry command groups (catalog, tag, manifest, blob, referrer): a Repository
@@ -76,7 +77,7 @@ export abstract class RegistryCommand<T extends typeof Command> extends Regshape
       origin: () => new URL(client.registryUrl(registry, '/')).origin,
       request: (request: LabelledRequest) => this.registryRequest(registry, request),
       stream: (request: LabelledRequest) => client.stream(registry, request, async () => (await this.resolveCredentials(registry)).credentials),
-      elsewhere: (request) => client.send(request),
+      elsewhere: (request) => client.send({...request, guard: {...registryGuard(registry), what: "the registry's upload Location"}}),
     }
   }
 

@@ -13,7 +13,7 @@ import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
 import {InputError, NetworkError, ProtocolError, RegshapeError, describeError} from '../errors.js'
 import {isIP} from 'node:net'
 
-import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
+import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolved, isAllowedHost, registryGuard} from './addresses.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
 import {CertsDirectories} from './certs-d.js'
 import {ResponseBody, collect, discard, isReplayable, isStreamBody, readCapped} from './body.js'
@@ -330,6 +330,7 @@ export class RegistryClient {
         {
           body: request.body,
           contentLength: request.contentLength,
+          guard: registryGuard(ref),
           headers,
           maxBodyBytes: request.maxBodyBytes,
           method: request.method,

@@ -28,7 +28,7 @@ export function formatEndpoint(endpoint: CopyEndpoint): string {
 }
 
 export const copyFlags = {
-  concurrency: Flags.integer({default: 4, description: 'Blobs transferred at once', helpValue: 'N', max: 64, min: 1}),
+  concurrency: Flags.integer({default: 4, description: 'Blobs transferred and manifest requests sent at once', helpValue: 'N', max: 64, min: 1}),
   progress: Flags.string({default: 'auto', description: 'Progress on stderr: bars on a terminal (auto), one line per blob (plain), or none', options: [...PROGRESS_MODES]}),
 }
 

@@ -13,6 +13,7 @@ import {type LabelledRequest, type RegistryAccess, Repository} from '../registry
 import {BlobWriter} from '../registry/upload.js'
 import {RegshapeError, describeError} from '../services/errors.js'
 import {scrubSecrets, scrubValues} from '../services/known-secrets.js'
+import {registryGuard} from '../services/transport/addresses.js'
 import {BreakModeCommand} from './break-command.js'
 
 /**
@@ -32,7 +33,7 @@ export abstract class RegistryCommand<T extends typeof Command> extends BreakMod
       origin: () => new URL(client.registryUrl(registry, '/')).origin,
       request: (request: LabelledRequest) => this.registryRequest(registry, request),
       stream: (request: LabelledRequest) => client.stream(registry, request, async () => (await this.resolveCredentials(registry)).credentials),
-      elsewhere: (request) => client.send(request),
+      elsewhere: (request) => client.send({...request, guard: {...registryGuard(registry), what: "the registry's upload Location"}}),
     }
   }
 

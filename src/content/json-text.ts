@@ -8,7 +8,10 @@ export function reindentJson(text: string, indent = 2): string {
   let out = ''
   let depth = 0
   let index = 0
-  const newline = () => `\n${pad.repeat(depth)}`
+  // One string per depth, shared by every line at that depth: a 4 MiB array of small numbers has
+  // two million lines, and a fresh padding string for each cost a third of the memory.
+  const newlines: string[] = []
+  const newline = () => (newlines[depth] ??= `\n${pad.repeat(depth)}`)
   while (index < text.length) {
     const char = text[index]
     if (char === '"') {
@@ -44,6 +47,37 @@ export function reindentJson(text: string, indent = 2): string {
   }
 
   return out
+}
+
+/**
+ * How deep regshape reads JSON from a registry or a layout. Real manifests and indexes nest about
+ * five levels (index, manifests, descriptor, platform, os.features); JSON.stringify recurses, and
+ * re-indenting pays the depth on every line, so a body nested 100 000 levels deep (4 MiB allow
+ * 2 million) must be refused before either sees it.
+ */
+export const MAX_JSON_DEPTH = 32
+
+/** Whether JSON text nests objects and arrays more than `limit` levels deep (strings skipped). */
+export function nestsDeeperThan(text: string, limit = MAX_JSON_DEPTH): boolean {
+  let depth = 0
+  for (let index = 0; index < text.length; ) {
+    const char = text[index]
+    if (char === '"') {
+      index = endOfString(text, index)
+      continue
+    }
+
+    if (char === '{' || char === '[') {
+      depth++
+      if (depth > limit) return true
+    } else if (char === '}' || char === ']') {
+      depth--
+    }
+
+    index++
+  }
+
+  return false
 }
 
 function endOfString(text: string, start: number): number {

@@ -1,5 +1,7 @@
 import {ProtocolError} from '../services/errors.js'
-import {DIGEST_HEX_LENGTH, type DigestAlgorithm} from '../reference/image.js'
+import {parseDigest} from '../reference/image.js'
+import {terminalSafe} from '../output.js'
+import {MAX_JSON_DEPTH, nestsDeeperThan} from './json-text.js'
 import {INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, baseMediaType} from './media-types.js'
 
 /**
@@ -57,11 +59,14 @@ export class ManifestError extends ProtocolError {}
 
 export function parseManifest(bytes: Buffer, contentType?: string): Manifest {
   let json: unknown
+  const text = bytes.toString('utf8')
   try {
-    json = JSON.parse(bytes.toString('utf8'))
+    json = JSON.parse(text)
   } catch {
     throw new ManifestError(`the manifest is not valid JSON (${bytes.length} bytes)`)
   }
+
+  if (nestsDeeperThan(text)) throw new ManifestError(tooDeep('manifest'))
 
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ManifestError('the manifest is not a JSON object')
   const body = json as Record<string, unknown>
@@ -81,21 +86,26 @@ export function parseManifest(bytes: Buffer, contentType?: string): Manifest {
     bytes,
     json: body,
     mediaType,
-    subject: body.subject === undefined ? undefined : descriptor(body.subject, 'subject'),
+    subject: body.subject === undefined ? undefined : parseDescriptor(body.subject, 'subject'),
   }
   if (isIndex) {
     if (!Array.isArray(body.manifests)) throw new ManifestError('the index has no "manifests" array')
-    return {...common, kind: 'index', manifests: body.manifests.map((entry, index) => descriptor(entry, `manifests[${index}]`))}
+    return {...common, kind: 'index', manifests: body.manifests.map((entry, index) => parseDescriptor(entry, `manifests[${index}]`))}
   }
 
   if (!MANIFEST_MEDIA_TYPES.has(mediaType)) throw new ManifestError(`unsupported manifest media type ${mediaType}`)
   if (!Array.isArray(body.layers)) throw new ManifestError('the manifest has no "layers" array')
   return {
     ...common,
-    config: descriptor(body.config, 'config'),
+    config: parseDescriptor(body.config, 'config'),
     kind: 'manifest',
-    layers: body.layers.map((entry, index) => descriptor(entry, `layers[${index}]`)),
+    layers: body.layers.map((entry, index) => parseDescriptor(entry, `layers[${index}]`)),
   }
+}
+
+/** The refusal of JSON nested deeper than regshape reads. */
+export function tooDeep(what: string): string {
+  return `the ${what} is nested more than ${MAX_JSON_DEPTH} levels deep; refused`
 }
 
 /** `os/arch[/variant]` as --platform takes it. */
@@ -132,12 +142,20 @@ function inferMediaType(body: Record<string, unknown>): string {
   throw new ManifestError('the manifest has no mediaType, and neither its Content-Type nor its fields say what it is')
 }
 
-function descriptor(value: unknown, where: string): Descriptor {
+/**
+ * A descriptor as a registry or a layout sent it (a manifest's config and layers, an index's
+ * manifests, a referrers list), checked before any of it is used: its digest names a request path
+ * or a file, its size a length, its media type a request header.
+ */
+export function parseDescriptor(value: unknown, where: string): Descriptor {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(`${where} is not a descriptor object`)
   const entry = value as Record<string, unknown>
   if (typeof entry.mediaType !== 'string' || entry.mediaType === '') throw new ManifestError(`${where} has no mediaType`)
-  if (typeof entry.digest !== 'string' || !validDigest(entry.digest)) throw new ManifestError(`${where} has an invalid digest`)
+  if (typeof entry.digest !== 'string') throw new ManifestError(`${where} has an invalid digest`)
+  const {digest} = entry
+  parseDigest(digest, (why) => new ManifestError(terminalSafe(`${where} has an invalid digest "${clip(digest)}": ${why}`)))
   if (typeof entry.size !== 'number' || !Number.isSafeInteger(entry.size) || entry.size < 0) throw new ManifestError(`${where} has an invalid size`)
+  if (!MEDIA_TYPE.test(entry.mediaType)) throw new ManifestError(terminalSafe(`${where} has an invalid mediaType "${clip(entry.mediaType)}": RFC 6838 type/subtype expected`))
   if (entry.platform !== undefined) {
     const platform = entry.platform as Record<string, unknown>
     if (platform === null || typeof platform !== 'object' || typeof platform.os !== 'string' || typeof platform.architecture !== 'string') {
@@ -149,10 +167,14 @@ function descriptor(value: unknown, where: string): Descriptor {
   return entry as Descriptor
 }
 
-function validDigest(digest: string): boolean {
-  const [algorithm, hex, ...rest] = digest.split(':')
-  if (rest.length > 0 || !Object.hasOwn(DIGEST_HEX_LENGTH, algorithm)) return false
-  return new RegExp(`^[0-9a-f]{${DIGEST_HEX_LENGTH[algorithm as DigestAlgorithm]}}$`).test(hex ?? '')
+/**
+ * RFC 6838's restricted names, `type/subtype` (the OCI spec requires them of media types), without
+ * its 127-character limit: the point is that it can go in an Accept or Content-Type header as is.
+ */
+const MEDIA_TYPE = /^[A-Za-z0-9][\w!#$&^.+-]*\/[A-Za-z0-9][\w!#$&^.+-]*$/
+
+function clip(text: string): string {
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text
 }
 
 function stringMap(value: unknown, where: string): Record<string, string> | undefined {

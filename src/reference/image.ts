@@ -102,17 +102,17 @@ export function parseImageRef(input: string, options: ParseImageOptions = {}): I
   return {digest, input, registry, repository: path, tag}
 }
 
-/** Whether `path` is a repository path of the distribution grammar (`team/app`, lowercase components). */
-export function isRepositoryPath(path: string): boolean {
-  return path.split('/').every((component) => PATH_COMPONENT.test(component))
-}
-
 /**
- * Whether `text` is a tag of the distribution grammar: what may follow `/manifests/` in a path
- * without escaping it (no `/`, `?`, `#`, `%`, and never `.` or `..` alone).
+ * Whether `text` is a tag of the distribution grammar (`v1.2`, `latest`): what may follow
+ * `/manifests/` in a path without escaping it (no `/`, `?`, `#`, `%`, and never `.` or `..` alone).
  */
 export function isTag(text: string): boolean {
   return TAG.test(text)
+}
+
+/** Whether `path` is a repository path of the distribution grammar (`team/app`, lowercase components). */
+export function isRepositoryPath(path: string): boolean {
+  return path.split('/').every((component) => PATH_COMPONENT.test(component))
 }
 
 /** Whether `text` is a digest regshape can verify (`sha256:` or `sha512:` and lowercase hex of the right length). */
@@ -125,9 +125,11 @@ export function isDigest(text: string): boolean {
   }
 }
 
-/** Validates `algorithm:hex` for the algorithms regshape can verify. */
-export function parseDigest(text: string): {algorithm: DigestAlgorithm; hex: string} {
-  const fail = (why: string) => new InputError(terminalSafe(`invalid digest "${text}": ${why}`))
+/**
+ * Validates `algorithm:hex` for the algorithms regshape can verify. `fail` makes the error from
+ * the reason, for a digest that came from elsewhere than the command line (a registry's answer).
+ */
+export function parseDigest(text: string, fail: (why: string) => Error = (why) => new InputError(terminalSafe(`invalid digest "${text}": ${why}`))): {algorithm: DigestAlgorithm; hex: string} {
   checkDigest(text, fail)
   const [algorithm, hex] = text.split(':') as [DigestAlgorithm, string]
   return {algorithm, hex}

@@ -1,16 +1,18 @@
 import type {RegistryRef} from '../reference/registry.js'
-import type {Readable} from 'node:stream'
+import {type Readable, pipeline} from 'node:stream'
 
 import type {HttpResponse} from '../services/transport/http.js'
 import type {RegistryRequest, RegistryResponse, RegistryStreamResponse} from '../services/transport/registry-client.js'
 
 import {DigestMismatchError, DigestVerifier, digestOf} from '../content/digest.js'
+import {nestsDeeperThan} from '../content/json-text.js'
+import {tooDeep} from '../content/manifest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
 import {ExitCode, ProtocolError, RegshapeError} from '../services/errors.js'
 import {RegistryApiError, apiError} from './api-error.js'
-import {PageWalker} from './pagination.js'
+import {ListBudget, PageWalker} from './pagination.js'
 import {urls} from './urls.js'
 
 /**
@@ -93,6 +95,7 @@ async function walkList(
   what: string,
   field: string,
   follow: boolean,
+  budget: ListBudget,
   onError: (response: RegistryResponse) => Error = (response) => apiError(what, response),
 ): Promise<{items: string[]; name?: string; pages: number}> {
   const items: string[] = []
@@ -110,7 +113,11 @@ async function walkList(
       throw new ProtocolError(`${what}: the registry's answer has no "${field}" list of strings`)
     }
 
-    items.push(...((list as string[] | null) ?? []))
+    const entries = (list as string[] | null) ?? []
+    budget.add(response.body.length, entries.length)
+
+    // One at a time: spreading a page of a few hundred thousand entries overflows the stack.
+    for (const entry of entries) items.push(entry)
     if (typeof body.name === 'string') name ??= body.name
     if (!follow) break
     walker ??= new PageWalker(access.origin())
@@ -127,7 +134,8 @@ async function walkList(
 /** The catalog of a registry (`registry:catalog:*`); 404/405 mean the registry does not offer it. */
 export async function listCatalog(access: RegistryAccess, registry: string, options: ListOptions): Promise<{repositories: string[]}> {
   const what = `catalog list ${registry}`
-  const {items} = await walkList(access, urls.catalog(options), {operation: 'catalog.list', scope: CATALOG_SCOPE}, what, 'repositories', options.follow, (response) => {
+  const budget = new ListBudget(what, 'repositories', 'Read it a page at a time: --n N, then --last with the last repository of each page.')
+  const {items} = await walkList(access, urls.catalog(options), {operation: 'catalog.list', scope: CATALOG_SCOPE}, what, 'repositories', options.follow, budget, (response) => {
     const error = apiError(what, response)
     if (response.status !== 404 && response.status !== 405) return error
     return new RegistryApiError(`${what}: the registry does not support the catalog API (HTTP ${response.status})`, error.status, error.errors, 'unsupported', {
@@ -159,7 +167,8 @@ export class Repository {
    */
   async tags(options: ListOptions): Promise<{name: string; tags: string[]}> {
     const what = `tag list ${this.display}`
-    const {items, name} = await walkList(this.access, urls.tags(this.path, options), {operation: 'tag.list', scope: this.pull}, what, 'tags', options.follow)
+    const budget = new ListBudget(what, 'tags', 'Read it a page at a time: --n N, then --last with the last tag of each page.')
+    const {items, name} = await walkList(this.access, urls.tags(this.path, options), {operation: 'tag.list', scope: this.pull}, what, 'tags', options.follow, budget)
     let tags = items
     const {last, n} = options
     const ignored = (last !== undefined && tags.some((tag) => tag <= last)) || (n !== undefined && tags.length > n)
@@ -201,6 +210,9 @@ export class Repository {
     if (pinned && headerDigest && headerDigest !== pinned) {
       throw new DigestMismatchError(`${what}: the registry announced Docker-Content-Digest ${headerDigest} for ${pinned}; refused`, pinned, headerDigest)
     }
+
+    // Every reader of a manifest (printing, --part, copy) is then safe from the depth.
+    if (nestsDeeperThan(bytes.toString('utf8'))) throw new ProtocolError(`${what}: ${tooDeep('manifest')}`)
 
     return {bytes, contentType: header(response, 'content-type'), digest, headerDigest}
   }
@@ -296,12 +308,11 @@ export class Repository {
     const length = Number(response.headers['content-length']?.[0])
     const size = Number.isSafeInteger(length) && length >= 0 ? length : undefined
     const verifier = new DigestVerifier(digest, size)
-    // Failures on either side reach the reader as one error naming the blob.
-    response.body.once('error', (error) => verifier.destroy(error))
-    verifier.once('close', () => {
-      if (!response.body.readableEnded) response.body.destroy()
-    })
-    response.body.pipe(verifier)
+    // Failures on either side reach the reader through the verifier, and a reader that stops
+    // early closes the connection. pipeline, not pipe: the body may already have failed by now
+    // (bytes beyond Content-Length break the connection as soon as the headers are read), and
+    // an error emitted before anyone listened would leave the reader waiting forever.
+    pipeline(response.body, verifier, () => {})
     return {body: verifier, contentType: response.headers['content-type']?.[0], size, verifier}
   }
 
@@ -317,16 +328,19 @@ export class Repository {
     let index: ReferrerList['index'] | undefined
     let filtered = options.artifactType === undefined
     let walker: PageWalker | undefined
+    const budget = new ListBudget(what, 'referrers', 'Without --all, only the first page is read.')
     for (let path: string | undefined = first; path !== undefined; ) {
       const response = await send(this.access, what, {...request, method: 'GET', path})
 
       if (response.status === 404 && index === undefined) return this.referrersByTag(digest, options.artifactType, what)
       if (response.status !== 200) throw apiError(what, response)
       const page = parseIndex(response.body, what)
+      budget.add(response.body.length, page.manifests.length)
+
       const applied = (header(response, 'oci-filters-applied') ?? '').split(',').map((name) => name.trim())
       if (applied.includes('artifactType')) filtered = true
       if (index === undefined) index = page
-      else index.manifests.push(...page.manifests)
+      else for (const entry of page.manifests) index.manifests.push(entry)
       if (!options.all) break
       walker ??= new PageWalker(this.access.origin())
       try {
@@ -433,13 +447,15 @@ async function send(access: RegistryAccess, what: string, request: LabelledReque
 
 function parseJsonObject(body: Buffer, what: string): Record<string, unknown> {
   let parsed: unknown
+  const text = body.toString('utf8')
   try {
-    parsed = JSON.parse(body.toString('utf8'))
+    parsed = JSON.parse(text)
   } catch {
     throw new ProtocolError(`${what}: the registry's answer is not JSON`)
   }
 
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ProtocolError(`${what}: the registry's answer is not a JSON object`)
+  if (nestsDeeperThan(text)) throw new ProtocolError(`${what}: ${tooDeep("registry's answer")}`)
   return parsed as Record<string, unknown>
 }
 

@@ -3,7 +3,7 @@ import {pipeline} from 'node:stream/promises'
 
 import type {FetchedManifest, BlobDownload} from '../registry/repository.js'
 
-import {type Descriptor, type Manifest, type Platform, formatPlatform, parseManifest, selectPlatform} from '../content/manifest.js'
+import {type Descriptor, type Manifest, type Platform, formatPlatform, parseDescriptor, parseManifest, selectPlatform} from '../content/manifest.js'
 import {INDEX_MEDIA_TYPES} from '../content/media-types.js'
 import {RegshapeError, UsageError} from '../services/errors.js'
 
@@ -81,7 +81,7 @@ export interface CopyResult {
 /** A failure of one blob or manifest: the message names it. */
 export class CopyError extends RegshapeError {}
 
-/** At most `limit` transfers at once; after a failure, no new one starts. */
+/** At most `limit` transfers or manifest requests at once; after a failure, no new one starts. */
 class Slots {
   private active = 0
   private readonly waiting: Array<() => void> = []
@@ -214,7 +214,7 @@ export class Copier {
 
   private async copyManifest(descriptor: Descriptor, known: {bytes: Buffer; manifest: Manifest} | undefined, referrer: boolean): Promise<void> {
     this.stopIfFailed()
-    if (!this.options.force && (await this.destination.manifestDigest(descriptor.digest)) === descriptor.digest) {
+    if (!this.options.force && (await this.io(() => this.destination.manifestDigest(descriptor.digest))) === descriptor.digest) {
       // DST has it, so it has all it references (registries check; a copy writes children first).
       this.result.manifests.skipped++
       if (this.options.referrers) this.referrersSeen.add(descriptor.digest)
@@ -236,7 +236,7 @@ export class Copier {
 
     this.stopIfFailed()
     try {
-      await this.destination.putManifest(bytes, descriptor, {referrer})
+      await this.io(() => this.destination.putManifest(bytes, descriptor, {referrer}))
     } catch (error) {
       throw this.fail(error, `manifest ${descriptor.digest}`)
     }
@@ -248,7 +248,7 @@ export class Copier {
   private async fetch(descriptor: Descriptor): Promise<{bytes: Buffer; manifest: Manifest}> {
     let fetched: FetchedManifest
     try {
-      fetched = await this.source.getManifest(descriptor.digest)
+      fetched = await this.io(() => this.source.getManifest(descriptor.digest))
     } catch (error) {
       throw this.fail(error, `manifest ${descriptor.digest}`)
     }
@@ -265,7 +265,9 @@ export class Copier {
       for (const digest of pending) listed.add(digest)
       const found = await Promise.all(pending.map(async (digest) => {
         try {
-          return await this.source.referrers(digest)
+          // Entries as the source listed them: each is checked before its digest names a request.
+          const entries = await this.io(() => this.source.referrers(digest))
+          return entries.map((entry, at) => parseDescriptor(entry, `manifests[${at}]`))
         } catch (error) {
           throw this.fail(error, `referrers of ${digest}`)
         }
@@ -274,6 +276,16 @@ export class Copier {
       this.result.referrers += new Set(referrers.map((entry) => entry.digest)).size
       await Promise.all(referrers.map((entry) => this.manifest({digest: entry.digest, mediaType: entry.mediaType, size: entry.size}, undefined, true)))
     }
+  }
+
+  /**
+   * A manifest's request (HEAD, GET, PUT, a referrers list) within --concurrency, like a blob's
+   * transfer: an index of 300 children otherwise opened 300 connections (or files) at once, and
+   * failed with EMFILE under `ulimit -n 256`. Only the request holds the slot, never the wait
+   * for children or blobs, so a manifest cannot block the work it waits for.
+   */
+  private io<R>(operation: () => Promise<R>): Promise<R> {
+    return this.slots.run(operation, () => this.failure)
   }
 
   /** One blob, once per digest: skipped, mounted or streamed. */

@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {type IncomingMessage, request as httpRequest} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -248,6 +248,18 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     expect(sha256(layer.body)).to.equal(seeded.bigLayer.digest)
   })
 
+  it('an index of 300 children goes layout → registry → layout within --concurrency, under ulimit -n 256', async () => {
+    const directory = join(mkdtempSync(join(tmpdir(), 'regshape-wide-')), 'wide')
+    const root = wideLayout(directory, 300)
+    const up = await runWithFileLimit(256, ['copy', `oci:${directory}:v1`, `${destination.host}/wide/app`, '--docker-config', config])
+    expect(up.code, up.stderr).to.equal(0)
+    expect(up.stdout).to.match(new RegExp(`-> ${destination.host}/wide/app:v1: ${root}; manifests 301 copied, 0 skipped; blobs 1 copied`))
+    const back = join(mkdtempSync(join(tmpdir(), 'regshape-wide-')), 'back')
+    const down = await runWithFileLimit(256, ['copy', `${destination.host}/wide/app:v1`, `oci:${back}`, '--docker-config', config])
+    expect(down.code, down.stderr).to.equal(0)
+    expect(down.stdout).to.match(new RegExp(`-> oci:${back}:v1: ${root}; manifests 301 copied, 0 skipped; blobs 1 copied`))
+  })
+
   it('layout push is copy oci:DIR:TAG underneath: a layout skopeo wrote goes up, and a second push only HEADs', async () => {
     const directory = join(mkdtempSync(join(tmpdir(), 'regshape-push-layout-')), 'img')
     const written = await skopeo(['copy', '--src-tls-verify=false', '--src-creds', `${alice.username}:${alice.password}`, `docker://${source.host}/copy/app:docker`, `oci:${directory}:v1`])
@@ -365,6 +377,40 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     expect(existsSync(blob)).to.equal(true)
   })
 })
+
+/**
+ * An OCI layout holding an index of `count` image manifests (one shared config, no layers), each
+ * its own digest through an annotation, tagged v1; written by hand, as fast as a test needs.
+ */
+function wideLayout(directory: string, count: number): string {
+  const blobs = join(directory, 'blobs', 'sha256')
+  mkdirSync(blobs, {recursive: true})
+  const put = (bytes: Buffer) => {
+    const digest = sha256(bytes)
+    writeFileSync(join(blobs, digest.slice(7)), bytes)
+    return {digest, size: bytes.length}
+  }
+
+  const config = put(Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'))
+  const children = Array.from({length: count}, (_, at) => {
+    const manifest = {schemaVersion: 2, mediaType: MEDIA.ociManifest, config: {mediaType: 'application/vnd.oci.image.config.v1+json', ...config}, layers: [], annotations: {n: String(at)}}
+    return {mediaType: MEDIA.ociManifest, ...put(Buffer.from(JSON.stringify(manifest))), platform: {architecture: `arch${at}`, os: 'linux'}}
+  })
+  const index = put(Buffer.from(JSON.stringify({schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: children})))
+  writeFileSync(join(directory, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}')
+  const entry = {mediaType: MEDIA.ociIndex, ...index, annotations: {'org.opencontainers.image.ref.name': 'v1'}}
+  writeFileSync(join(directory, 'index.json'), JSON.stringify({schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [entry]}))
+  return index.digest
+}
+
+/** runCli under a shell's `ulimit -n`: how many files (sockets included) the CLI may hold open. */
+async function runWithFileLimit(files: number, args: string[]): Promise<CliResult> {
+  const {RUN_JS, tempHome} = await import('../helpers/cli.js')
+  return runProcess('sh', ['-c', `ulimit -n ${files} && exec "$0" "$@"`, process.execPath, RUN_JS, ...args], {
+    env: {HOME: tempHome(), LANG: 'C.UTF-8', PATH: process.env.PATH},
+    timeoutMs: 120_000,
+  })
+}
 
 /**
  * A node:http proxy in front of a real registry, for the faults distribution does not make: it

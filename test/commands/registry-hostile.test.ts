@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdtempSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync} from 'node:fs'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -109,6 +109,51 @@ describe('registry read commands against behaviour distribution 2.8 lacks', () =
       const server = await fake((_request, response) => json(response, 200, {name: 'x/app', tags: ['a']}, {link: '<http://elsewhere.example/v2/x/app/tags/list?last=a>; rel="next"'}))
       const result = await regshape(['tag', 'list', `${server.host}/x/app`])
       expectFailure(result, 1, /points to another host \(elsewhere\.example\); not followed/)
+    })
+  })
+
+  describe('listings that never end: all pages together are capped', () => {
+    /**
+     * A registry that links page after page (up to `pages`, so a client without a cap still ends):
+     * as a misbehaving or hostile registry can, to fill the client's memory.
+     */
+    const endless =
+      (field: string, page: () => unknown[], pages: number): Route =>
+      (_request, response, url) => {
+        const at = Number(url.searchParams.get('page') ?? 1)
+        const link: Record<string, string> = at < pages ? {link: `<${url.pathname}?page=${at + 1}>; rel="next"`} : {}
+        json(response, 200, {name: 'big/app', [field]: page()}, link)
+      }
+
+    const many = Array.from({length: 200_000}, (_, i) => `t${i}`)
+    const long = ['x'.repeat(3 * 1024 * 1024)]
+
+    it('tag list: past a million tags it stops, naming the limit and how to page', async () => {
+      const server = await fake(endless('tags', () => many, 8))
+      const result = await regshape(['tag', 'list', `${server.host}/big/app`])
+      expectFailure(result, 1, new RegExp(`^Error: tag list ${server.host}/big/app: the registry's pages hold more than 1000000 tags, regshape's limit for one listing; stopped\\. Read it a page at a time: --n N, then --last with the last tag of each page\\.\\n$`))
+      expect(apiRequests(server)).to.have.length(6)
+    })
+
+    it('tag list: more than 64 MiB across pages is an error too, whatever the count', async () => {
+      const server = await fake(endless('tags', () => long, 30))
+      const result = await regshape(['tag', 'list', `${server.host}/big/app`])
+      expectFailure(result, 1, /the registry's pages hold more than 64 MiB of tags, regshape's limit for one listing; stopped\. Read it a page at a time/)
+      expect(apiRequests(server)).to.have.length(22)
+    })
+
+    it('catalog list --all and referrer list --all have the same limits', async () => {
+      const catalog = await fake(endless('repositories', () => many, 8))
+      expectFailure(await regshape(['catalog', 'list', catalog.host, '--all']), 1, /^Error: catalog list .*: the registry's pages hold more than 1000000 repositories, .* --n N, then --last with the last repository of each page\.\n$/)
+      const entry = {mediaType: OCI_MANIFEST, digest: sha('r'), size: 1, artifactType: 'application/vnd.example'}
+      const manifests = Array.from({length: 20_000}, () => entry)
+      // a referrers API that links page after page of 20 000 referrers (about 3 MiB each)
+      const referrers = await fake((_request, response, url) => {
+        const at = Number(url.searchParams.get('page') ?? 1)
+        const link: Record<string, string> = at < 30 ? {link: `<${url.pathname}?page=${at + 1}>; rel="next"`} : {}
+        json(response, 200, {schemaVersion: 2, mediaType: OCI_INDEX, manifests}, {'content-type': OCI_INDEX, ...link})
+      })
+      expectFailure(await regshape(['referrer', 'list', `${referrers.host}/r/app@${sha('subject')}`, '--all']), 1, /^Error: referrer list .*: the registry's pages hold more than 64 MiB of referrers, .* Without --all, only the first page is read\.\n$/)
     })
   })
 
@@ -271,6 +316,89 @@ describe('registry read commands against behaviour distribution 2.8 lacks', () =
       ['HEAD', OCI_INDEX],
       ['HEAD', OCI_INDEX],
     ])
+  })
+
+  it('blob get: a body longer than its Content-Length fails in one line and leaves no temporary file', async () => {
+    const blob = Buffer.from('0123456789abcdefghij')
+    // a registry (or a broken proxy) that sends more bytes than the Content-Length it announced;
+    // written to the socket by hand, since node:http refuses to break HTTP this way
+    const server = await fake((_request, response) => {
+      response.socket?.write(`HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: 10\r\n\r\n`)
+      response.socket?.write(blob)
+    })
+    const directory = mkdtempSync(join(tmpdir(), 'regshape-out-'))
+    const reference = `${server.host}/long/app@${sha(blob)}`
+    const result = await regshape(['blob', 'get', reference, '-o', join(directory, 'blob')])
+    expectFailure(result, 1, new RegExp(`^Error: blob get ${reference}: .*Content-Length`))
+    expect(readdirSync(directory)).to.deep.equal([])
+    expectFailure(await regshape(['blob', 'get', reference]), 1, new RegExp(`^Error: blob get ${reference}: `))
+  })
+
+  it('copy --referrers: a referrer whose digest is a path is refused before any request leaves the repository', async () => {
+    const config = Buffer.from('{}')
+    const manifest = Buffer.from(JSON.stringify({schemaVersion: 2, mediaType: OCI_MANIFEST, config: {mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: 2}, layers: []}))
+    const evil = 'sha256:../../../../elsewhere/manifests/v1'
+    // a registry whose referrers API lists a descriptor with a digest that climbs out of the repository
+    const server = await fake((request, response, url) => {
+      if (url.pathname === '/v2/r/app/manifests/v1' || url.pathname === `/v2/r/app/manifests/${sha(manifest)}`) {
+        response.writeHead(200, {'content-type': OCI_MANIFEST, 'docker-content-digest': sha(manifest), 'content-length': manifest.length})
+        response.end(request.method === 'HEAD' ? undefined : manifest)
+      } else if (url.pathname === `/v2/r/app/blobs/${sha(config)}`) {
+        response.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': config.length})
+        response.end(request.method === 'HEAD' ? undefined : config)
+      } else if (url.pathname === `/v2/r/app/referrers/${sha(manifest)}`) {
+        json(response, 200, {schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{mediaType: OCI_MANIFEST, digest: evil, size: 10}]}, {'content-type': OCI_INDEX})
+      } else if (request.method === 'HEAD' && url.pathname.startsWith('/v2/m/app/blobs/')) {
+        // the destination, m/app, has every blob and takes every manifest
+        response.writeHead(200, {'content-length': 2})
+        response.end()
+      } else if (request.method === 'PUT' && url.pathname.startsWith('/v2/m/app/manifests/')) {
+        request.resume()
+        response.writeHead(201, {'docker-content-digest': sha(manifest)})
+        response.end()
+      } else {
+        json(response, 404, {errors: [{code: 'MANIFEST_UNKNOWN', message: 'nothing here'}]})
+      }
+    })
+    const result = await regshape(['copy', `${server.host}/r/app:v1`, `${server.host}/m/app`, '--referrers'])
+    const outside = apiRequests(server).filter((request) => !/^\/v2\/(r|m)\/app\//.test(request.url))
+    expect(outside.map((request) => `${request.method} ${request.url}`)).to.deep.equal([])
+    expectFailure(result, 1, /^Error: referrers of sha256:[0-9a-f]{64}: manifests\[0\] has an invalid digest/)
+    // A layout destination refuses it too, before its own files are looked for.
+    const layout = join(mkdtempSync(join(tmpdir(), 'regshape-copy-')), 'layout')
+    expectFailure(await regshape(['copy', `${server.host}/r/app:v1`, `oci:${layout}`, '--referrers']), 1, /^Error: referrers of sha256:[0-9a-f]{64}: manifests\[0\] has an invalid digest/)
+  })
+
+  it('a manifest nested 100 000 levels deep: one error naming the reference, for get, --part, info and copy', async () => {
+    const config = Buffer.from('{}')
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`
+    const descriptor = `{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"${sha(config)}","size":2`
+    const body = Buffer.from(`{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":${descriptor}},"layers":[],"subject":${descriptor},"x":${deep}},"x":${deep}}`)
+    // a registry serving a manifest (no Docker-Content-Digest, so HEAD is followed by a GET) that
+    // nests arrays 100 000 levels deep, and a referrers API whose entry does the same
+    const server = await fake((request, response, url) => {
+      if (url.pathname.includes('/referrers/')) {
+        json(response, 200, `{"schemaVersion":2,"mediaType":"${OCI_INDEX}","manifests":[${descriptor},"x":${deep}}]}`, {'content-type': OCI_INDEX})
+      } else if (url.pathname.includes('/manifests/')) {
+        response.writeHead(200, {'content-type': OCI_MANIFEST, 'content-length': body.length})
+        response.end(request.method === 'HEAD' ? undefined : body)
+      } else {
+        response.writeHead(200, {'content-length': config.length})
+        response.end(request.method === 'HEAD' ? undefined : config)
+      }
+    })
+    const reference = `${server.host}/deep/app:v1`
+    const refused = new RegExp(`^Error: manifest get ${reference}: the manifest is nested more than 32 levels deep; refused\\n$`)
+    expectFailure(await regshape(['manifest', 'get', reference]), 1, refused)
+    expectFailure(await regshape(['manifest', 'get', reference, '--part', 'subject']), 1, refused)
+    expectFailure(await regshape(['manifest', 'info', reference]), 1, refused)
+    const layout = join(mkdtempSync(join(tmpdir(), 'regshape-copy-')), 'layout')
+    expectFailure(await regshape(['copy', reference, `oci:${layout}`]), 1, refused)
+    // --json prints the answer back: the error is the JSON object on stdout.
+    const listed = await regshape(['referrer', 'list', `${server.host}/deep/app@${sha(body)}`, '--json'])
+    expect(listed.code, listed.stderr).to.equal(1)
+    expect(listed.stderr).to.equal('')
+    expect(JSON.parse(listed.stdout).error).to.match(/^referrer list .*: the registry's answer is nested more than 32 levels deep; refused$/)
   })
 
   it('registry text with control characters is escaped in human output', async () => {

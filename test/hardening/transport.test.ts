@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import {expect} from 'chai'
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {createServer, type IncomingMessage, type Server} from 'node:http'
@@ -286,6 +287,94 @@ describe('hardening: the transport', () => {
         expect(response.status).to.equal(200)
         expect(tokens.seen).to.have.length(1)
       })
+    })
+  })
+
+  describe('redirects of registry requests: never to link-local or cloud metadata addresses', () => {
+    const blob = Buffer.from('a blob in object storage\n')
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`
+    const run = (args: string[]) => runCli([...args, '--timeout', '2'], {env: {DOCKER_CONFIG: dockerConfig()}, timeoutMs: 30_000})
+
+    /** A registry that sends every blob GET to `location` (as registries send blobs to object storage). */
+    const redirecting = (location: () => string): Handler => (request, response) => {
+      if (request.url === '/v2/') {
+        response.writeHead(200, {'content-type': 'application/json'})
+        response.end('{}')
+        return
+      }
+
+      response.writeHead(307, {location: location()})
+      response.end()
+    }
+
+    const metadata: Array<[string, string]> = [
+      ['the cloud metadata address', 'http://169.254.169.254/latest/meta-data/iam/security-credentials/'],
+      ['another link-local address', 'http://169.254.10.1/blob'],
+      ['AWS metadata over IPv6', 'http://[fd00:ec2::254]/latest/meta-data/'],
+      ['Alibaba Cloud metadata', 'http://100.100.100.200/latest/meta-data/'],
+      ['IPv6 link-local', 'http://[fe80::1]/blob'],
+      ['the metadata address IPv4-mapped', 'http://[::ffff:a9fe:a9fe]/latest/'],
+      ['the metadata address in NAT64', 'http://[64:ff9b::a9fe:a9fe]/latest/'],
+    ]
+    for (const [what, location] of metadata) {
+      it(`blob get refuses a redirect to ${what}, before connecting`, async () => {
+        const registry = await hostile(redirecting(() => location))
+        const reference = `${registry.host}/r/app@${digest}`
+        const result = await run(['blob', 'get', reference])
+        expect(result.code, result.stderr).to.equal(1)
+        expect(result.stderr).to.equal(`Error: blob get ${reference}: the registry redirects to ${new URL(location).host}, a link-local or cloud metadata address; refusing to follow it\n`)
+        expect(registry.requests.filter((request) => request.url !== '/v2/')).to.have.length(1)
+      })
+    }
+
+    it('refuses link-local storage but follows a redirect to storage on a loopback or private address (on-premises set-ups, tests)', async () => {
+      const storage = await hostile((_request, response) => {
+        response.writeHead(200, {'content-length': blob.length, 'content-type': 'application/octet-stream'})
+        response.end(blob)
+      }, {address: '127.0.0.2'})
+      let location = 'http://169.254.169.254/bucket/blob'
+      const registry = await hostile(redirecting(() => location))
+      const refused = await run(['blob', 'get', `${registry.host}/r/app@${digest}`, '-o', '-'])
+      expect(refused.stderr).to.match(/redirects to 169\.254\.169\.254, a link-local or cloud metadata address; refusing to follow it\n$/)
+      location = `${storage.origin}/bucket/blob`
+      const result = await run(['blob', 'get', `${registry.host}/r/app@${digest}`, '-o', '-'])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stdout).to.equal(blob.toString('utf8'))
+      expect(storage.requests.map((request) => request.url)).to.deep.equal(['/bucket/blob'])
+    })
+
+    it('refuses an upload Location on a link-local address', async () => {
+      const file = join(dockerConfig(), 'blob')
+      writeFileSync(file, blob)
+      // a registry that opens upload sessions on the metadata address
+      const registry = await hostile((request, response) => {
+        if (request.url === '/v2/') {
+          response.writeHead(200, {'content-type': 'application/json'})
+          response.end('{}')
+          return
+        }
+
+        response.writeHead(202, {location: 'http://169.254.169.254/latest/api/token', 'content-length': 0})
+        response.end()
+      })
+      const result = await run(['blob', 'upload', `${registry.host}/r/app`, '-f', file])
+      expect(result.code, result.stderr).to.equal(1)
+      expect(result.stderr.trimEnd().split('\n')).to.have.length(1)
+      expect(result.stderr).to.match(/the registry's upload Location 169\.254\.169\.254 is a link-local or cloud metadata address; refusing to use it\n$/)
+    })
+
+    it('refuses a redirect to a name that resolves to the metadata address (DNS stood in for)', async () => {
+      const registry = await hostile(redirecting(() => 'http://metadata.example/computeMetadata/v1/'))
+      const client = await RegistryClient.create({resolve: async () => [{address: '169.254.169.254', family: 4}], timeoutMs: 5000})
+      try {
+        const error = await client.request(parseRegistry(registry.host), {method: 'GET', operation: 'blob.get', path: `/v2/r/app/blobs/${digest}`}, async () => undefined).then(
+          () => undefined,
+          (error_: Error) => error_,
+        )
+        expect(error?.message).to.equal('the registry redirects to metadata.example (169.254.169.254), a link-local or cloud metadata address; refusing to follow it')
+      } finally {
+        client.close()
+      }
     })
   })
 

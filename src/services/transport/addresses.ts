@@ -1,11 +1,13 @@
 import {BlockList, isIP} from 'node:net'
 
+import {splitEndpoint} from '../../reference/registry.js'
 import {ProtocolError} from '../errors.js'
 import type {AddressGuard} from './http.js'
 
 /**
  * Which addresses count as inside the network, and the guard that keeps URLs a registry hands us
- * (token realms and where they redirect) away from them. Addresses are compared as parsed IPs,
+ * (token realms and where they redirect) away from them; and the narrower guard on where a
+ * registry's own answers may redirect (link-local and cloud metadata addresses only). Addresses are compared as parsed IPs,
  * never as text: WHATWG URL parsing has already turned `2130706433`, `0x7f.1` and `127.1` into
  * `127.0.0.1` and `[::ffff:127.0.0.1]` into `[::ffff:7f00:1]`, and names are resolved first.
  */
@@ -41,16 +43,42 @@ for (const [network, prefix] of [
   INTERNAL.addSubnet(network, prefix, 'ipv6')
 }
 
+/**
+ * Where no redirect of a registry request may go: link-local addresses, where clouds serve
+ * instance metadata and credentials. Loopback and private addresses are not among them: a
+ * registry on 127.0.0.1 or 10.0.0.5 sends its blobs to storage beside it (minio, a cache), as
+ * on-premises set-ups and tests do.
+ */
+const LINK_LOCAL = new BlockList()
+LINK_LOCAL.addSubnet('169.254.0.0', 16, 'ipv4') // link-local; AWS, GCP, Azure and OCI metadata at 169.254.169.254
+LINK_LOCAL.addAddress('100.100.100.200', 'ipv4') // Alibaba Cloud metadata, inside carrier-grade NAT space
+LINK_LOCAL.addSubnet('fe80::', 10, 'ipv6') // link-local
+LINK_LOCAL.addAddress('fd00:ec2::254', 'ipv6') // AWS metadata over IPv6, inside unique-local space
+
 /** Whether an IP address (any spelling Node accepts) is loopback, private or link-local. */
 export function isInternalAddress(address: string): boolean {
+  return inRanges(address, INTERNAL)
+}
+
+/** Whether an IP address (any spelling Node accepts) is link-local or a cloud metadata address. */
+export function isLinkLocalAddress(address: string): boolean {
+  return inRanges(address, LINK_LOCAL)
+}
+
+function inRanges(address: string, ranges: BlockList): boolean {
   const ip = address.replace(/%.*$/, '')
   const family = isIP(ip)
-  if (family === 4) return INTERNAL.check(ip, 'ipv4')
+  if (family === 4) return ranges.check(ip, 'ipv4')
   if (family !== 6) return false
   // BlockList already maps ::ffff:a.b.c.d onto the IPv4 rules.
-  if (INTERNAL.check(ip, 'ipv6')) return true
+  if (ranges.check(ip, 'ipv6')) return true
   const embedded = embeddedIPv4(ip)
-  return embedded !== undefined && INTERNAL.check(embedded, 'ipv4')
+  return embedded !== undefined && ranges.check(embedded, 'ipv4')
+}
+
+/** Whether the guard refuses an address. */
+function refuses(guard: AddressGuard, address: string): boolean {
+  return guard.refuses === 'link-local' ? isLinkLocalAddress(address) : isInternalAddress(address)
 }
 
 /** One text per address: IPv4-mapped IPv6 as IPv4, IPv6 fully expanded, for equality tests. */
@@ -106,11 +134,8 @@ export class InternalAddressError extends ProtocolError {}
 
 function refusal(guard: AddressGuard, host: string, hop: number, resolved?: string): InternalAddressError {
   const where = resolved ? `${host} (${resolved})` : host
-  return new InternalAddressError(
-    hop === 0
-      ? `${guard.what} ${where} is a loopback, private or link-local address other than the registry's own host; refusing to use it`
-      : `${guard.what} redirects to ${where}, a loopback, private or link-local address other than the registry's own host; refusing to follow it`,
-  )
+  const kind = guard.refuses === 'link-local' ? 'a link-local or cloud metadata address' : "a loopback, private or link-local address other than the registry's own host"
+  return new InternalAddressError(hop === 0 ? `${guard.what} ${where} is ${kind}; refusing to use it` : `${guard.what} redirects to ${where}, ${kind}; refusing to follow it`)
 }
 
 /** Whether a URL's host is the registry's own, which the guard never questions. */
@@ -128,8 +153,9 @@ export function isAllowedHost(url: URL, guard: AddressGuard): boolean {
 export function checkLiteral(url: URL, guard: AddressGuard, hop: number): void {
   const host = bareHost(url.hostname)
   if (isAllowedHost(url, guard)) return
-  const internal = isIP(host) === 0 ? host === 'localhost' || host.endsWith('.localhost') : isInternalAddress(host)
-  if (internal) throw refusal(guard, url.host, hop)
+  const loopbackName = host === 'localhost' || host.endsWith('.localhost')
+  const refused = isIP(host) === 0 ? loopbackName && guard.refuses !== 'link-local' : refuses(guard, host)
+  if (refused) throw refusal(guard, url.host, hop)
 }
 
 /**
@@ -145,11 +171,21 @@ export async function checkResolved(
   resolve: Resolver,
   port: string,
 ): Promise<void> {
-  const internal = addresses.filter((a) => isInternalAddress(a.address))
+  const internal = addresses.filter((a) => refuses(guard, a.address))
   if (internal.length === 0) return
   const allowed = bareHost(guard.allowedHost)
   const own = isIP(allowed) ? [allowed] : (await resolve(allowed).catch(() => [])).map((a) => a.address)
   const ownSet = new Set(own.map((a) => canonicalAddress(a)))
   const foreign = internal.find((a) => !ownSet.has(canonicalAddress(a.address)))
   if (foreign) throw refusal(guard, port ? `${hostname}:${port}` : hostname, hop, foreign.address)
+}
+
+/**
+ * Where a registry's answers may redirect (blobs to object storage, mostly), and where an upload
+ * Location on another host may point: anywhere but link-local and cloud metadata addresses.
+ * Loopback and private addresses stay allowed, unlike for token realms: no credentials follow a
+ * redirect to another origin, and on-premises registries send blobs to storage beside them.
+ */
+export function registryGuard(ref: {endpoint: string}): AddressGuard {
+  return {allowedHost: splitEndpoint(ref.endpoint).host, refuses: 'link-local', what: 'the registry'}
 }

@@ -14,13 +14,16 @@ export type RequestBody = (() => Readable) | Buffer | Readable | string
 /**
  * For URLs a registry hands us (token realms): no connection, on the first hop or after any
  * redirect, to a loopback, private or link-local address, however spelt or resolved, unless it is
- * the registry's own host.
+ * the registry's own host. With `refuses: 'link-local'` (where the registry's own answers
+ * redirect), only link-local and cloud metadata addresses are refused.
  */
 export interface AddressGuard {
   /** The registry's host: the one internal host these URLs may name. */
   allowedHost: string
   /** The registry's endpoint (`host[:port]`): its certs.d TLS settings apply, as docker's do. */
   registry?: string
+  /** Which addresses are refused: all internal ones (the default), or only link-local and metadata ones. */
+  refuses?: 'internal' | 'link-local'
   /** What the URL is, for the error: "the registry's token realm". */
   what: string
 }

@@ -13,7 +13,7 @@ import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
 import {InputError, NetworkError, ProtocolError, RegshapeError, describeError} from '../errors.js'
 import {isIP} from 'node:net'
 
-import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolved, isAllowedHost} from './addresses.js'
+import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolved, isAllowedHost, registryGuard} from './addresses.js'
 import {AuthMiddleware, type CredentialsProvider, rememberGrantSecrets} from './auth.js'
 import {CertsDirectories} from './certs-d.js'
 import {ResponseBody, collect, discard, isReplayable, isStreamBody, readCapped} from './body.js'
@@ -331,6 +331,7 @@ export class RegistryClient {
         {
           body: request.body,
           contentLength: request.contentLength,
+          guard: registryGuard(ref),
           headers,
           maxBodyBytes: request.maxBodyBytes,
           method: request.method,
@@ -641,7 +642,7 @@ export class RegistryClient {
             clearTimeout(timer)
             report({bytesReceived: bytes, error: error?.message, response: {captured, headers, status, statusText}})
           },
-          sourceError: (error) => this.failure(error, request.url, hostTls),
+          sourceError: (error) => overrun(error, url, headers) ?? this.failure(error, request.url, hostTls),
           stalled: () =>
             new TransportError(`the transfer from ${redactUrl(request.url)} stalled: no data for ${formatSeconds(clock.timeoutMs)} (--timeout)`, 'ETIMEDOUT', false),
           tooLarge: (maxBytes) => new ProtocolError(`response from ${redactUrl(request.url)} is larger than ${maxBytes} bytes`),
@@ -715,6 +716,18 @@ export class RegistryClient {
       )
     }
   }
+}
+
+/**
+ * A parse error once the headers are read, with the body framed by Content-Length: the only bytes
+ * left to parse are those the server sent beyond that length. Node only says "Parse Error:
+ * Expected HTTP/", which sends people looking in the wrong place.
+ */
+function overrun(error: unknown, url: URL, headers: Record<string, string[]>): TransportError | undefined {
+  const code = (error as {code?: unknown})?.code
+  const length = headers['content-length']?.[0]
+  if (typeof code !== 'string' || !code.startsWith('HPE_') || length === undefined) return undefined
+  return new TransportError(`${url.host} sent more bytes than the Content-Length it announced (${length}); the answer is broken`, code, false, {cause: error})
 }
 
 /** --time-methods' name for a registry request: `registry blob.get GET /v2/…`. */

@@ -6,8 +6,8 @@ import {expect} from 'chai'
 import fc from 'fast-check'
 
 import {DigestMismatchError, DigestVerifier, Digester, digestOf} from '../../../src/content/digest.js'
-import {reindentJson} from '../../../src/content/json-text.js'
-import {ManifestError, parseManifest, parsePlatform, selectPlatform} from '../../../src/content/manifest.js'
+import {nestsDeeperThan, reindentJson} from '../../../src/content/json-text.js'
+import {ManifestError, parseDescriptor, parseManifest, parsePlatform, selectPlatform} from '../../../src/content/manifest.js'
 import {MediaType} from '../../../src/content/media-types.js'
 import {check} from '../../property/settings.js'
 
@@ -155,6 +155,28 @@ describe('content: digests, manifests, JSON text', () => {
       expect(() => parseManifest(Buffer.from(JSON.stringify({...manifest, layers: [{mediaType: 'x', digest: 'sha256:zz', size: 1}]})))).to.throw(/layers\[0\] has an invalid digest/)
       expect(() => parseManifest(Buffer.from(JSON.stringify({...manifest, config: {mediaType: 'x', digest: digest('a'), size: -1}})))).to.throw(/config has an invalid size/)
       expect(() => parseManifest(Buffer.from('{"schemaVersion":2}'))).to.throw(/neither its Content-Type nor its fields/)
+    })
+
+    it('refuses a manifest nested deeper than 32 levels; brackets inside strings do not count', () => {
+      const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`
+      const withX = (x: string) => Buffer.from(JSON.stringify(manifest).replace(/}$/, `,"x":${x}}`))
+      expect(parseManifest(withX(nested(31))).kind).to.equal('manifest')
+      expect(() => parseManifest(withX(nested(32)))).to.throw(ManifestError, /^the manifest is nested more than 32 levels deep; refused$/)
+      expect(parseManifest(withX(JSON.stringify('['.repeat(1000)))).kind).to.equal('manifest')
+      expect(nestsDeeperThan('{"a":"\\"[[[[","b":[[]]}', 3)).to.equal(false)
+      expect(nestsDeeperThan('{"a":[[[]]]}', 3)).to.equal(true)
+    })
+
+    it('refuses descriptors whose digest or media type could not go into a request as they are', () => {
+      const layer = {mediaType: MediaType.OciLayerGzip, digest: digest('a'), size: 1}
+      const withLayer = (entry: object) => Buffer.from(JSON.stringify({...manifest, layers: [entry]}))
+      expect(() => parseManifest(withLayer({...layer, digest: 'sha256:../../../../elsewhere/manifests/v1'}))).to.throw(
+        ManifestError,
+        /^layers\[0\] has an invalid digest "sha256:\.\.\/\.\.\/\.\.\/\.\.\/elsewhere\/manifests\/v1": the sha256 digest must be lowercase hex$/,
+      )
+      expect(() => parseManifest(withLayer({...layer, mediaType: 'application/json\r\nx-injected: 1'}))).to.throw(ManifestError, /^layers\[0\] has an invalid mediaType "application\/json\\r\\nx-injected: 1"/)
+      expect(() => parseManifest(withLayer({...layer, mediaType: 'not a media type'}))).to.throw(/invalid mediaType/)
+      expect(parseDescriptor({...layer, mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip'}, 'x').mediaType).to.equal('application/vnd.docker.image.rootfs.foreign.diff.tar.gzip')
     })
 
     it('selects an index entry by platform, and lists the platforms when none matches', () => {

@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import {apiError, parseOciErrors} from '../../../src/registry/api-error.js'
 import {PageWalker, nextLink} from '../../../src/registry/pagination.js'
 import {urls} from '../../../src/registry/urls.js'
-import {InputError} from '../../../src/services/errors.js'
+import {ProtocolError} from '../../../src/services/errors.js'
 
 describe('registry API parts (src/registry)', () => {
   it('builds every path in one place, encoding query values', () => {
@@ -20,30 +20,40 @@ describe('registry API parts (src/registry)', () => {
   it('refuses a tag, digest or repository that would change the path (../, ?, #, %, a lone ..), whoever supplied it', () => {
     const digest = `sha256:${'a'.repeat(64)}`
     for (const reference of ['../../other/manifests/v1', 'v9?x=1', 'v9#frag', '..', '.', 'a/b', 'v1%2F..', '', `sha256:${'A'.repeat(64)}`, 'sha256:../x']) {
-      expect(() => urls.manifest('team/app', reference), reference).to.throw(InputError, /^refused to build a request path: tag or digest ".*" is not valid$/)
+      expect(() => urls.manifest('team/app', reference), reference).to.throw(ProtocolError, /^refusing to build a request path from the (tag|digest) ".*": /)
     }
 
     for (const bad of ['../x', `sha256:${'a'.repeat(63)}?`, 'sha256:..']) {
-      expect(() => urls.blob('team/app', bad), bad).to.throw(InputError, /digest/)
-      expect(() => urls.referrers('team/app', bad), bad).to.throw(InputError, /digest/)
+      expect(() => urls.blob('team/app', bad), bad).to.throw(ProtocolError, /the digest/)
+      expect(() => urls.referrers('team/app', bad), bad).to.throw(ProtocolError, /the digest/)
     }
 
     for (const repository of ['../other', 'team/../other', 'team/app?x=1', 'team/app#x', 'Team/app', 'team//app']) {
       for (const build of [() => urls.manifest(repository, 'v1'), () => urls.blob(repository, digest), () => urls.tags(repository), () => urls.uploads(repository), () => urls.referrers(repository, digest)]) {
-        expect(build, repository).to.throw(InputError, /repository/)
+        expect(build, repository).to.throw(ProtocolError, /the repository/)
       }
     }
 
     // Control characters in a refused value are escaped, not sent to the terminal.
     expect(() => urls.manifest('team/app', 'v1\u001b[2J\u202e'))
-      .to.throw(InputError)
+      .to.throw(ProtocolError)
       .with.property('message')
-      .that.matches(/"v1\\u001b\[2J\\u202e"/)
+      .that.matches(/"v1\\x1b\[2J\\u202e"/)
     // Digests, tags and the referrers tag schema still pass.
     expect(urls.manifest('team/app', digest)).to.equal(`/v2/team/app/manifests/${digest}`)
     expect(urls.manifest('team/app', digest.replace(':', '-'))).to.equal(`/v2/team/app/manifests/${digest.replace(':', '-')}`)
     expect(urls.manifest('team/app', `sha512:${'b'.repeat(128)}`)).to.equal(`/v2/team/app/manifests/sha512:${'b'.repeat(128)}`)
     expect(urls.invalidTagProbe('team/app')).to.equal('/v2/team/app/manifests/-probe')
+  })
+
+  it('refuses to build a path from a digest or tag that is not one (a registry may send them)', () => {
+    const escapes = 'sha256:../../../../elsewhere/manifests/v1'
+    expect(() => urls.manifest('team/app', escapes)).to.throw(/^refusing to build a request path from the digest "sha256:\.\.\/\.\.\/\.\.\/\.\.\/elsewhere\/manifests\/v1": the sha256 digest must be lowercase hex$/)
+    expect(() => urls.blob('team/app', escapes)).to.throw(/refusing to build a request path from the digest/)
+    expect(() => urls.referrers('team/app', `sha256:${'a'.repeat(63)}/`)).to.throw(/refusing to build a request path from the digest/)
+    expect(() => urls.uploads('team/app', {from: 'base/img', mount: 'sha256:x?y'})).to.throw(/refusing to build a request path from the digest/)
+    expect(() => urls.manifest('team/app', '../../other/manifests/v1')).to.throw(/^refusing to build a request path from the tag "\.\.\/\.\.\/other\/manifests\/v1": a tag is up to 128/)
+    expect(() => urls.manifest('team/app', 'v1\u001b[2J')).to.throw(/the tag "v1\\x1b\[2J"/)
   })
 
   describe('OCI error bodies', () => {

@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {spawn, spawnSync} from 'node:child_process'
 import {type AddressInfo} from 'node:net'
 import {createServer} from 'node:http'
-import {chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -152,6 +152,74 @@ describe('hardening: concurrent writers and interrupted saves', function () {
     expect((await writer.done).signal).to.equal('SIGTERM')
     const data = expectHealthyConfig(during)
     expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registries[3].host].sort())
+  })
+})
+
+/**
+ * One rewrite of config.json as docker does it: read, change, a temporary file, rename; no lock.
+ * Each adds `writer-N: true`, so a rewrite that regshape overwrote shows as a missing key.
+ */
+function dockerStyleRewrite(dockerConfig: string, n: number): void {
+  const path = join(dockerConfig, 'config.json')
+  const data = JSON.parse(readFileSync(path, 'utf8'))
+  data[`writer-${n}`] = true
+  writeFileSync(`${path}.docker-tmp`, JSON.stringify(data, null, '\t'), {mode: 0o600})
+  renameSync(`${path}.docker-tmp`, path)
+}
+
+describe('hardening: a writer that does not lock (docker)', function () {
+  this.timeout(120_000)
+  let registry: RegistryHandle
+
+  before(async () => {
+    registry = await startRegistry({auth: {kind: 'htpasswd', users: {alice: alice.password}}})
+  })
+
+  after(async () => {
+    await registry?.close()
+  })
+
+  /**
+   * A login whose save pauses (save-pause.mjs) between writing its temporary and renaming it, and
+   * a docker-style writer that replaces config.json in that pause, for the first `interfere` saves.
+   */
+  async function loginAgainstWriter(interfere: number): Promise<{dockerConfig: string; result: CliResult; saves: number}> {
+    const dockerConfig = prefilled()
+    const login = startLogin(registry.host, dockerConfig, {REGSHAPE_TEST_SAVE_PAUSE_MS: '250'})
+    const seen = new Set<string>()
+    const watcher = setInterval(() => {
+      for (const name of temporariesOf(dockerConfig, login.pid)) {
+        if (seen.has(name)) continue
+        seen.add(name)
+        if (seen.size <= interfere) dockerStyleRewrite(dockerConfig, seen.size)
+      }
+    }, 5)
+    try {
+      return {dockerConfig, result: await login.done, saves: seen.size}
+    } finally {
+      clearInterval(watcher)
+    }
+  }
+
+  it('replacing config.json during each of the first 5 saves: regshape reads it again and re-applies its change; every rewrite is kept', async () => {
+    const {dockerConfig, result, saves} = await loginAgainstWriter(5)
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stderr).to.equal('')
+    expect(saves).to.equal(6)
+    const data = expectHealthyConfig(dockerConfig)
+    expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registry.host].sort())
+    for (let n = 1; n <= 5; n++) expect(data, `writer-${n}`).to.have.property(`writer-${n}`, true)
+  })
+
+  it('replacing it during every save: regshape gives up after 12 tries with one Error line, and the rewrites are all there', async () => {
+    const {dockerConfig, result, saves} = await loginAgainstWriter(Number.POSITIVE_INFINITY)
+    expect(result.code).to.equal(1)
+    const config = join(dockerConfig, 'config.json')
+    expect(result.stderr).to.equal(`Error: Could not store credentials: Docker config ${config} was changed by another program while regshape was saving it; nothing was written, try again\n`)
+    expect(saves).to.equal(12)
+    const data = expectHealthyConfig(dockerConfig)
+    expect(Object.keys(data.auths)).to.deep.equal(['keep.example.com'])
+    for (let n = 1; n <= 12; n++) expect(data, `writer-${n}`).to.have.property(`writer-${n}`, true)
   })
 })
 

@@ -120,7 +120,15 @@ export interface LoadedConfig {
 /** Larger than any real config.json; keeps a wrong --docker-config from filling memory. */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
-/** A pure, synchronous edit of the config data (it may run twice: see DockerConfigFile.update). */
+/**
+ * How often a save reads the file again and re-applies its change when another program (docker,
+ * which never locks) replaced the file between the read and the rename; the pauses between tries
+ * grow at random up to RETRY_PAUSE_MAX_MS, about two seconds in all at most.
+ */
+const SAVE_ATTEMPTS = 12
+const RETRY_PAUSE_MAX_MS = 250
+
+/** A pure, synchronous edit of the config data (it may run several times: see DockerConfigFile.update). */
 export type ConfigMutator = (data: DockerConfigData) => void
 
 export class DockerConfigFile {
@@ -178,7 +186,9 @@ export class DockerConfigFile {
    * other's changes. `mutate` must be a pure edit of the data: it is first tried on a copy without
    * the lock (on `snapshot`, if the caller has just loaded the file), and if nothing would change,
    * nothing is locked or written (a read-only or secret-managed config keeps working); otherwise it
-   * is applied again to the file as read under the lock.
+   * is applied again to the file as read under the lock. If another program replaces the file
+   * before ours is renamed over it, ours is not renamed: the file is read again and the change
+   * re-applied, up to SAVE_ATTEMPTS times.
    */
   async update(mutate: ConfigMutator, snapshot?: DockerConfigData): Promise<{changed: boolean}> {
     const step = <T>(name: string, operation: () => Promise<T>) => (this.tracer ? this.tracer.step(name, operation) : operation())
@@ -207,9 +217,13 @@ export class DockerConfigFile {
               if (!(error instanceof ChangedMeanwhile)) throw error
               // Somebody wrote the file without our lock (docker itself never locks), or took the
               // lock from us (possible only across hosts): never overwrite what we did not read.
-              if (attempt >= 3 || !(await lock.stillHeld())) {
+              if (attempt >= SAVE_ATTEMPTS || !(await lock.stillHeld())) {
                 throw new DockerConfigError(`Docker config ${this.path} was changed by another program while regshape was saving it; nothing was written, try again`, this.path)
               }
+
+              // Read again and re-apply after a random pause, so that a writer rewriting the file
+              // in a loop and this process do not keep meeting at the same moment.
+              await new Promise((resolvePromise) => setTimeout(resolvePromise, Math.random() * Math.min(RETRY_PAUSE_MAX_MS, 5 * 2 ** attempt)))
             }
           }
         } finally {

@@ -15,6 +15,7 @@ import {runOnPty} from '../helpers/pty.js'
 
 const PROCESSES = 20
 const SAVE_PAUSE = fileURLToPath(new URL('../fixtures/save-pause.mjs', import.meta.url))
+const LOCK_HOLDER = fileURLToPath(new URL('../fixtures/lock-holder.ts', import.meta.url))
 const {alice} = USERS
 
 interface Running {
@@ -233,6 +234,27 @@ describe('hardening: the config lock', function () {
 
   after(async () => {
     await Promise.all(registries.map((registry) => registry.close()))
+  })
+
+  it('a login waits as long as the holder of the lock is alive and beating: 35 s, past the fixed 30 s it once waited (a loaded machine)', async () => {
+    // One slow holder stands for the long queue of 200 logins on a machine with load above 10.
+    const dockerConfig = prefilled()
+    const holder = spawn(process.execPath, ['--import', 'tsx', LOCK_HOLDER, join(dockerConfig, 'config.json.lock'), '35000'], {stdio: ['ignore', 'pipe', 'inherit']})
+    const released = new Promise<void>((resolvePromise) => holder.on('exit', () => resolvePromise()))
+    try {
+      await new Promise<void>((resolvePromise) => holder.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('held') && resolvePromise()))
+      const started = Date.now()
+      const result = await startLogin(registries[2].host, dockerConfig).done
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stderr).to.equal('')
+      expect(Date.now() - started).to.be.greaterThan(30_000)
+    } finally {
+      holder.kill('SIGKILL')
+      await released
+    }
+
+    const data = expectHealthyConfig(dockerConfig)
+    expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registries[2].host].sort())
   })
 
   it('a holder stopped (SIGSTOP) inside its save, well past any stale threshold, keeps its lock: after SIGCONT both logins are in the file', async () => {

@@ -258,8 +258,9 @@ export class DockerConfigFile {
   }
 
   /**
-   * Takes `<config>.lock` (see config-lock.ts: a live holder, even a stopped one, never loses it).
-   * Only a busy lock is waited for; anything else fails at once with its reason.
+   * Takes `<config>.lock` (see ../lock.ts: a live holder, even a stopped one, never loses it).
+   * Only a busy lock is waited for, while its holder shows progress; anything else fails at once
+   * with its reason.
    */
   private async lock(target: string, interrupted: () => boolean) {
     await this.ensureDirectory(dirname(target))
@@ -271,8 +272,9 @@ export class DockerConfigFile {
       const {problem} = error
       switch (problem.kind) {
         case 'busy': {
-          const holder = problem.owner ? ` (held by process ${problem.owner.pid}${problem.owner.host === hostname() ? '' : ` on ${problem.owner.host}`})` : ''
-          throw new DockerConfigError(`Docker config ${this.path} stayed locked by another process${holder}: ${lockPath}; try again`, this.path)
+          const holder = problem.owner ? `process ${problem.owner.pid}${problem.owner.host === hostname() ? '' : ` on ${problem.owner.host}`}` : 'another process'
+          const why = problem.reason === 'stalled' ? `has shown no sign of progress for ${seconds(problem.forMs)} (stopped?)` : `has held it for ${seconds(problem.forMs)}`
+          throw new DockerConfigError(`Docker config ${this.path} stayed locked: ${holder} ${why} (${lockPath}); try again, or end that process if it is stuck`, this.path)
         }
 
         case 'interrupted': {
@@ -335,6 +337,10 @@ export class DockerConfigFile {
 }
 
 class ChangedMeanwhile extends Error {}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`
+}
 
 const DEFERRED_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const
 

@@ -84,6 +84,58 @@ describe('hardening: concurrent writers and interrupted saves', function () {
     }
   })
 
+  it('the same, while a docker-style writer (no lock) rewrites the file in a loop: every login saves', async () => {
+    const dockerConfig = prefilled()
+    // Rewrites config.json as docker does (read, change, temporary file flushed, rename; no
+    // lock) every 5 ms until told to stop, setting "writer": N; prints N. Whether a login was
+    // renamed over a rewrite is not checked here: a rename can take milliseconds while other
+    // processes flush (up to 3 ms measured), a rewrite landing during it is lost, and POSIX has
+    // no compare-and-rename. The tests with a writer during the save (below) check that no
+    // rewrite made before regshape's check is ever overwritten.
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs = require('node:fs')
+        const [path, temporary] = [process.argv[1], process.argv[1] + '.docker-tmp']
+        let n = 0
+        let stop = false
+        process.on('SIGTERM', () => (stop = true))
+        ;(async () => {
+          while (!stop) {
+            const data = JSON.parse(fs.readFileSync(path, 'utf8'))
+            data.writer = ++n
+            const fd = fs.openSync(temporary, 'w', 0o600)
+            fs.writeFileSync(fd, JSON.stringify(data, null, '\\t'))
+            fs.fsyncSync(fd)
+            fs.closeSync(fd)
+            fs.renameSync(temporary, path)
+            await new Promise((resolvePromise) => setTimeout(resolvePromise, 5))
+          }
+          process.stdout.write(String(n))
+        })()`,
+        join(dockerConfig, 'config.json'),
+      ],
+      {stdio: ['ignore', 'pipe', 'inherit']},
+    )
+    let written = ''
+    writer.stdout.on('data', (chunk: Buffer) => (written += chunk))
+    const stopped = new Promise<void>((resolvePromise) => writer.on('exit', () => resolvePromise()))
+    let results: CliResult[]
+    try {
+      results = await Promise.all(registries.map((registry) => startLogin(registry.host, dockerConfig).done))
+    } finally {
+      writer.kill('SIGTERM')
+      await stopped
+    }
+
+    expect(results.filter((result) => result.code !== 0).map((result) => result.stderr)).to.deep.equal([])
+    const rewrites = Number(written)
+    expect(rewrites).to.be.greaterThan(20)
+    // The writer renamed last. (It drops logins, as docker does: it reads, a login lands, it renames.)
+    expect(expectHealthyConfig(dockerConfig).writer).to.equal(rewrites)
+  })
+
   it('the same, with one writer killed (SIGKILL) while it holds the lock mid-save: nothing else is lost', async () => {
     const dockerConfig = prefilled()
     const [victimRegistry, ...others] = registries

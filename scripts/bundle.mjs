@@ -108,7 +108,7 @@ export default new Proxy({}, {get: (_, key) => load()[key], has: (_, key) => key
 
 /**
  * Changes to dependencies' code inside the bundles, each one doing the same thing with less
- * start-up work. Each one's saving is written beside it: instructions counted by
+ * start-up work (but the last two, which say why). Each one's saving is written beside it: instructions counted by
  * `valgrind --tool=callgrind` (repeatable to about 2% on a loaded machine, where wall-clock times
  * are not), the build with the patch against the build without it, NODE_EXTRA_CA_CERTS unset,
  * LANG=C.UTF-8. Each `find` must occur exactly once in its file, or the build fails: a new
@@ -153,6 +153,22 @@ const PATCHES = [
     helpers: [],
     replace: `let ${name}Instance;\nconst ${name} = { format: (list) => (${name}Instance ??= new Intl.ListFormat('en', { style: 'long', type: '${name === 'andFormatter' ? 'conjunction' : 'disjunction'}' })).format(list) };`,
   })),
+  {
+    // Not for speed: a user or linked plugin that cannot load makes oclif print a 7-line warning
+    // naming regshape, not the plugin, on every command. The error gets its plugin here, so that
+    // src/command/plugin-warnings.ts can say in one line which plugin it is and what to do.
+    file: '@oclif/core/lib/config/plugin-loader.js',
+    find: 'this.errors.push(error);',
+    helpers: ['withPlugin'],
+    replace: "this.errors.push(withPlugin(error, typeof plugin === 'string' ? { name: plugin, root, type } : { name: plugin.name, root: plugin.root || root, type }));",
+  },
+  {
+    // ... and the same for a command of a plugin without a manifest (a linked one) that fails to load
+    file: '@oclif/core/lib/config/plugin.js',
+    find: 'const warning = this.addErrorScope(err, scope);',
+    helpers: ['withPlugin'],
+    replace: 'const warning = withPlugin(this.addErrorScope(err, scope), { name: this.name, root: this.root, scope, type: this.type });',
+  },
 ]
 
 // Each patch is written against one version: package.json pins every patched package exactly

@@ -4,6 +4,9 @@
  * execute from. Each file of src/commands/ is listed under the id oclif gives it by its path
  * (test/unit/bundle.test.ts checks it).
  */
+import {execute as oclifExecute} from '@oclif/core'
+
+import {reportPluginWarnings} from './command/plugin-warnings.js'
 import AuthGet from './commands/auth/get.js'
 import AuthLogin from './commands/auth/login.js'
 import AuthLogout from './commands/auth/logout.js'
@@ -39,7 +42,15 @@ import ReferrerList from './commands/referrer/list.js'
 import TagDelete from './commands/tag/delete.js'
 import TagList from './commands/tag/list.js'
 
-export {execute} from '@oclif/core'
+/** oclif's execute, with a plugin that cannot load reported in one line (./command/plugin-warnings.ts). */
+export async function execute(options: Parameters<typeof oclifExecute>[0]): Promise<unknown> {
+  const restore = reportPluginWarnings('regshape')
+  try {
+    return await oclifExecute(options)
+  } finally {
+    restore()
+  }
+}
 
 /** oclif's command_not_found hook (package.json oclif.hooks): regshape's error line and a suggestion. */
 export {commandNotFound as COMMAND_NOT_FOUND, RegshapeHelp} from './command/not-found.js'

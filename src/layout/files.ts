@@ -63,20 +63,31 @@ async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
 const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const
 
 /**
+ * The temporaries being written now. One listener per signal serves them all: a listener per
+ * file would pass Node's limit of 10 per event with `copy --concurrency` above 10 into a layout,
+ * and Node would print a MaxListenersExceededWarning for each signal.
+ */
+const watched = new Set<string>()
+
+function onSignal(signal: NodeJS.Signals): void {
+  for (const path of watched) rmSync(path, {force: true})
+  watched.clear()
+  stopListening()
+  process.kill(process.pid, signal)
+}
+
+function stopListening(): void {
+  for (const signal of SIGNALS) process.removeListener(signal, onSignal)
+}
+
+/**
  * Ctrl-C or kill while `path` is being written: the temporary goes, then the signal takes its
  * usual effect (exit 130 on Ctrl-C). Returns the function that stops watching.
  */
 export function removeOnSignal(path: string): () => void {
-  const onSignal = (signal: NodeJS.Signals) => {
-    rmSync(path, {force: true})
-    stop()
-    process.kill(process.pid, signal)
+  if (watched.size === 0) for (const signal of SIGNALS) process.on(signal, onSignal)
+  watched.add(path)
+  return () => {
+    if (watched.delete(path) && watched.size === 0) stopListening()
   }
-
-  const stop = () => {
-    for (const signal of SIGNALS) process.removeListener(signal, onSignal)
-  }
-
-  for (const signal of SIGNALS) process.once(signal, onSignal)
-  return stop
 }

@@ -1,4 +1,4 @@
-import {type BigIntStats, constants as fsConstants, type Stats} from 'node:fs'
+import {type BigIntStats, closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats, statSync} from 'node:fs'
 import {type FileHandle, mkdir, open, stat} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
@@ -81,6 +81,36 @@ async function readCapped(handle: FileHandle, path: string, maxBytes: number): P
   }
 
   return Buffer.concat(chunks, length)
+}
+
+/**
+ * readRegularFile, synchronously: for a read-modify-write that must run in one stretch, with no
+ * turn of the event loop between its steps (config.json's save, see docker-config.ts).
+ */
+export function readRegularFileSync(path: string, maxBytes: number): {bytes: Buffer; info: BigIntStats} {
+  const kind = irregularKind(statSync(path))
+  if (kind) throw new NotRegularFileError(path, kind)
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY)
+  try {
+    const info = fstatSync(fd, {bigint: true})
+    const opened = irregularKind(info)
+    if (opened) throw new NotRegularFileError(path, opened)
+    if (info.size > maxBytes) throw new FileTooLargeError(path, maxBytes)
+    const chunks: Buffer[] = []
+    let length = 0
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - length))
+      const bytesRead = readSync(fd, chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      chunks.push(chunk.subarray(0, bytesRead))
+      length += bytesRead
+      if (length > maxBytes) throw new FileTooLargeError(path, maxBytes)
+    }
+
+    return {bytes: Buffer.concat(chunks, length), info}
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /**

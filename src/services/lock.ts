@@ -18,10 +18,24 @@ import {basename, dirname, join} from 'node:path'
  * The directory appears atomically with its owner file inside (built aside, then renamed into
  * place), so no other process ever sees a lock without an owner, except for a moment while one
  * is taken over or released.
+ *
+ * How long a contender waits: as long as the lock shows progress, never a fixed time, so that a
+ * long queue of writers on a loaded machine (200 logins at once, load above 10) all get through.
+ * Progress is a new owner (the queue moves) or the owner's heartbeat: its owner file's mtime,
+ * refreshed every HEARTBEAT_MS while held, which a stopped process does not do. A contender gives
+ * up when the lock shows no progress for STALL_MS (a holder stopped with Ctrl-Z or SIGSTOP, a
+ * frozen VM), or when one live owner has kept it for MAX_HOLD_MS while beating (alive, but stuck:
+ * regshape holds these locks for milliseconds).
  */
 
 export type LockProblem =
-  | {kind: 'busy'; owner?: LockOwner}
+  | {
+      kind: 'busy'
+      owner?: LockOwner
+      /** `stalled`: no progress for `forMs`; `held-too-long`: one owner for `forMs`, beating. */
+      reason: 'held-too-long' | 'stalled'
+      forMs: number
+    }
   | {kind: 'interrupted'}
   | {kind: 'not-a-directory'}
   | {cause: NodeJS.ErrnoException; kind: 'fs'}
@@ -47,16 +61,25 @@ export interface HeldLock {
 }
 
 const FOREIGN_STALE_MS = 20_000
-const FOREIGN_REFRESH_MS = 5000
+/** A holder touches its owner file this often: the sign of life that contenders wait on. */
+const HEARTBEAT_MS = 1000
 /** A lock directory without an owner file (an old regshape's lock, or a takeover cut short). */
 const OWNERLESS_STALE_MS = 3000
-const WAIT_MS = 30_000
+
+export interface LockPatience {
+  /** Give up after this long without progress (no new owner, no heartbeat). */
+  stallMs: number
+  /** Give up when one owner has held the lock this long, even while beating. */
+  maxHoldMs: number
+}
+
+export const DEFAULT_PATIENCE: LockPatience = {maxHoldMs: 120_000, stallMs: 30_000}
 
 /**
- * Waits for the lock (about WAIT_MS at most). `interrupted` is polled while waiting, so that a
- * deferred Ctrl-C ends the wait promptly, with nothing left behind.
+ * Waits for the lock while it shows progress (see the top of this file). `interrupted` is polled
+ * while waiting, so that a deferred Ctrl-C ends the wait promptly, with nothing left behind.
  */
-export async function acquireLock(lockPath: string, interrupted: () => boolean = () => false): Promise<HeldLock> {
+export async function acquireLock(lockPath: string, interrupted: () => boolean = () => false, patience: LockPatience = DEFAULT_PATIENCE): Promise<HeldLock> {
   const me: LockOwner = {host: hostname(), nonce: randomBytes(8).toString('hex'), pid: process.pid, start: startTimeOf(process.pid)}
   const directory = dirname(lockPath)
   await removeAbandonedBuilds(lockPath)
@@ -69,7 +92,7 @@ export async function acquireLock(lockPath: string, interrupted: () => boolean =
     throw new LockError({cause: error as NodeJS.ErrnoException, kind: 'fs'})
   }
 
-  const deadline = Date.now() + WAIT_MS
+  const progress = new ProgressWatch()
   let delay = 10
   let lastOwner: LockOwner | undefined
   try {
@@ -87,13 +110,17 @@ export async function acquireLock(lockPath: string, interrupted: () => boolean =
       if (state.kind === 'not-a-directory') throw new LockError({kind: 'not-a-directory'})
       if (state.kind === 'gone') continue
       if (state.kind === 'owned') lastOwner = state.owner
+      progress.saw(state)
       // Retried at once only when the way is clear; a takeover that fails (no write access to the
       // lock directory, say) is waited out like a busy lock, never spun on.
       if (state.kind === 'owned' && (await isAbandoned(state.owner, lockPath)) && (await takeOver(lockPath, state.owner))) continue
       if (state.kind === 'ownerless' && Date.now() - state.mtimeMs > OWNERLESS_STALE_MS && (await clearOwnerless(lockPath))) continue
 
       if (interrupted()) throw new LockError({kind: 'interrupted'})
-      if (Date.now() > deadline) throw new LockError({kind: 'busy', owner: lastOwner})
+      const stalledFor = progress.stalledFor()
+      if (stalledFor > patience.stallMs) throw new LockError({forMs: stalledFor, kind: 'busy', owner: lastOwner, reason: 'stalled'})
+      const heldFor = progress.heldFor()
+      if (heldFor > patience.maxHoldMs) throw new LockError({forMs: heldFor, kind: 'busy', owner: lastOwner, reason: 'held-too-long'})
       await new Promise((resolvePromise) => setTimeout(resolvePromise, delay * (0.5 + Math.random())))
       delay = Math.min(delay * 1.5, 250)
     }
@@ -102,13 +129,48 @@ export async function acquireLock(lockPath: string, interrupted: () => boolean =
   }
 }
 
+/**
+ * What a contender has seen of the lock: progress is a change of owner (or of an ownerless
+ * directory) or a new heartbeat. Times are the contender's own clock; heartbeats are only compared
+ * with each other, so clocks of other hosts do not matter.
+ */
+class ProgressWatch {
+  private current?: string
+  private heartbeat?: number
+  private lastProgress = Date.now()
+  private since = Date.now()
+
+  saw(state: LockState): void {
+    const now = Date.now()
+    const who = state.kind === 'owned' ? `owner ${state.owner.nonce}` : state.kind === 'ownerless' ? `ownerless ${state.mtimeMs}` : 'gone'
+    if (who !== this.current) {
+      this.current = who
+      this.heartbeat = state.kind === 'owned' ? state.heartbeat : undefined
+      this.since = now
+      this.lastProgress = now
+    } else if (state.kind === 'owned' && state.heartbeat !== this.heartbeat) {
+      this.heartbeat = state.heartbeat
+      this.lastProgress = now
+    }
+  }
+
+  heldFor(): number {
+    return Date.now() - this.since
+  }
+
+  stalledFor(): number {
+    return Date.now() - this.lastProgress
+  }
+}
+
 function held(lockPath: string, me: LockOwner): HeldLock {
   const ownerFile = join(lockPath, 'owner')
-  // Only a process on another host judges this lock by its age.
+  // The heartbeat: contenders wait while it goes on; a process on another host also judges the
+  // lock abandoned by its age (FOREIGN_STALE_MS).
   const refresh = setInterval(() => {
     const now = new Date()
     utimes(ownerFile, now, now).catch(() => {})
-  }, FOREIGN_REFRESH_MS)
+  }, HEARTBEAT_MS)
   refresh.unref()
   const stillHeld = async () => {
     // A contender that moved our owner file aside by mistake puts it back at once.
@@ -137,15 +199,18 @@ function held(lockPath: string, me: LockOwner): HeldLock {
 type LockState =
   | {kind: 'gone'}
   | {kind: 'not-a-directory'}
-  | {kind: 'owned'; owner: LockOwner}
+  | {heartbeat?: number; kind: 'owned'; owner: LockOwner}
   | {kind: 'ownerless'; mtimeMs: number}
 
 async function inspect(lockPath: string): Promise<LockState> {
   const info = await lstat(lockPath).catch(() => undefined)
   if (!info) return {kind: 'gone'}
   if (!info.isDirectory()) return {kind: 'not-a-directory'}
-  const owner = await readOwner(join(lockPath, 'owner'))
-  return owner ? {kind: 'owned', owner} : {kind: 'ownerless', mtimeMs: info.mtimeMs}
+  const ownerFile = join(lockPath, 'owner')
+  const owner = await readOwner(ownerFile)
+  if (!owner) return {kind: 'ownerless', mtimeMs: info.mtimeMs}
+  const beat = await lstat(ownerFile).catch(() => undefined)
+  return {heartbeat: beat?.mtimeMs, kind: 'owned', owner}
 }
 
 async function readOwner(path: string): Promise<LockOwner | undefined> {

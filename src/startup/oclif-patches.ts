@@ -45,3 +45,26 @@ export function compareCommandIds(a: string, b: string): number {
 export function isLiteralPattern(pattern: string): boolean {
   return /^(@[\w-][\w.-]*\/)?[\w-][\w.-]*$/.test(pattern)
 }
+
+/** Which plugin an error of oclif's plugin loading came from (see withPlugin). */
+export interface PluginOrigin {
+  name: string
+  root: string
+  /** oclif's plugin type: `core` (shipped with regshape), `user` (installed), `link` (linked) */
+  type: string
+  /** oclif's task, such as `findCommand (hello)` */
+  scope?: string
+}
+
+export const PLUGIN_ORIGIN = Symbol.for('regshape.pluginOrigin')
+
+/**
+ * Marks an error of oclif's plugin loading with the plugin it came from, before oclif turns it
+ * into a warning (scripts/bundle.mjs puts this where the plugin is known): oclif's own warning
+ * names the root plugin (regshape) for a plugin that failed to load, and src/command/plugin-warnings.ts
+ * needs the real one to say what to do.
+ */
+export function withPlugin<T>(error: T, origin: PluginOrigin): T {
+  if (error !== null && typeof error === 'object') (error as Record<symbol, unknown>)[PLUGIN_ORIGIN] = origin
+  return error
+}

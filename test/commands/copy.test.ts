@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {type IncomingMessage, request as httpRequest} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -599,5 +599,35 @@ describe('regshape copy, when a side fails', function () {
     expectOneErrorLine({code, signal: null, stderr, stdout}, /^Error: copy .* -> .*interrupted\/app: interrupted; the destination's tag was not changed$/, 130)
     await new Promise((resolvePromise) => setTimeout(resolvePromise, 5500))
     expect((await manifestAt(destination, carol, 'interrupted/app', 'oci')).status).to.equal(404)
+  })
+})
+
+describe('regshape copy into a layout, many blobs at once', function () {
+  this.timeout(120_000)
+
+  /** An OCI layout written here, tagged v1: one image of `count` small layers. */
+  function layoutOfLayers(directory: string, count: number): void {
+    mkdirSync(join(directory, 'blobs', 'sha256'), {recursive: true})
+    const put = (bytes: Buffer, mediaType: string) => {
+      const digest = sha256(bytes)
+      writeFileSync(join(directory, 'blobs', 'sha256', digest.slice(7)), bytes)
+      return {digest, mediaType, size: bytes.length}
+    }
+
+    const layers = Array.from({length: count}, (_, index) => put(Buffer.from(`layer ${index}\n`.repeat(1000)), 'application/vnd.oci.image.layer.v1.tar'))
+    const config = put(Buffer.from(JSON.stringify({architecture: 'amd64', os: 'linux', rootfs: {diff_ids: layers.map((layer) => layer.digest), type: 'layers'}})), MEDIA.ociConfig)
+    const manifest = put(Buffer.from(JSON.stringify({config, layers, mediaType: MEDIA.ociManifest, schemaVersion: 2})), MEDIA.ociManifest)
+    writeFileSync(join(directory, 'oci-layout'), JSON.stringify({imageLayoutVersion: '1.0.0'}))
+    writeFileSync(join(directory, 'index.json'), JSON.stringify({manifests: [{...manifest, annotations: {'org.opencontainers.image.ref.name': 'v1'}}], schemaVersion: 2}))
+  }
+
+  it('--concurrency 16 into a layout: no MaxListenersExceededWarning (one signal handler for every blob in flight)', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'regshape-copy-many-'))
+    layoutOfLayers(join(work, 'source'), 20)
+    const copied = await runCli(['copy', `oci:${join(work, 'source')}:v1`, `oci:${join(work, 'copy')}:v1`, '--concurrency', '16'])
+    expect(copied.code, copied.stderr).to.equal(0)
+    expect(copied.stdout).to.match(/blobs 21 copied/)
+    expect(copied.stderr).to.equal('')
+    expect(readdirSync(join(work, 'copy', 'blobs', 'sha256'))).to.have.length(22)
   })
 })

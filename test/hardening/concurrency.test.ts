@@ -2,7 +2,7 @@ import {expect} from 'chai'
 import {spawn, spawnSync} from 'node:child_process'
 import {type AddressInfo} from 'node:net'
 import {createServer} from 'node:http'
-import {chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -15,6 +15,7 @@ import {runOnPty} from '../helpers/pty.js'
 
 const PROCESSES = 20
 const SAVE_PAUSE = fileURLToPath(new URL('../fixtures/save-pause.mjs', import.meta.url))
+const LOCK_HOLDER = fileURLToPath(new URL('../fixtures/lock-holder.ts', import.meta.url))
 const {alice} = USERS
 
 interface Running {
@@ -81,6 +82,58 @@ describe('hardening: concurrent writers and interrupted saves', function () {
     for (const registry of registries) {
       expect(Buffer.from(data.auths[registry.host].auth, 'base64').toString()).to.equal(`alice:${alice.password}`)
     }
+  })
+
+  it('the same, while a docker-style writer (no lock) rewrites the file in a loop: every login saves', async () => {
+    const dockerConfig = prefilled()
+    // Rewrites config.json as docker does (read, change, temporary file flushed, rename; no
+    // lock) every 5 ms until told to stop, setting "writer": N; prints N. Whether a login was
+    // renamed over a rewrite is not checked here: a rename can take milliseconds while other
+    // processes flush (up to 3 ms measured), a rewrite landing during it is lost, and POSIX has
+    // no compare-and-rename. The tests with a writer during the save (below) check that no
+    // rewrite made before regshape's check is ever overwritten.
+    const writer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs = require('node:fs')
+        const [path, temporary] = [process.argv[1], process.argv[1] + '.docker-tmp']
+        let n = 0
+        let stop = false
+        process.on('SIGTERM', () => (stop = true))
+        ;(async () => {
+          while (!stop) {
+            const data = JSON.parse(fs.readFileSync(path, 'utf8'))
+            data.writer = ++n
+            const fd = fs.openSync(temporary, 'w', 0o600)
+            fs.writeFileSync(fd, JSON.stringify(data, null, '\\t'))
+            fs.fsyncSync(fd)
+            fs.closeSync(fd)
+            fs.renameSync(temporary, path)
+            await new Promise((resolvePromise) => setTimeout(resolvePromise, 5))
+          }
+          process.stdout.write(String(n))
+        })()`,
+        join(dockerConfig, 'config.json'),
+      ],
+      {stdio: ['ignore', 'pipe', 'inherit']},
+    )
+    let written = ''
+    writer.stdout.on('data', (chunk: Buffer) => (written += chunk))
+    const stopped = new Promise<void>((resolvePromise) => writer.on('exit', () => resolvePromise()))
+    let results: CliResult[]
+    try {
+      results = await Promise.all(registries.map((registry) => startLogin(registry.host, dockerConfig).done))
+    } finally {
+      writer.kill('SIGTERM')
+      await stopped
+    }
+
+    expect(results.filter((result) => result.code !== 0).map((result) => result.stderr)).to.deep.equal([])
+    const rewrites = Number(written)
+    expect(rewrites).to.be.greaterThan(20)
+    // The writer renamed last. (It drops logins, as docker does: it reads, a login lands, it renames.)
+    expect(expectHealthyConfig(dockerConfig).writer).to.equal(rewrites)
   })
 
   it('the same, with one writer killed (SIGKILL) while it holds the lock mid-save: nothing else is lost', async () => {
@@ -155,6 +208,74 @@ describe('hardening: concurrent writers and interrupted saves', function () {
   })
 })
 
+/**
+ * One rewrite of config.json as docker does it: read, change, a temporary file, rename; no lock.
+ * Each adds `writer-N: true`, so a rewrite that regshape overwrote shows as a missing key.
+ */
+function dockerStyleRewrite(dockerConfig: string, n: number): void {
+  const path = join(dockerConfig, 'config.json')
+  const data = JSON.parse(readFileSync(path, 'utf8'))
+  data[`writer-${n}`] = true
+  writeFileSync(`${path}.docker-tmp`, JSON.stringify(data, null, '\t'), {mode: 0o600})
+  renameSync(`${path}.docker-tmp`, path)
+}
+
+describe('hardening: a writer that does not lock (docker)', function () {
+  this.timeout(120_000)
+  let registry: RegistryHandle
+
+  before(async () => {
+    registry = await startRegistry({auth: {kind: 'htpasswd', users: {alice: alice.password}}})
+  })
+
+  after(async () => {
+    await registry?.close()
+  })
+
+  /**
+   * A login whose save pauses (save-pause.mjs) between writing its temporary and renaming it, and
+   * a docker-style writer that replaces config.json in that pause, for the first `interfere` saves.
+   */
+  async function loginAgainstWriter(interfere: number): Promise<{dockerConfig: string; result: CliResult; saves: number}> {
+    const dockerConfig = prefilled()
+    const login = startLogin(registry.host, dockerConfig, {REGSHAPE_TEST_SAVE_PAUSE_MS: '250'})
+    const seen = new Set<string>()
+    const watcher = setInterval(() => {
+      for (const name of temporariesOf(dockerConfig, login.pid)) {
+        if (seen.has(name)) continue
+        seen.add(name)
+        if (seen.size <= interfere) dockerStyleRewrite(dockerConfig, seen.size)
+      }
+    }, 5)
+    try {
+      return {dockerConfig, result: await login.done, saves: seen.size}
+    } finally {
+      clearInterval(watcher)
+    }
+  }
+
+  it('replacing config.json during each of the first 5 saves: regshape reads it again and re-applies its change; every rewrite is kept', async () => {
+    const {dockerConfig, result, saves} = await loginAgainstWriter(5)
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stderr).to.equal('')
+    expect(saves).to.equal(6)
+    const data = expectHealthyConfig(dockerConfig)
+    expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registry.host].sort())
+    for (let n = 1; n <= 5; n++) expect(data, `writer-${n}`).to.have.property(`writer-${n}`, true)
+  })
+
+  it('replacing it during every save: regshape gives up after 12 tries with one Error line, and the rewrites are all there', async () => {
+    const {dockerConfig, result, saves} = await loginAgainstWriter(Number.POSITIVE_INFINITY)
+    expect(result.code).to.equal(1)
+    const config = join(dockerConfig, 'config.json')
+    expect(result.stderr).to.equal(`Error: Could not store credentials: Docker config ${config} was changed by another program while regshape was saving it; nothing was written, try again\n`)
+    expect(saves).to.equal(12)
+    const data = expectHealthyConfig(dockerConfig)
+    expect(Object.keys(data.auths)).to.deep.equal(['keep.example.com'])
+    for (let n = 1; n <= 12; n++) expect(data, `writer-${n}`).to.have.property(`writer-${n}`, true)
+  })
+})
+
 describe('hardening: the config lock', function () {
   this.timeout(180_000)
   let registries: RegistryHandle[] = []
@@ -165,6 +286,27 @@ describe('hardening: the config lock', function () {
 
   after(async () => {
     await Promise.all(registries.map((registry) => registry.close()))
+  })
+
+  it('a login waits as long as the holder of the lock is alive and beating: 35 s, past the fixed 30 s it once waited (a loaded machine)', async () => {
+    // One slow holder stands for the long queue of 200 logins on a machine with load above 10.
+    const dockerConfig = prefilled()
+    const holder = spawn(process.execPath, ['--import', 'tsx', LOCK_HOLDER, join(dockerConfig, 'config.json.lock'), '35000'], {stdio: ['ignore', 'pipe', 'inherit']})
+    const released = new Promise<void>((resolvePromise) => holder.on('exit', () => resolvePromise()))
+    try {
+      await new Promise<void>((resolvePromise) => holder.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('held') && resolvePromise()))
+      const started = Date.now()
+      const result = await startLogin(registries[2].host, dockerConfig).done
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.stderr).to.equal('')
+      expect(Date.now() - started).to.be.greaterThan(30_000)
+    } finally {
+      holder.kill('SIGKILL')
+      await released
+    }
+
+    const data = expectHealthyConfig(dockerConfig)
+    expect(Object.keys(data.auths).sort()).to.deep.equal(['keep.example.com', registries[2].host].sort())
   })
 
   it('a holder stopped (SIGSTOP) inside its save, well past any stale threshold, keeps its lock: after SIGCONT both logins are in the file', async () => {

@@ -336,6 +336,66 @@ describe('hardening: the home directory, and where plugins and cached code come 
       expect(status).to.deep.include({code: 0, stderr: '', stdout: notLoggedIn(join(home, 'docker', 'config.json'))})
       expect(planted.markers.filter((marker) => existsSync(marker)).map((marker) => marker.split('/').pop())).to.deep.equal(['planted-link'])
     })
+
+    const escaped = (text: string) => text.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+    /** Ways a linked plugin stops loading, each set up in its (existing) root; reason: a pattern, given the root as a pattern. */
+    const brokenLinks: Array<{name: string; reason: (root: string) => string; setUp(root: string): void}> = [
+      {
+        name: 'whose build is gone (oclif\'s ModuleLoadError)',
+        reason: (root) => `import\\(\\) failed to load ${root}/dist/index.js: Cannot find module '${root}/dist/index.js'.*`,
+        setUp(root) {
+          const oclif = {commands: {identifier: 'COMMANDS', strategy: 'explicit', target: './dist/index.js'}}
+          writeFileSync(join(root, 'package.json'), JSON.stringify({name: 'broken-link', oclif, type: 'module', version: '1.0.0'}))
+        },
+      },
+      {
+        name: 'whose directory is gone',
+        reason: (root) => `ENOENT: no such file or directory, open '${root}/package.json'`,
+        setUp: (root) => execFileSync('rm', ['-r', root]),
+      },
+      {
+        name: 'with a command that does not parse',
+        reason: () => "Unexpected token '\\{'",
+        setUp(root) {
+          mkdirSync(join(root, 'commands'))
+          writeFileSync(join(root, 'commands', 'hello.js'), 'export default {{{\n')
+          writeFileSync(join(root, 'package.json'), JSON.stringify({name: 'broken-link', oclif: {commands: './commands'}, type: 'module', version: '1.0.0'}))
+        },
+      },
+    ]
+    for (const {name, reason, setUp} of brokenLinks) {
+      it(`a linked plugin ${name}: one warning line on every command, naming it and \`plugins unlink\`, which removes it`, async () => {
+        const work = workDir()
+        const dataDir = join(work, 'data')
+        const root = join(work, 'broken-link')
+        mkdirSync(dataDir, {mode: 0o700})
+        mkdirSync(root)
+        const plugins = [{name: 'broken-link', root, type: 'link'}]
+        writeFileSync(join(dataDir, 'package.json'), JSON.stringify({oclif: {plugins, schema: 1}, private: true}))
+        setUp(root)
+        const home = tempHome()
+        const env = {DOCKER_CONFIG: join(home, 'docker'), HOME: home, REGSHAPE_DATA_DIR: dataDir}
+        const warning = new RegExp(
+          `^Warning: linked plugin broken-link \\(${escaped(root)}\\)(: its command hello)? cannot be loaded: ${reason(escaped(root))}; fix or rebuild it there, or run \`regshape plugins unlink broken-link\`$`,
+        )
+        const status = await regshape(['auth', 'status'], {env})
+        expect(status).to.deep.include({code: 0, stdout: notLoggedIn(join(home, 'docker', 'config.json'))})
+        expect(status.stderr.split('\n'), status.stderr).to.have.length(2)
+        expect(status.stderr.split('\n')[0]).to.match(warning)
+        // auth login too, refused by a closed port: the warning, the --password caution, the error.
+        const login = await regshape(['auth', 'login', '-r', '127.0.0.1:9', '-u', 'u', '-p', 'p'], {env})
+        expect(login.code).to.equal(1)
+        const lines = login.stderr.trimEnd().split('\n')
+        expect(lines, login.stderr).to.have.length(3)
+        expect(lines[0]).to.match(warning)
+        expect(lines[2]).to.match(/^Error: Login failed for 127\.0\.0\.1:9: /)
+        expectNoStackTrace(login)
+        const unlink = await regshape(['plugins', 'unlink', 'broken-link'], {env})
+        expect(unlink.code, unlink.stderr).to.equal(0)
+        expect(await regshape(['auth', 'status'], {env})).to.deep.include({code: 0, stderr: ''})
+      })
+    }
   })
 
   describe("Node's own compile cache (Node 22.1 and later, as in the standalone tarballs)", () => {

@@ -1,6 +1,21 @@
 import {randomBytes} from 'node:crypto'
-import {type BigIntStats, constants as fsConstants, type Stats} from 'node:fs'
-import {chmod, chown, lstat, mkdir, open, readdir, readlink, rename, rm, stat} from 'node:fs/promises'
+import {
+  type BigIntStats,
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants as fsConstants,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import {lstat, readlink} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
@@ -10,7 +25,7 @@ import {userHome} from '../../startup/home.js'
 import {terminalSafe} from '../../output.js'
 import {DockerConfigError, InputError, describeError} from '../errors.js'
 import {JsonSyntaxError, carryRawText, cloneJson, emptyObject, formatConfigJson, parseJson} from './config-json.js'
-import {FileTooLargeError, NotRegularFileError, irregularKind, readRegularFile, syncDirectory} from '../files.js'
+import {FileTooLargeError, NotRegularFileError, irregularKind, readRegularFileSync, syncDirectory} from '../files.js'
 import {LockError, acquireLock} from '../lock.js'
 
 /**
@@ -120,7 +135,15 @@ export interface LoadedConfig {
 /** Larger than any real config.json; keeps a wrong --docker-config from filling memory. */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024
 
-/** A pure, synchronous edit of the config data (it may run twice: see DockerConfigFile.update). */
+/**
+ * How often a save reads the file again and re-applies its change when another program (docker,
+ * which never locks) replaced the file between the read and the rename; the pauses between tries
+ * grow at random up to RETRY_PAUSE_MAX_MS, about two seconds in all at most.
+ */
+const SAVE_ATTEMPTS = 12
+const RETRY_PAUSE_MAX_MS = 250
+
+/** A pure, synchronous edit of the config data (it may run several times: see DockerConfigFile.update). */
 export type ConfigMutator = (data: DockerConfigData) => void
 
 export class DockerConfigFile {
@@ -130,14 +153,22 @@ export class DockerConfigFile {
   ) {}
 
   async load(): Promise<LoadedConfig> {
-    return this.tracer ? this.tracer.method('config read', () => this.read()) : this.read()
+    return this.tracer ? this.tracer.method('config read', async () => this.read()) : this.read()
   }
 
-  private async read(): Promise<LoadedConfig> {
+  /**
+   * Synchronous, as is replace() up to its rename: under the lock, a save reads the file,
+   * re-applies its change, writes and renames in one stretch. Asynchronous, each of its ~17
+   * steps waited for a thread of libuv's pool and then for the main thread to be scheduled again;
+   * on a loaded machine that stretched it to tens of milliseconds, and a writer that takes no
+   * lock (docker) rewriting the file in a loop landed in it try after try. config.json is small
+   * (MAX_CONFIG_BYTES).
+   */
+  private read(): LoadedConfig {
     let bytes: Buffer
     let identity: string
     try {
-      const read = await readRegularFile(this.path, MAX_CONFIG_BYTES)
+      const read = readRegularFileSync(this.path, MAX_CONFIG_BYTES)
       identity = identityOf(read.info)
       bytes = read.bytes
     } catch (error) {
@@ -178,7 +209,9 @@ export class DockerConfigFile {
    * other's changes. `mutate` must be a pure edit of the data: it is first tried on a copy without
    * the lock (on `snapshot`, if the caller has just loaded the file), and if nothing would change,
    * nothing is locked or written (a read-only or secret-managed config keeps working); otherwise it
-   * is applied again to the file as read under the lock.
+   * is applied again to the file as read under the lock. If another program replaces the file
+   * before ours is renamed over it, ours is not renamed: the file is read again and the change
+   * re-applied, up to SAVE_ATTEMPTS times.
    */
   async update(mutate: ConfigMutator, snapshot?: DockerConfigData): Promise<{changed: boolean}> {
     const step = <T>(name: string, operation: () => Promise<T>) => (this.tracer ? this.tracer.step(name, operation) : operation())
@@ -207,9 +240,13 @@ export class DockerConfigFile {
               if (!(error instanceof ChangedMeanwhile)) throw error
               // Somebody wrote the file without our lock (docker itself never locks), or took the
               // lock from us (possible only across hosts): never overwrite what we did not read.
-              if (attempt >= 3 || !(await lock.stillHeld())) {
+              if (attempt >= SAVE_ATTEMPTS || !(await lock.stillHeld())) {
                 throw new DockerConfigError(`Docker config ${this.path} was changed by another program while regshape was saving it; nothing was written, try again`, this.path)
               }
+
+              // Read again and re-apply after a random pause, so that a writer rewriting the file
+              // in a loop and this process do not keep meeting at the same moment.
+              await new Promise((resolvePromise) => setTimeout(resolvePromise, Math.random() * Math.min(RETRY_PAUSE_MAX_MS, 5 * 2 ** attempt)))
             }
           }
         } finally {
@@ -244,11 +281,12 @@ export class DockerConfigFile {
   }
 
   /**
-   * Takes `<config>.lock` (see config-lock.ts: a live holder, even a stopped one, never loses it).
-   * Only a busy lock is waited for; anything else fails at once with its reason.
+   * Takes `<config>.lock` (see ../lock.ts: a live holder, even a stopped one, never loses it).
+   * Only a busy lock is waited for, while its holder shows progress; anything else fails at once
+   * with its reason.
    */
   private async lock(target: string, interrupted: () => boolean) {
-    await this.ensureDirectory(dirname(target))
+    this.ensureDirectory(dirname(target))
     const lockPath = `${target}.lock`
     try {
       return await acquireLock(lockPath, interrupted)
@@ -257,8 +295,9 @@ export class DockerConfigFile {
       const {problem} = error
       switch (problem.kind) {
         case 'busy': {
-          const holder = problem.owner ? ` (held by process ${problem.owner.pid}${problem.owner.host === hostname() ? '' : ` on ${problem.owner.host}`})` : ''
-          throw new DockerConfigError(`Docker config ${this.path} stayed locked by another process${holder}: ${lockPath}; try again`, this.path)
+          const holder = problem.owner ? `process ${problem.owner.pid}${problem.owner.host === hostname() ? '' : ` on ${problem.owner.host}`}` : 'another process'
+          const why = problem.reason === 'stalled' ? `has shown no sign of progress for ${seconds(problem.forMs)} (stopped?)` : `has held it for ${seconds(problem.forMs)}`
+          throw new DockerConfigError(`Docker config ${this.path} stayed locked: ${holder} ${why} (${lockPath}); try again, or end that process if it is stuck`, this.path)
         }
 
         case 'interrupted': {
@@ -276,9 +315,9 @@ export class DockerConfigFile {
     }
   }
 
-  private async ensureDirectory(directory: string): Promise<void> {
+  private ensureDirectory(directory: string): void {
     try {
-      await mkdir(directory, {mode: 0o700, recursive: true})
+      mkdirSync(directory, {mode: 0o700, recursive: true})
     } catch (error) {
       throw new DockerConfigError(`directory ${directory} cannot be created: ${describeFsError(error)}`, this.path, {cause: error})
     }
@@ -286,34 +325,35 @@ export class DockerConfigFile {
 
   /** With `expected`, the rename happens only if the target is still the file that was read. */
   private async replace(data: DockerConfigData, target: string, expected?: string): Promise<void> {
+    // Synchronous up to the rename, for the reason read() gives.
     const directory = dirname(target)
-    await this.ensureDirectory(directory)
-    await removeOrphanedTemporaries(directory, basenameOf(target))
-    const existing = await stat(target).catch(() => undefined)
+    this.ensureDirectory(directory)
+    removeOrphanedTemporaries(directory, basenameOf(target))
+    const existing = statSync(target, {throwIfNoEntry: false})
     const temporary = join(directory, `.${basenameOf(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
     // Docker's own formatting: tab indentation, no trailing newline.
     const text = formatConfigJson(data)
     // The caller holds SIGINT/SIGTERM/SIGHUP back, so the temporary is either renamed or removed.
     try {
-      const handle = await open(temporary, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
+      const fd = openSync(temporary, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600)
       try {
-        await handle.writeFile(text, 'utf8')
-        await handle.sync()
+        writeFileSync(fd, text, 'utf8')
+        fsyncSync(fd)
       } finally {
-        await handle.close()
+        closeSync(fd)
       }
 
-      if (existing) await keepOwnershipAndMode(temporary, existing)
+      if (existing) keepOwnershipAndMode(temporary, existing)
       if (expected !== undefined) {
-        const now = await stat(target, {bigint: true}).catch((error) => ((error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(error)))
+        const now = statSync(target, {bigint: true, throwIfNoEntry: false})
         if ((now ? identityOf(now) : 'absent') !== expected) throw new ChangedMeanwhile()
       }
 
-      await rename(temporary, target)
+      renameSync(temporary, target)
       // The new name flushed too: after a crash, config.json is the old file or the new one, whole.
       await syncDirectory(directory)
     } catch (error) {
-      await rm(temporary, {force: true})
+      rmSync(temporary, {force: true})
       if (error instanceof ChangedMeanwhile) throw error
       throw new DockerConfigError(`Docker config ${target} cannot be written: ${describeFsError(error)}`, this.path, {cause: error})
     }
@@ -321,6 +361,10 @@ export class DockerConfigFile {
 }
 
 class ChangedMeanwhile extends Error {}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)} s`
+}
 
 const DEFERRED_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const
 
@@ -350,12 +394,18 @@ function deferSignals(): {received(): boolean; resume(): void} {
  * Temporaries left by a writer that was killed (SIGKILL cannot be caught). Called under the lock,
  * so no live regshape is writing one; the pid check guards against a lock taken over too early.
  */
-async function removeOrphanedTemporaries(directory: string, base: string): Promise<void> {
+function removeOrphanedTemporaries(directory: string, base: string): void {
   const pattern = new RegExp(`^\\.${base.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`)
-  const names = await readdir(directory).catch(() => [] as string[])
+  let names: string[]
+  try {
+    names = readdirSync(directory)
+  } catch {
+    return
+  }
+
   for (const name of names) {
     const match = pattern.exec(name)
-    if (match && !isAlive(Number(match[1]))) await rm(join(directory, name), {force: true})
+    if (match && !isAlive(Number(match[1]))) rmSync(join(directory, name), {force: true})
   }
 }
 
@@ -370,11 +420,11 @@ function isAlive(pid: number): boolean {
 }
 
 /** Keep a tighter mode and, when running as root, the owner: `sudo regshape` must not steal the file. */
-async function keepOwnershipAndMode(temporary: string, existing: {gid: number; mode: number; uid: number}): Promise<void> {
+function keepOwnershipAndMode(temporary: string, existing: {gid: number; mode: number; uid: number}): void {
   // Never widen beyond 0600: the file holds passwords.
-  await chmod(temporary, existing.mode & 0o600)
+  chmodSync(temporary, existing.mode & 0o600)
   if (process.getuid?.() === 0 && (existing.uid !== 0 || existing.gid !== 0)) {
-    await chown(temporary, existing.uid, existing.gid)
+    chownSync(temporary, existing.uid, existing.gid)
   }
 }
 

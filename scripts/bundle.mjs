@@ -61,8 +61,8 @@ const CHUNKS = {
   // Not heavy, but "without a telemetry flag the telemetry code is not even loaded" stays true
   // and checkable: test/commands/telemetry.test.ts watches which files are read.
   telemetry: {
-    entry: `export * from './src/services/telemetry/telemetry.ts'`,
-    modules: {'./services/telemetry/telemetry.js': `module.exports = require('./telemetry.cjs')`},
+    entry: `export * from './src/telemetry/telemetry.ts'`,
+    modules: {'../telemetry/telemetry.js': `module.exports = require('./telemetry.cjs')`},
   },
 }
 

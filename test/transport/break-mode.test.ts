@@ -6,8 +6,8 @@ import {Readable} from 'node:stream'
 import {type BreakRule, EXPIRED_TOKEN, RuleSet, builtinRules, corruptText} from '../../src/break/rules.js'
 import {type BreakEvent, BreakSession} from '../../src/break/session.js'
 import {parseRegistry} from '../../src/reference/registry.js'
-import type {HttpMethod} from '../../src/services/transport/http.js'
-import {RegistryClient} from '../../src/services/transport/registry-client.js'
+import type {HttpMethod} from '../../src/transport/http.js'
+import {RegistryClient} from '../../src/transport/registry-client.js'
 import {type HostileServer, startHostile} from '../helpers/hostile.js'
 
 /**

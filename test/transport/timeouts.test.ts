@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {parseRegistry} from '../../src/reference/registry.js'
-import {RegistryClient} from '../../src/services/transport/registry-client.js'
+import {RegistryClient} from '../../src/transport/registry-client.js'
 import {type Handler, type HostileServer, startHostile} from '../helpers/hostile.js'
 import {rejection} from './helpers.js'
 

@@ -5,10 +5,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {LockError, acquireLock} from '../../src/services/lock.js'
+import {LockError, acquireLock} from '../../src/util/lock.js'
 
 /**
- * How long src/services/lock.ts waits for a lock held by another live process: while the holder
+ * How long src/util/lock.ts waits for a lock held by another live process: while the holder
  * shows progress (its heartbeat), with an upper bound for a holder that shows none (stopped) or
  * keeps the lock too long while beating (stuck). The holders are real processes running the
  * same lock code (test/fixtures/lock-holder.ts); the waits here are shortened through the

@@ -1,8 +1,8 @@
 import {expect} from 'chai'
 
-import {DEFAULT_RETRY_POLICY, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from '../../src/services/transport/retry.js'
+import {DEFAULT_RETRY_POLICY, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from '../../src/transport/retry.js'
 
-describe('retry policy (src/services/transport/retry.ts)', () => {
+describe('retry policy (src/transport/retry.ts)', () => {
   it('retries 429, 502, 503 and 504 and resets, never 401, 403, 404 or 500', () => {
     expect([429, 502, 503, 504].map(isRetryableStatus)).to.deep.equal([true, true, true, true])
     expect([400, 401, 403, 404, 500, 200].map(isRetryableStatus)).to.deep.equal([false, false, false, false, false, false])

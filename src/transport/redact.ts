@@ -1,4 +1,4 @@
-import {MASK, isSecretName, scrubSecrets} from '../known-secrets.js'
+import {MASK, isSecretName, scrubSecrets} from '../util/secrets.js'
 
 /**
  * Masks secrets in what telemetry shows of an HTTP exchange. Applied once, in the transport, so no
@@ -7,7 +7,7 @@ import {MASK, isSecretName, scrubSecrets} from '../known-secrets.js'
  * anywhere else (a header, an error body) is scrubbed of every secret the run holds.
  */
 
-export {MASK} from '../known-secrets.js'
+export {MASK} from '../util/secrets.js'
 
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization'])
 const COOKIE_HEADERS = new Set(['cookie', 'set-cookie'])

@@ -2,7 +2,7 @@ import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {DockerConfigError} from '../errors.js'
-import {type RegistryRef, normalizeStoredKey} from '../../reference/registry.js'
+import {type RegistryRef, normalizeStoredKey} from '../reference/registry.js'
 import {type StoredCredentials, credentialsFromEntry} from './credential-store.js'
 import type {AuthEntry} from './docker-config.js'
 

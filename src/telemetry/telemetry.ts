@@ -3,7 +3,7 @@ import {AsyncLocalStorage} from 'node:async_hooks'
 import type {HttpExchange} from '../transport/http.js'
 import type {HelperCall, Tracer} from './tracer.js'
 
-import {scrubSecrets, scrubValues} from '../known-secrets.js'
+import {scrubSecrets, scrubValues} from '../util/secrets.js'
 
 /**
  * The instruments behind --time-methods, --time-scenarios and --debug-calls. Everything goes to

@@ -1,10 +1,10 @@
 import type {RegistryRef} from '../reference/registry.js'
-import type {Credentials} from './transport/auth.js'
-import type {RegistryClient} from './transport/registry-client.js'
+import type {Credentials} from '../transport/auth.js'
+import type {RegistryClient} from '../transport/registry-client.js'
 
-import {terminalSafe} from '../output.js'
+import {terminalSafe} from '../util/text.js'
 import {isRepositoryPath} from '../reference/image.js'
-import {AuthenticationError, InputError, ProtocolError} from './errors.js'
+import {AuthenticationError, InputError, ProtocolError} from '../errors.js'
 
 /**
  * The login check: `GET /v2/` without credentials, then the challenge, then the authenticated retry.

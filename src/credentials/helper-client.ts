@@ -3,7 +3,7 @@ import {spawn} from 'node:child_process'
 import type {Tracer} from '../telemetry/tracer.js'
 
 import {CredentialHelperError} from '../errors.js'
-import {rememberSecret, scrubSecrets} from '../known-secrets.js'
+import {rememberSecret, scrubSecrets} from '../util/secrets.js'
 import {MASK} from '../transport/redact.js'
 
 /**

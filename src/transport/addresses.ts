@@ -1,6 +1,6 @@
 import {BlockList, isIP} from 'node:net'
 
-import {splitEndpoint} from '../../reference/registry.js'
+import {splitEndpoint} from '../reference/registry.js'
 import {ProtocolError} from '../errors.js'
 import type {AddressGuard} from './http.js'
 

@@ -1,11 +1,11 @@
 import type {Tracer} from '../telemetry/tracer.js'
 
 import {CredentialHelperError} from '../errors.js'
-import {rememberCredentials} from '../known-secrets.js'
+import {rememberCredentials} from '../util/secrets.js'
 import {emptyObject} from './config-json.js'
 import {type AuthEntry, type DockerConfigData, DockerConfigFile, authEntryWith, decodeAuth, encodeAuth, own} from './docker-config.js'
 import {CredentialHelperClient, type HelperClientOptions} from './helper-client.js'
-import {type RegistryRef, normalizeStoredKey, storedKeyMatches} from '../../reference/registry.js'
+import {type RegistryRef, normalizeStoredKey, storedKeyMatches} from '../reference/registry.js'
 
 /**
  * Where a registry's credentials live and how to get, store and erase them, with Docker's store

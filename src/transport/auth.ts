@@ -1,9 +1,9 @@
 import {createHash} from 'node:crypto'
 
-import {type RegistryRef, splitEndpoint} from '../../reference/registry.js'
+import {type RegistryRef, splitEndpoint} from '../reference/registry.js'
 
 import {AuthenticationError, ProtocolError} from '../errors.js'
-import {rememberCredentials, rememberSecret} from '../known-secrets.js'
+import {rememberCredentials, rememberSecret} from '../util/secrets.js'
 import {type Challenge, parseChallenges} from './challenge.js'
 import type {Tracer} from '../telemetry/tracer.js'
 import {checkLiteral} from './addresses.js'

@@ -1,10 +1,10 @@
 import type {RegistryRef} from '../reference/registry.js'
-import type {ResolvedCredentials} from './credentials/resolve.js'
-import type {Challenge} from './transport/challenge.js'
-import type {RegistryClient} from './transport/registry-client.js'
+import type {ResolvedCredentials} from '../credentials/resolve.js'
+import type {Challenge} from '../transport/challenge.js'
+import type {RegistryClient} from '../transport/registry-client.js'
 
-import {AuthenticationError, ProtocolError} from './errors.js'
-import {header} from './transport/http.js'
+import {AuthenticationError, ProtocolError} from '../errors.js'
+import {header} from '../transport/http.js'
 
 /**
  * `ping`: is this a registry, what does it ask for, and do our credentials pass? One

@@ -1,11 +1,11 @@
 import type {Credentials} from '../transport/auth.js'
 
 import {CredentialHelperError} from '../errors.js'
-import {CHECK_PARALLELISM, mapLimit} from '../limit.js'
+import {CHECK_PARALLELISM, mapLimit} from '../util/limit.js'
 import type {ContainersAuthFile} from './containers-auth.js'
 import {type CredentialStore, type StoreLocation, credentialsFromEntry, findEntry, IDENTITY_TOKEN_USERNAME, selectStore} from './credential-store.js'
 import {own} from './docker-config.js'
-import {type RegistryRef, normalizeStoredKey, parseRegistry} from '../../reference/registry.js'
+import {type RegistryRef, normalizeStoredKey, parseRegistry} from '../reference/registry.js'
 import {type CredentialKind, credentialKind} from './resolve.js'
 
 /**

@@ -5,7 +5,7 @@ import type {Duplex} from 'node:stream'
 
 import {InputError, NetworkError} from '../errors.js'
 import {bareHost} from './addresses.js'
-import {rememberCredentials, rememberSecret} from '../known-secrets.js'
+import {rememberCredentials, rememberSecret} from '../util/secrets.js'
 import {redactUrl} from './redact.js'
 
 /**

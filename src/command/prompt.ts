@@ -1,7 +1,7 @@
 import {openSync} from 'node:fs'
 import {ReadStream, WriteStream} from 'node:tty'
 
-import {InputError, InterruptedError} from './errors.js'
+import {InputError, InterruptedError} from '../errors.js'
 
 /**
  * Interactive questions. Prompts are written to stderr so that stdout stays machine-readable, the

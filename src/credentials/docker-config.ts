@@ -21,12 +21,12 @@ import {dirname, isAbsolute, join, resolve} from 'node:path'
 
 import type {Tracer} from '../telemetry/tracer.js'
 
-import {userHome} from '../../startup/home.js'
-import {terminalSafe} from '../../output.js'
+import {userHome} from '../startup/home.js'
+import {terminalSafe} from '../util/text.js'
 import {DockerConfigError, InputError, describeError} from '../errors.js'
 import {JsonSyntaxError, carryRawText, cloneJson, emptyObject, formatConfigJson, parseJson} from './config-json.js'
-import {FileTooLargeError, NotRegularFileError, irregularKind, readRegularFileSync, syncDirectory} from '../files.js'
-import {LockError, acquireLock} from '../lock.js'
+import {FileTooLargeError, NotRegularFileError, irregularKind, readRegularFileSync, syncDirectory} from '../util/files.js'
+import {LockError, acquireLock} from '../util/lock.js'
 
 /**
  * Docker's config.json: where it is, how to read it, and how to change it without losing anything.

@@ -1,15 +1,15 @@
 import type {BreakStage} from '../break/session.js'
 import type {RegistryRef} from '../reference/registry.js'
 
-import {terminalSafe} from '../output.js'
-import {ContainersAuthFile, containersAuthPath} from './credentials/containers-auth.js'
-import {CredentialStore} from './credentials/credential-store.js'
-import {DockerConfigFile, resolveDockerConfigPath} from './credentials/docker-config.js'
-import {CredentialResolver} from './credentials/resolve.js'
-import {rememberSecret, scrubSecrets} from './known-secrets.js'
+import {terminalSafe} from '../util/text.js'
+import {ContainersAuthFile, containersAuthPath} from '../credentials/containers-auth.js'
+import {CredentialStore} from '../credentials/credential-store.js'
+import {DockerConfigFile, resolveDockerConfigPath} from '../credentials/docker-config.js'
+import {CredentialResolver} from '../credentials/resolve.js'
+import {rememberSecret, scrubSecrets} from '../util/secrets.js'
 import {type Prompter, TerminalPrompter} from './prompt.js'
-import type {Tracer} from './telemetry/tracer.js'
-import type {RegistryClient} from './transport/registry-client.js'
+import type {Tracer} from '../telemetry/tracer.js'
+import type {RegistryClient} from '../transport/registry-client.js'
 
 /**
  * Services are built lazily, per command run, from the shared flags, through one replaceable
@@ -99,7 +99,7 @@ export class DefaultServices implements Services {
   }
 
   registryClient(): Promise<RegistryClient> {
-    this.client ??= Promise.all([import('./transport/registry-client.js'), import('./transport/proxy.js'), import('./transport/certs-d.js')]).then(
+    this.client ??= Promise.all([import('../transport/registry-client.js'), import('../transport/proxy.js'), import('../transport/certs-d.js')]).then(
       async ([{RegistryClient}, {proxySettingsFromEnv}, {certsDirRoots}]) => {
       const client = await RegistryClient.create({
         breakStage: this.options.breakStage,

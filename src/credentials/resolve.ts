@@ -1,7 +1,7 @@
 import type {Credentials} from '../transport/auth.js'
 import type {ContainersAuthFile} from './containers-auth.js'
 import type {CredentialStore, StoredCredentials} from './credential-store.js'
-import type {RegistryRef} from '../../reference/registry.js'
+import type {RegistryRef} from '../reference/registry.js'
 
 /**
  * The credential resolution chain every command uses (spec: "Credential Resolution"):

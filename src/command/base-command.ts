@@ -1,15 +1,15 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
-import type {BreakStage} from './break/session.js'
-import type {RegistryRef} from './reference/registry.js'
-import type {ResolvedCredentials} from './services/credentials/resolve.js'
-import type {Telemetry} from './services/telemetry/telemetry.js'
-import type {RegistryRequest, RegistryResponse} from './services/transport/registry-client.js'
+import type {BreakStage} from '../break/session.js'
+import type {RegistryRef} from '../reference/registry.js'
+import type {ResolvedCredentials} from '../credentials/resolve.js'
+import type {Telemetry} from '../telemetry/telemetry.js'
+import type {RegistryRequest, RegistryResponse} from '../transport/registry-client.js'
 
-import {formatJson, terminalSafe} from './output.js'
-import {ExitCode, RegshapeError, UsageError, describeError} from './services/errors.js'
-import {type Services, createServices} from './services/factory.js'
-import {MASK, rememberCredentials, scrubSecrets, scrubValues} from './services/known-secrets.js'
+import {formatJson, terminalSafe} from '../util/text.js'
+import {ExitCode, RegshapeError, UsageError, describeError} from '../errors.js'
+import {type Services, createServices} from './services.js'
+import {MASK, rememberCredentials, scrubSecrets, scrubValues} from '../util/secrets.js'
 
 /**
  * The base of every regshape command, the CLI's own and plugins' alike: the shared (GLOBAL) flags,
@@ -154,7 +154,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     const {'debug-calls': calls, json, 'time-methods': methods, 'time-scenarios': scenarios} = this.flags
     if (calls || methods || scenarios) {
       // Loaded only when asked for: without these flags no telemetry code runs or is even read.
-      const {Telemetry} = await import('./services/telemetry/telemetry.js')
+      const {Telemetry} = await import('../telemetry/telemetry.js')
       const write = (line: string) => process.stderr.write(`${line}\n`)
       this.telemetry = new Telemetry({calls, json, methods, scenarios, write}, (this.id ?? this.ctor.id ?? 'regshape').replaceAll(':', ' '))
     }

@@ -1,8 +1,8 @@
 import {expect} from 'chai'
 
-import {parseRegistry} from '../../src/reference/registry.js'
-import {RegistryClient} from '../../src/transport/registry-client.js'
-import {type Handler, type HostileServer, startHostile} from '../helpers/hostile.js'
+import {parseRegistry} from '../../../src/reference/registry.js'
+import {RegistryClient} from '../../../src/transport/registry-client.js'
+import {type Handler, type HostileServer, startHostile} from '../../helpers/hostile.js'
 import {rejection} from './helpers.js'
 
 /**

@@ -1,8 +1,8 @@
 import {expect} from 'chai'
 import {type AddressInfo, createServer} from 'node:net'
 
-import {InputError} from '../../src/errors.js'
-import {TunnelAgent, describeProxy, proxyFor, proxySettingsFromEnv} from '../../src/transport/proxy.js'
+import {InputError} from '../../../src/errors.js'
+import {TunnelAgent, describeProxy, proxyFor, proxySettingsFromEnv} from '../../../src/transport/proxy.js'
 
 /** Which proxy (as text) a URL would use under an environment; undefined for direct. */
 function via(env: NodeJS.ProcessEnv, url: string): string | undefined {

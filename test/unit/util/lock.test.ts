@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {LockError, acquireLock} from '../../src/util/lock.js'
+import {LockError, acquireLock} from '../../../src/util/lock.js'
 
 /**
  * How long src/util/lock.ts waits for a lock held by another live process: while the holder
@@ -15,7 +15,7 @@ import {LockError, acquireLock} from '../../src/util/lock.js'
  * `patience` argument, and test/hardening/concurrency.test.ts waits with regshape's own.
  */
 
-const HOLDER = fileURLToPath(new URL('../fixtures/lock-holder.ts', import.meta.url))
+const HOLDER = fileURLToPath(new URL('../../fixtures/lock-holder.ts', import.meta.url))
 
 interface Holder {
   child: ChildProcess

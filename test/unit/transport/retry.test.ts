@@ -1,6 +1,6 @@
 import {expect} from 'chai'
 
-import {DEFAULT_RETRY_POLICY, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from '../../src/transport/retry.js'
+import {DEFAULT_RETRY_POLICY, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from '../../../src/transport/retry.js'
 
 describe('retry policy (src/transport/retry.ts)', () => {
   it('retries 429, 502, 503 and 504 and resets, never 401, 403, 404 or 500', () => {

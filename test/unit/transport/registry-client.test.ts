@@ -1,11 +1,11 @@
 import {expect} from 'chai'
 
-import {parseRegistry} from '../../src/reference/registry.js'
-import {AuthenticationError} from '../../src/errors.js'
-import type {HttpExchange} from '../../src/transport/http.js'
-import {RegistryClient} from '../../src/transport/registry-client.js'
-import {basicRegistry, openRegistry, tokenRegistry, tokenTlsRegistry, USERS} from '../fixtures/servers.js'
-import {startHostile} from '../helpers/hostile.js'
+import {parseRegistry} from '../../../src/reference/registry.js'
+import {AuthenticationError} from '../../../src/errors.js'
+import type {HttpExchange} from '../../../src/transport/http.js'
+import {RegistryClient} from '../../../src/transport/registry-client.js'
+import {basicRegistry, openRegistry, tokenRegistry, tokenTlsRegistry, USERS} from '../../fixtures/servers.js'
+import {startHostile} from '../../helpers/hostile.js'
 
 const {alice, reader} = USERS
 

@@ -12,8 +12,8 @@ import {createHash} from 'node:crypto'
 import {Writable} from 'node:stream'
 import {finished, pipeline} from 'node:stream/promises'
 
-import {parseRegistry} from '../../src/reference/registry.js'
-import {RegistryClient} from '../../src/transport/registry-client.js'
+import {parseRegistry} from '../../../src/reference/registry.js'
+import {RegistryClient} from '../../../src/transport/registry-client.js'
 
 const {BLOB_DIGEST, MODE, REGISTRY_HOST, REGISTRY_PASSWORD, REGISTRY_USER, REPOSITORY} = process.env as Record<string, string>
 if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc')

@@ -10,8 +10,8 @@ import {
   decodeAuth,
   encodeAuth,
   resolveDockerConfigPath,
-} from '../../src/credentials/docker-config.js'
-import {DockerConfigError} from '../../src/errors.js'
+} from '../../../src/credentials/docker-config.js'
+import {DockerConfigError} from '../../../src/errors.js'
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'regshape-cfg-'))

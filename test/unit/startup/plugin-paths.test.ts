@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import {expect} from 'chai'
 
-import {localPluginArgs} from '../../src/startup/plugin-paths.js'
+import {localPluginArgs} from '../../../src/startup/plugin-paths.js'
 
 describe('plugins install: local packages become absolute file: specs', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'regshape-plugin-paths-'))

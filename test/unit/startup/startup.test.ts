@@ -12,12 +12,12 @@ import {tmpdir, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {pathToFileURL} from 'node:url'
 
-import {codeUnitOrder, collatesLikeRoot, isLiteralPattern, isSimpleId} from '../../src/startup/oclif-patches.js'
-import {oclifDir} from '../../src/startup/dirs.js'
-import {settleHome} from '../../src/startup/home.js'
-import {versionLine} from '../../src/startup/version.js'
-import {ROOT, RUN_JS, runCli, tempHome} from '../helpers/cli.js'
-import {check} from '../property/settings.js'
+import {codeUnitOrder, collatesLikeRoot, isLiteralPattern, isSimpleId} from '../../../src/startup/oclif-patches.js'
+import {oclifDir} from '../../../src/startup/dirs.js'
+import {settleHome} from '../../../src/startup/home.js'
+import {versionLine} from '../../../src/startup/version.js'
+import {ROOT, RUN_JS, runCli, tempHome} from '../../helpers/cli.js'
+import {check} from '../../property/settings.js'
 
 const BIN_URL = pathToFileURL(RUN_JS).href
 /** The minimatch that oclif itself uses. */

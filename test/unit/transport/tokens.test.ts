@@ -1,11 +1,11 @@
 import {expect} from 'chai'
 
-import {repositoryScope} from '../../src/reference/scope.js'
-import {parseRegistry} from '../../src/reference/registry.js'
-import {AuthenticationError} from '../../src/errors.js'
-import type {HttpExchange} from '../../src/transport/http.js'
-import {RegistryClient} from '../../src/transport/registry-client.js'
-import {tokenRegistry, USERS} from '../fixtures/servers.js'
+import {repositoryScope} from '../../../src/reference/scope.js'
+import {parseRegistry} from '../../../src/reference/registry.js'
+import {AuthenticationError} from '../../../src/errors.js'
+import type {HttpExchange} from '../../../src/transport/http.js'
+import {RegistryClient} from '../../../src/transport/registry-client.js'
+import {tokenRegistry, USERS} from '../../fixtures/servers.js'
 import {rejection} from './helpers.js'
 
 const {alice, reader} = USERS

@@ -3,12 +3,12 @@ import {createHash} from 'node:crypto'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import {Readable} from 'node:stream'
 
-import {type BreakRule, EXPIRED_TOKEN, RuleSet, builtinRules, corruptText} from '../../src/break/rules.js'
-import {type BreakEvent, BreakSession} from '../../src/break/session.js'
-import {parseRegistry} from '../../src/reference/registry.js'
-import type {HttpMethod} from '../../src/transport/http.js'
-import {RegistryClient} from '../../src/transport/registry-client.js'
-import {type HostileServer, startHostile} from '../helpers/hostile.js'
+import {type BreakRule, EXPIRED_TOKEN, RuleSet, builtinRules, corruptText} from '../../../src/break/rules.js'
+import {type BreakEvent, BreakSession} from '../../../src/break/session.js'
+import {parseRegistry} from '../../../src/reference/registry.js'
+import type {HttpMethod} from '../../../src/transport/http.js'
+import {RegistryClient} from '../../../src/transport/registry-client.js'
+import {type HostileServer, startHostile} from '../../helpers/hostile.js'
 
 /**
  * Break mode on the wire: every target and action of a rule, proven by what a capture server

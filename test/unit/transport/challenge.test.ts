@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
-import {ProtocolError} from '../../src/errors.js'
-import {parseChallenges} from '../../src/transport/challenge.js'
+import {ProtocolError} from '../../../src/errors.js'
+import {parseChallenges} from '../../../src/transport/challenge.js'
 
 describe('WWW-Authenticate parsing', () => {
   it('parses distribution\'s Bearer challenge', () => {

@@ -5,7 +5,7 @@ import {fileURLToPath} from 'node:url'
 
 import {execute} from '@oclif/core'
 
-import {hoistGlobalFlags} from '../src/argv.ts'
+import {hoistGlobalFlags} from '../src/command/argv.ts'
 
 // The commands come from src/cli.ts, not from the production bundle that package.json names as
 // oclif's target (dist/cli.js): oclif 4.14 cannot register tsx a second time, under --import tsx,

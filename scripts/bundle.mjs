@@ -61,8 +61,8 @@ const CHUNKS = {
   // Not heavy, but "without a telemetry flag the telemetry code is not even loaded" stays true
   // and checkable: test/commands/telemetry.test.ts watches which files are read.
   telemetry: {
-    entry: `export * from './src/services/telemetry/telemetry.ts'`,
-    modules: {'./services/telemetry/telemetry.js': `module.exports = require('./telemetry.cjs')`},
+    entry: `export * from './src/telemetry/telemetry.ts'`,
+    modules: {'../telemetry/telemetry.js': `module.exports = require('./telemetry.cjs')`},
   },
 }
 
@@ -113,7 +113,7 @@ export default new Proxy({}, {get: (_, key) => load()[key], has: (_, key) => key
  * are not), the build with the patch against the build without it, NODE_EXTRA_CA_CERTS unset,
  * LANG=C.UTF-8. Each `find` must occur exactly once in its file, or the build fails: a new
  * version of the dependency must be looked at again. `helpers` are imported from
- * src/startup/oclif-patches.ts (tested against the originals by test/unit/startup.test.ts).
+ * src/startup/oclif-patches.ts (tested against the originals by test/unit/startup/startup.test.ts).
  */
 const PATCHES = [
   {

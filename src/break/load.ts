@@ -2,7 +2,7 @@ import {type Stats, closeSync, constants as fsConstants, fstatSync, openSync, re
 
 import type {ErrorObject} from 'ajv'
 
-import {UsageError} from '../services/errors.js'
+import {UsageError} from '../errors.js'
 import {ACTIONS, ACTIONS_FOR, BUILTIN_RULE_NAMES, type BreakMatch, type BreakRule, type BuiltinRuleName, RuleSet, TARGETS, builtinRules} from './rules.js'
 
 /**

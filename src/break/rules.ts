@@ -1,6 +1,6 @@
 import {Readable, Transform, type TransformCallback} from 'node:stream'
 
-import type {HttpMethod, HttpRequest, RequestBody} from '../services/transport/http.js'
+import type {HttpMethod, HttpRequest, RequestBody} from '../transport/http.js'
 
 /**
  * Break mode's rules: what a rule is, the built-in ones, and how an ordered list of them changes

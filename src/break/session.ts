@@ -1,11 +1,11 @@
 import {appendFileSync} from 'node:fs'
 
-import type {HttpRequest} from '../services/transport/http.js'
+import type {HttpRequest} from '../transport/http.js'
 import type {Mutation, RuleSet} from './rules.js'
 
-import {terminalSafe} from '../output.js'
-import {scrubSecrets} from '../services/known-secrets.js'
-import {redactUrl} from '../services/transport/redact.js'
+import {terminalSafe} from '../util/text.js'
+import {scrubSecrets} from '../util/secrets.js'
+import {redactUrl} from '../transport/redact.js'
 
 /**
  * Break mode for one run: the rules, and the report of every request they changed (registry.md

@@ -1,10 +1,10 @@
 import {type Command, Flags} from '@oclif/core'
 
-import {type JsonObject, RegshapeCommand, registryWithoutUserinfo, userFacing} from '../base-command.js'
+import {type JsonObject, RegshapeCommand, registryWithoutUserinfo, userFacing} from './base-command.js'
 import {BreakSession} from '../break/session.js'
-import {formatJson} from '../output.js'
-import {UsageError, describeError} from '../services/errors.js'
-import {scrubValues} from '../services/known-secrets.js'
+import {formatJson} from '../util/text.js'
+import {UsageError, describeError} from '../errors.js'
+import {scrubValues} from '../util/secrets.js'
 
 /**
  * The base of the commands that talk to a registry (the registry commands, copy, ping, auth login,

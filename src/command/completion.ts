@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import type {Hook} from '@oclif/core'
 
-import {HOISTED_FLAGS} from '../argv.js'
+import {HOISTED_FLAGS} from './argv.js'
 
 /**
  * Shell completion as @oclif/plugin-autocomplete generates it, with what it gets wrong for

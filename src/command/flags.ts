@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {type ImageRef, type ParseImageOptions, isRepositoryPath, parseDigest, parseImageRef} from '../reference/image.js'
 import {type RegistryRef, parseRegistry} from '../reference/registry.js'
-import {InputError, UsageError} from '../services/errors.js'
+import {InputError, UsageError} from '../errors.js'
 
 /**
  * The flags and arguments that name what a registry command works on, shared by every command of

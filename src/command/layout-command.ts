@@ -1,8 +1,8 @@
 import {type Command, Flags} from '@oclif/core'
 
-import {RegshapeCommand} from '../base-command.js'
+import {RegshapeCommand} from './base-command.js'
 import {OciLayout} from '../layout/store.js'
-import {UsageError} from '../services/errors.js'
+import {UsageError} from '../errors.js'
 
 /**
  * The base of the `layout` group: upstream's `-p/--path` names the layout, so inside this group

@@ -1,7 +1,7 @@
 import {type Hook, Help} from '@oclif/core'
 
-import {formatJson, terminalSafe} from '../output.js'
-import {ExitCode} from '../services/errors.js'
+import {formatJson, terminalSafe} from '../util/text.js'
+import {ExitCode} from '../errors.js'
 
 /**
  * What regshape says when the words on the command line name no command: the one-line `Error:`

@@ -1,5 +1,5 @@
 import {PLUGIN_ORIGIN, type PluginOrigin} from '../startup/oclif-patches.js'
-import {terminalSafe} from '../output.js'
+import {terminalSafe} from '../util/text.js'
 
 /**
  * A plugin that cannot load (a linked one whose build is gone, a broken install) makes oclif emit

@@ -1,12 +1,12 @@
 import {Flags} from '@oclif/core'
 
 import {BreakModeCommand} from '../command/break-command.js'
-import {terminalSafe} from '../output.js'
+import {terminalSafe} from '../util/text.js'
 import {referenceArgs, registryName} from '../command/flags.js'
 import {parseRegistry} from '../reference/registry.js'
-import {describeSource, sourceJson} from '../services/credentials/resolve.js'
-import {NetworkError, ProtocolError, RegshapeError} from '../services/errors.js'
-import {type PingResult, pingRegistry} from '../services/ping.js'
+import {describeSource, sourceJson} from '../credentials/resolve.js'
+import {NetworkError, ProtocolError, RegshapeError} from '../errors.js'
+import {type PingResult, pingRegistry} from '../workflows/ping.js'
 
 /** Every message `ping` prints. */
 const messages = {

@@ -4,12 +4,12 @@ import {randomBytes} from 'node:crypto'
 import {existsSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {basename, dirname, join, resolve} from 'node:path'
 
-import {RegshapeCommand} from '../base-command.js'
+import {RegshapeCommand} from '../command/base-command.js'
 import {imageRefFrom, referenceArgs} from '../command/flags.js'
 import {RegistryCommand} from '../command/registry-command.js'
-import {terminalSafe} from '../output.js'
-import {RegshapeError, UsageError, describeError} from '../services/errors.js'
-import {scrubSecrets} from '../services/known-secrets.js'
+import {terminalSafe} from '../util/text.js'
+import {RegshapeError, UsageError, describeError} from '../errors.js'
+import {scrubSecrets} from '../util/secrets.js'
 import {type CaseResult, PROBE_CASES, ProbeStage, type ProbeReport, runProbe} from '../workflows/probe.js'
 
 export default class Probe extends RegistryCommand<typeof Probe> {

@@ -2,7 +2,7 @@ import {type Hash, createHash} from 'node:crypto'
 import {Transform, type TransformCallback} from 'node:stream'
 
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
-import {ProtocolError} from '../services/errors.js'
+import {ProtocolError} from '../errors.js'
 
 /**
  * Digests: computing them, and checking bytes against one while they stream, so a blob is never

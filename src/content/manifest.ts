@@ -1,6 +1,6 @@
-import {ProtocolError} from '../services/errors.js'
+import {ProtocolError} from '../errors.js'
 import {parseDigest} from '../reference/image.js'
-import {terminalSafe} from '../output.js'
+import {terminalSafe} from '../util/text.js'
 import {MAX_JSON_DEPTH, nestsDeeperThan} from './json-text.js'
 import {INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, baseMediaType} from './media-types.js'
 

@@ -1,4 +1,4 @@
-import {RegshapeError} from '../services/errors.js'
+import {RegshapeError} from '../errors.js'
 
 /** An OCI image layout that is not one, lacks a blob, holds a blob whose bytes are wrong, or cannot be written. Exit 1. */
 export class LayoutError extends RegshapeError {}

@@ -4,7 +4,7 @@ import {type FileHandle, open, rename, rm} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 import {Writable} from 'node:stream'
 
-import {syncDirectory} from '../services/files.js'
+import {syncDirectory} from '../util/files.js'
 
 /**
  * Files of a layout written whole or not at all: a temporary beside the target, flushed to disk,

@@ -9,11 +9,11 @@ import type {BlobDownload, BlobInfo, FetchedManifest, ManifestDescriptor} from '
 import {DigestMismatchError, DigestVerifier, Digester, digestOf} from '../content/digest.js'
 import {type Descriptor, ManifestError, parseManifest} from '../content/manifest.js'
 import {MediaType} from '../content/media-types.js'
-import {terminalSafe} from '../output.js'
+import {terminalSafe} from '../util/text.js'
 import {type DigestAlgorithm, isTag, parseDigest} from '../reference/image.js'
-import {RegshapeError} from '../services/errors.js'
-import {FileTooLargeError, NotRegularFileError, makeDirectoryDurably, readRegularFile, syncDirectory} from '../services/files.js'
-import {type HeldLock, LockError, acquireLock} from '../services/lock.js'
+import {RegshapeError} from '../errors.js'
+import {FileTooLargeError, NotRegularFileError, makeDirectoryDurably, readRegularFile, syncDirectory} from '../util/files.js'
+import {type HeldLock, LockError, acquireLock} from '../util/lock.js'
 import {LayoutError, NotLayoutError, layoutMessages as messages} from './errors.js'
 import {flushingWriter, removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
 
@@ -27,7 +27,7 @@ import {flushingWriter, removeOnSignal, temporaryBeside, writeFileAtomic} from '
  * - Blob bytes stream: into a temporary in blobs/<alg>/ through a digester, renamed to their name
  *   only once they hashed to it; out through a DigestVerifier, so a reader gets an error, not a
  *   quiet end, when a file does not hold the bytes its name promises.
- * - index.json changes under a lock (`index.json.lock`, src/services/lock.ts) and are written whole
+ * - index.json changes under a lock (`index.json.lock`, src/util/lock.ts) and are written whole
  *   (temporary + rename): two processes tagging one layout both land.
  */
 
@@ -620,7 +620,7 @@ function isDigest(reference: string): boolean {
   return reference.includes(':')
 }
 
-/** The layout's lock (index.json.lock) and the directories a contender builds it in beside it (src/services/lock.ts). */
+/** The layout's lock (index.json.lock) and the directories a contender builds it in beside it (src/util/lock.ts). */
 function isLockEntry(name: string): boolean {
   return name === 'index.json.lock' || /^index\.json\.lock\.\d+\.[0-9a-f]{8}\.new$/.test(name)
 }

@@ -1,6 +1,6 @@
 import {type RegistryRef, parseRegistry} from './registry.js'
-import {terminalSafe} from '../output.js'
-import {InputError} from '../services/errors.js'
+import {terminalSafe} from '../util/text.js'
+import {InputError} from '../errors.js'
 
 /**
  * Image references, `[host[:port]/]path[:tag][@digest]`, with the distribution reference grammar

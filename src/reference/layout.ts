@@ -1,5 +1,5 @@
-import {terminalSafe} from '../output.js'
-import {InputError} from '../services/errors.js'
+import {terminalSafe} from '../util/text.js'
+import {InputError} from '../errors.js'
 import {isTag, parseDigest} from './image.js'
 
 /**

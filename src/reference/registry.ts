@@ -1,6 +1,6 @@
 import {isIPv6} from 'node:net'
 
-import {InputError} from '../services/errors.js'
+import {InputError} from '../errors.js'
 
 /**
  * Registry names as users type them, and the keys Docker stores credentials under.

@@ -1,6 +1,6 @@
-import {terminalSafe} from '../output.js'
-import {ExitCode, RegshapeError} from '../services/errors.js'
-import {scrubSecrets} from '../services/known-secrets.js'
+import {terminalSafe} from '../util/text.js'
+import {ExitCode, RegshapeError} from '../errors.js'
+import {scrubSecrets} from '../util/secrets.js'
 
 /**
  * A registry's answer that is an error: the HTTP status and, when the body is the distribution

@@ -1,4 +1,4 @@
-import {ProtocolError} from '../services/errors.js'
+import {ProtocolError} from '../errors.js'
 
 /**
  * `Link: <…>; rel="next"` pagination (distribution's tag and catalog lists): the next page's path,

@@ -1,8 +1,8 @@
 import type {RegistryRef} from '../reference/registry.js'
 import {type Readable, pipeline} from 'node:stream'
 
-import type {HttpResponse} from '../services/transport/http.js'
-import type {RegistryRequest, RegistryResponse, RegistryStreamResponse} from '../services/transport/registry-client.js'
+import type {HttpResponse} from '../transport/http.js'
+import type {RegistryRequest, RegistryResponse, RegistryStreamResponse} from '../transport/registry-client.js'
 
 import {DigestMismatchError, DigestVerifier, digestOf} from '../content/digest.js'
 import {nestsDeeperThan} from '../content/json-text.js'
@@ -10,7 +10,7 @@ import {tooDeep} from '../content/manifest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
-import {ExitCode, ProtocolError, RegshapeError} from '../services/errors.js'
+import {ExitCode, ProtocolError, RegshapeError} from '../errors.js'
 import {RegistryApiError, apiError} from './api-error.js'
 import {ListBudget, PageWalker} from './pagination.js'
 import {urls} from './urls.js'
@@ -301,7 +301,7 @@ export class Repository {
     }
 
     if (response.status !== 200) {
-      const {readCapped} = await import('../services/transport/registry-client.js')
+      const {readCapped} = await import('../transport/registry-client.js')
       throw apiError(what, {body: await readCapped(response.body, 64 * 1024), status: response.status, statusText: response.statusText})
     }
 

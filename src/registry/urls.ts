@@ -1,6 +1,6 @@
 import {isRepositoryPath, isTag, parseDigest} from '../reference/image.js'
-import {terminalSafe} from '../output.js'
-import {ProtocolError} from '../services/errors.js'
+import {terminalSafe} from '../util/text.js'
+import {ProtocolError} from '../errors.js'
 
 /**
  * Every path of the distribution API that regshape uses, built here and nowhere else (oras-go's

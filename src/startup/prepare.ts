@@ -2,7 +2,7 @@ import {existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {hoistGlobalFlags} from '../argv.js'
+import {hoistGlobalFlags} from '../command/argv.js'
 import {oclifDir} from './dirs.js'
 import {settleHome} from './home.js'
 import {localPluginArgs} from './plugin-paths.js'

@@ -10,7 +10,7 @@ import {oclifDir} from './dirs.js'
  * `regshape/<version> <platform>-<arch> node-<version>`), or undefined when only oclif can answer
  * exactly, and bin/run.js must let it:
  * - a user-installed or linked plugin exists: oclif runs plugins' init hooks before it prints the
- *   version (neither regshape nor its core plugins have one; test/unit/startup.test.ts checks);
+ *   version (neither regshape nor its core plugins have one; test/unit/startup/startup.test.ts checks);
  * - oclif's debug output is on (DEBUG, REGSHAPE_DEBUG): it logs while it loads;
  * - the machine may be WSL: oclif then says `wsl` unless inside a container (is-wsl), which is left
  *   to oclif's own check.

@@ -5,7 +5,7 @@ import type {FetchedManifest, BlobDownload} from '../registry/repository.js'
 
 import {type Descriptor, type Manifest, type Platform, formatPlatform, parseDescriptor, parseManifest, selectPlatform} from '../content/manifest.js'
 import {INDEX_MEDIA_TYPES} from '../content/media-types.js'
-import {RegshapeError, UsageError} from '../services/errors.js'
+import {RegshapeError, UsageError} from '../errors.js'
 
 /**
  * `regshape copy` (registry.md §3) and `layout push` (§4): read from one store, write to the

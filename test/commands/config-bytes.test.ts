@@ -4,8 +4,8 @@ import {join} from 'node:path'
 
 import {expect} from 'chai'
 
-import {formatConfigJson, parseJson} from '../../src/services/credentials/config-json.js'
-import {DockerConfigFile, encodeAuth} from '../../src/services/credentials/docker-config.js'
+import {formatConfigJson, parseJson} from '../../src/credentials/config-json.js'
+import {DockerConfigFile, encodeAuth} from '../../src/credentials/docker-config.js'
 import {basicRegistry, USERS} from '../fixtures/servers.js'
 import {expectNoStackTrace, runCli} from '../helpers/cli.js'
 

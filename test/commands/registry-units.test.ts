@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import {blobRefFrom, imageRefFrom, registryFrom} from '../../src/command/flags.js'
 import {terminalSafeJson} from '../../src/command/registry-command.js'
 import {referrersTag} from '../../src/registry/repository.js'
-import {ExitCode, UsageError} from '../../src/services/errors.js'
+import {ExitCode, UsageError} from '../../src/errors.js'
 
 /** The pure parts under the read commands: reference builders, the tag schema's tag, JSON escaping. */
 

@@ -6,8 +6,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import AuthLogin from '../../src/commands/auth/login.js'
-import {DefaultServices, setServiceFactory} from '../../src/services/factory.js'
-import type {Prompter} from '../../src/services/prompt.js'
+import {DefaultServices, setServiceFactory} from '../../src/command/services.js'
+import type {Prompter} from '../../src/command/prompt.js'
 import {basicRegistry, USERS} from '../fixtures/servers.js'
 import {ROOT} from '../helpers/cli.js'
 

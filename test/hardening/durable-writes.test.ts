@@ -45,7 +45,7 @@ function parseTrace(text: string): Call[] {
   return calls
 }
 
-/** Lock directories (src/services/lock.ts) are made and renamed too; they hold no data to keep. */
+/** Lock directories (src/util/lock.ts) are made and renamed too; they hold no data to keep. */
 const isLock = (path: string) => /\.lock(?:\.\d+\.[0-9a-f]{8}\.new)?(?:\/|$)/.test(path)
 
 /**

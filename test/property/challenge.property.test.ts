@@ -1,8 +1,8 @@
 import {expect} from 'chai'
 import fc from 'fast-check'
 
-import {ProtocolError} from '../../src/services/errors.js'
-import {type Challenge, parseChallenges} from '../../src/services/transport/challenge.js'
+import {ProtocolError} from '../../src/errors.js'
+import {type Challenge, parseChallenges} from '../../src/transport/challenge.js'
 import {check} from './settings.js'
 
 const tchar = fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'.split(''))

@@ -4,8 +4,8 @@ import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {parseJson} from '../../src/services/credentials/config-json.js'
-import {DockerConfigFile, encodeAuth} from '../../src/services/credentials/docker-config.js'
+import {parseJson} from '../../src/credentials/config-json.js'
+import {DockerConfigFile, encodeAuth} from '../../src/credentials/docker-config.js'
 import {check} from './settings.js'
 
 /** Lower-cased: docker matches these names case-insensitively, so their case variants are owned too. */

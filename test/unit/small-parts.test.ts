@@ -1,14 +1,14 @@
 import {expect} from 'chai'
 import {PassThrough} from 'node:stream'
 
-import {BREAK_FLAGS, GLOBAL_FLAGS, hoistGlobalFlags} from '../../src/argv.js'
-import {RegshapeCommand} from '../../src/base-command.js'
+import {BREAK_FLAGS, GLOBAL_FLAGS, hoistGlobalFlags} from '../../src/command/argv.js'
+import {RegshapeCommand} from '../../src/command/base-command.js'
 import {breakFlags} from '../../src/command/break-command.js'
-import {formatJson} from '../../src/output.js'
-import {InputError} from '../../src/services/errors.js'
-import {rememberCredentials, scrubSecrets, scrubValues} from '../../src/services/known-secrets.js'
-import {readSecretFromStdin, stripOneLineEnding} from '../../src/services/prompt.js'
-import {MASK, redactBody, redactHeaderValue, redactUrl} from '../../src/services/transport/redact.js'
+import {formatJson} from '../../src/util/text.js'
+import {InputError} from '../../src/errors.js'
+import {rememberCredentials, scrubSecrets, scrubValues} from '../../src/util/secrets.js'
+import {readSecretFromStdin, stripOneLineEnding} from '../../src/command/prompt.js'
+import {MASK, redactBody, redactHeaderValue, redactUrl} from '../../src/transport/redact.js'
 
 describe('small parts', () => {
   describe('--password-stdin trimming', () => {

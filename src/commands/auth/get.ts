@@ -1,9 +1,9 @@
-import {RegshapeCommand} from '../../base-command.js'
+import {RegshapeCommand} from '../../command/base-command.js'
 import {referenceArgs} from '../../command/flags.js'
 import {parseRegistry} from '../../reference/registry.js'
-import {IDENTITY_TOKEN_USERNAME} from '../../services/credentials/credential-store.js'
-import {InputError, RegshapeError, UsageError} from '../../services/errors.js'
-import {readSecretFromStdin} from '../../services/prompt.js'
+import {IDENTITY_TOKEN_USERNAME} from '../../credentials/credential-store.js'
+import {InputError, RegshapeError, UsageError} from '../../errors.js'
+import {readSecretFromStdin} from '../../command/prompt.js'
 
 /**
  * Set while `auth get` resolves credentials: a config that names regshape itself as a credential

@@ -3,14 +3,14 @@ import {Flags} from '@oclif/core'
 import {referenceArgs, registryName} from '../../command/flags.js'
 
 import {BreakModeCommand} from '../../command/break-command.js'
-import {terminalSafe} from '../../output.js'
+import {terminalSafe} from '../../util/text.js'
 import {type RegistryRef, parseRegistry} from '../../reference/registry.js'
-import {IDENTITY_TOKEN_USERNAME, type NewCredentials} from '../../services/credentials/credential-store.js'
+import {IDENTITY_TOKEN_USERNAME, type NewCredentials} from '../../credentials/credential-store.js'
 
-import {AuthenticationError, InputError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../services/errors.js'
-import {rememberCredentials} from '../../services/known-secrets.js'
-import {type Action, checkScope, parseRepository, verifyCredentials} from '../../services/login.js'
-import {readSecretFromStdin} from '../../services/prompt.js'
+import {AuthenticationError, InputError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../errors.js'
+import {rememberCredentials} from '../../util/secrets.js'
+import {type Action, checkScope, parseRepository, verifyCredentials} from '../../workflows/login.js'
+import {readSecretFromStdin} from '../../command/prompt.js'
 
 /** Every message `auth login` prints, worded as the specification gives them. */
 const messages = {

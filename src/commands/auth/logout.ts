@@ -2,11 +2,11 @@ import {Flags} from '@oclif/core'
 
 import {referenceArgs, registryName} from '../../command/flags.js'
 
-import {RegshapeCommand} from '../../base-command.js'
-import {terminalSafe} from '../../output.js'
-import {listStoredCredentials} from '../../services/credentials/inventory.js'
+import {RegshapeCommand} from '../../command/base-command.js'
+import {terminalSafe} from '../../util/text.js'
+import {listStoredCredentials} from '../../credentials/inventory.js'
 import {parseRegistry} from '../../reference/registry.js'
-import {CredentialHelperError, DockerConfigError, RegshapeError, UsageError} from '../../services/errors.js'
+import {CredentialHelperError, DockerConfigError, RegshapeError, UsageError} from '../../errors.js'
 
 /** Every message `auth logout` prints, worded as the specification gives them. */
 const messages = {

@@ -1,15 +1,15 @@
 import {Flags} from '@oclif/core'
 
 import {BreakModeCommand} from '../../command/break-command.js'
-import {terminalSafe} from '../../output.js'
-import {describeLocation, type StoreLocation} from '../../services/credentials/credential-store.js'
-import {credentialsOf, listStoredCredentials, type StoredEntry} from '../../services/credentials/inventory.js'
+import {terminalSafe} from '../../util/text.js'
+import {describeLocation, type StoreLocation} from '../../credentials/credential-store.js'
+import {credentialsOf, listStoredCredentials, type StoredEntry} from '../../credentials/inventory.js'
 import {type RegistryRef, parseRegistry} from '../../reference/registry.js'
-import {type CredentialKind, describeSource, sourceJson} from '../../services/credentials/resolve.js'
-import {AuthenticationError, CredentialHelperError, DockerConfigError, NetworkError, RegshapeError} from '../../services/errors.js'
-import {CHECK_PARALLELISM, mapLimit} from '../../services/limit.js'
-import {verifyCredentials} from '../../services/login.js'
-import type {Credentials} from '../../services/transport/auth.js'
+import {type CredentialKind, describeSource, sourceJson} from '../../credentials/resolve.js'
+import {AuthenticationError, CredentialHelperError, DockerConfigError, NetworkError, RegshapeError} from '../../errors.js'
+import {CHECK_PARALLELISM, mapLimit} from '../../util/limit.js'
+import {verifyCredentials} from '../../workflows/login.js'
+import type {Credentials} from '../../transport/auth.js'
 
 /** Every message `auth status` prints. */
 const messages = {

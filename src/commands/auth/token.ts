@@ -3,9 +3,9 @@ import {Flags} from '@oclif/core'
 import {referenceArgs, registryName} from '../../command/flags.js'
 
 import {BreakModeCommand} from '../../command/break-command.js'
-import {formatJson} from '../../output.js'
+import {formatJson} from '../../util/text.js'
 import {parseRegistry} from '../../reference/registry.js'
-import {AuthenticationError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../services/errors.js'
+import {AuthenticationError, NetworkError, ProtocolError, RegshapeError, UsageError} from '../../errors.js'
 
 /** Every message `auth token` prints. */
 const messages = {

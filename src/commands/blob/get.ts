@@ -11,7 +11,7 @@ import {blobRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js
 import {PROGRESS_MODES, type ProgressMode, transferProgress} from '../../command/progress.js'
 import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
 import {DigestMismatchError} from '../../content/digest.js'
-import {RegshapeError, describeError} from '../../services/errors.js'
+import {RegshapeError, describeError} from '../../errors.js'
 
 /** Every message `blob get` prints. */
 const messages = {

@@ -7,7 +7,7 @@ import {PROGRESS_MODES, type ProgressMode, transferProgress} from '../../command
 import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
 import {formatImageRef} from '../../reference/image.js'
 import {type BlobSource, fileSource, stdinSource} from '../../registry/upload.js'
-import {UsageError} from '../../services/errors.js'
+import {UsageError} from '../../errors.js'
 
 /** Every message `blob upload` prints of its own. */
 const messages = {

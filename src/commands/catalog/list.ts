@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {referenceArgs, referenceFlags, registryFrom} from '../../command/flags.js'
 import {RegistryCommand, safeLines} from '../../command/registry-command.js'
 import {listCatalog} from '../../registry/repository.js'
-import {UsageError} from '../../services/errors.js'
+import {UsageError} from '../../errors.js'
 
 const messages = {
   allWithLast: '--all and --last are mutually exclusive',

@@ -5,10 +5,10 @@ import {asUsage} from '../../command/flags.js'
 import {layoutFlags} from '../../command/layout-command.js'
 import {type Descriptor, parseManifest} from '../../content/manifest.js'
 import {OciLayout, REF_NAME, refNameAsTag} from '../../layout/store.js'
-import {terminalSafe} from '../../output.js'
+import {terminalSafe} from '../../util/text.js'
 import {parseImageRef} from '../../reference/image.js'
 import {RegistryCommand} from '../../command/registry-command.js'
-import {UsageError} from '../../services/errors.js'
+import {UsageError} from '../../errors.js'
 
 export default class LayoutPush extends CopyCommand<typeof LayoutPush> {
   static override baseFlags = {

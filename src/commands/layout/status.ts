@@ -1,7 +1,7 @@
 import {LayoutCommand, layoutFlags} from '../../command/layout-command.js'
 import {REF_NAME} from '../../layout/store.js'
 import {STAGE_FILE, readStageIfAny} from '../../layout/stage.js'
-import {terminalSafe} from '../../output.js'
+import {terminalSafe} from '../../util/text.js'
 
 export default class LayoutStatus extends LayoutCommand<typeof LayoutStatus> {
   static override description = `Shows what ${STAGE_FILE} records (staged layers, generated config, generated manifest) and the manifests index.json names. A layout another tool wrote (skopeo copy to oci:DIR) has no staging file: its index.json entries are shown, with the staging state empty. --json prints the staging file as it is (upstream's output), or, without one, {"staged": false, ...}.`

@@ -2,7 +2,7 @@ import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.j
 import {RegistryCommand} from '../../command/registry-command.js'
 import {formatImageRef} from '../../reference/image.js'
 import {type DeleteResult, ManifestWriter} from '../../registry/manifest-writes.js'
-import {UsageError} from '../../services/errors.js'
+import {UsageError} from '../../errors.js'
 
 const messages = {
   subject({digest, indexedBy, index, tag, updated}: NonNullable<DeleteResult['subject']>): string {

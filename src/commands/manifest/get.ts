@@ -8,7 +8,7 @@ import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.
 import {reindentJson} from '../../content/json-text.js'
 import {type Manifest, ManifestError, type Platform, parseManifest, parsePlatform, selectPlatform} from '../../content/manifest.js'
 import {formatImageRef} from '../../reference/image.js'
-import {ProtocolError, UsageError} from '../../services/errors.js'
+import {ProtocolError, UsageError} from '../../errors.js'
 
 const PARTS = ['config', 'layers', 'subject', 'annotations'] as const
 type Part = (typeof PARTS)[number]

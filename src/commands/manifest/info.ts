@@ -1,6 +1,6 @@
 import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
 import {RegistryCommand} from '../../command/registry-command.js'
-import {terminalSafe} from '../../output.js'
+import {terminalSafe} from '../../util/text.js'
 
 export default class ManifestInfo extends RegistryCommand<typeof ManifestInfo> {
   static override args = {reference: referenceArgs.image()}

@@ -7,11 +7,11 @@ import type {ImageRef} from '../../reference/image.js'
 import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
 import {RegistryCommand} from '../../command/registry-command.js'
 import {pushMediaType} from '../../content/manifest.js'
-import {terminalSafe} from '../../output.js'
+import {terminalSafe} from '../../util/text.js'
 import {formatImageRef} from '../../reference/image.js'
 import {ManifestWriter, type PushResult} from '../../registry/manifest-writes.js'
 import {MANIFEST_MAX_BYTES} from '../../registry/repository.js'
-import {InputError, RegshapeError, UsageError} from '../../services/errors.js'
+import {InputError, RegshapeError, UsageError} from '../../errors.js'
 
 const messages = {
   bothSources: 'give the manifest once: -f FILE or --stdin, not both',

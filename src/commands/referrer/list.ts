@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
 import {RegistryCommand, safeLines} from '../../command/registry-command.js'
-import {UsageError} from '../../services/errors.js'
+import {UsageError} from '../../errors.js'
 
 const messages = {
   needsDigest: (reference: string) =>

@@ -2,7 +2,7 @@ import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.j
 import {RegistryCommand} from '../../command/registry-command.js'
 import {formatImageRef} from '../../reference/image.js'
 import {ManifestWriter} from '../../registry/manifest-writes.js'
-import {UsageError} from '../../services/errors.js'
+import {UsageError} from '../../errors.js'
 
 const messages = {
   digest: (reference: string) => `tag delete requires a tag reference; use manifest delete for digest references: ${reference}`,

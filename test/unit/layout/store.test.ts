@@ -9,7 +9,7 @@ import {pipeline} from 'node:stream/promises'
 import {LayoutError} from '../../../src/layout/errors.js'
 import {OciLayout} from '../../../src/layout/store.js'
 import {formatLayoutRef, parseLayoutRef} from '../../../src/reference/layout.js'
-import {InputError} from '../../../src/services/errors.js'
+import {InputError} from '../../../src/errors.js'
 
 /** The layout store (src/layout/store.ts) on a real directory, and the oci:PATH[:TAG] parser. */
 

@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import {expect} from 'chai'
 
 import {formatImageRef, parseDigest, parseImageRef} from '../../../src/reference/image.js'
-import {InputError} from '../../../src/services/errors.js'
+import {InputError} from '../../../src/errors.js'
 
 interface Vectors {
   invalid: Array<{error: string; input: string}>

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {DOCKER_HUB_KEY, normalizeStoredKey, parseRegistry, splitEndpoint, storedKeyMatches} from '../../../src/reference/registry.js'
-import {InputError} from '../../../src/services/errors.js'
+import {InputError} from '../../../src/errors.js'
 
 describe('registry names and credential keys', () => {
   describe('Docker Hub', () => {

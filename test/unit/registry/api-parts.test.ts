@@ -3,7 +3,7 @@ import {expect} from 'chai'
 import {apiError, parseOciErrors} from '../../../src/registry/api-error.js'
 import {PageWalker, nextLink} from '../../../src/registry/pagination.js'
 import {urls} from '../../../src/registry/urls.js'
-import {ProtocolError} from '../../../src/services/errors.js'
+import {ProtocolError} from '../../../src/errors.js'
 
 describe('registry API parts (src/registry)', () => {
   it('builds every path in one place, encoding query values', () => {

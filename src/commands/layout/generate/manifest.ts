@@ -4,7 +4,7 @@ import {LayoutCommand, layoutFlags, parseAnnotations} from '../../../command/lay
 import {MediaType} from '../../../content/media-types.js'
 import {generateManifest} from '../../../layout/build.js'
 import {REF_NAME} from '../../../layout/store.js'
-import {UsageError} from '../../../services/errors.js'
+import {UsageError} from '../../../errors.js'
 
 const REF_NAME_PATTERN = /^[\w][\w.-]{0,127}$/
 

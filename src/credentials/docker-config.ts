@@ -19,7 +19,7 @@ import {lstat, readlink} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
-import type {Tracer} from '../telemetry/tracer.js'
+import {NO_TRACER, type Tracer} from '../telemetry/tracer.js'
 
 import {userHome} from '../startup/home.js'
 import {terminalSafe} from '../util/text.js'
@@ -149,11 +149,11 @@ export type ConfigMutator = (data: DockerConfigData) => void
 export class DockerConfigFile {
   constructor(
     readonly path: string,
-    private readonly tracer?: Tracer,
+    private readonly tracer: Tracer = NO_TRACER,
   ) {}
 
   async load(): Promise<LoadedConfig> {
-    return this.tracer ? this.tracer.method('config read', async () => this.read()) : this.read()
+    return this.tracer.method('config read', async () => this.read())
   }
 
   /**
@@ -214,7 +214,7 @@ export class DockerConfigFile {
    * re-applied, up to SAVE_ATTEMPTS times.
    */
   async update(mutate: ConfigMutator, snapshot?: DockerConfigData): Promise<{changed: boolean}> {
-    const step = <T>(name: string, operation: () => Promise<T>) => (this.tracer ? this.tracer.step(name, operation) : operation())
+    const step = <T>(name: string, operation: () => Promise<T>) => this.tracer.step(name, operation)
     const current = snapshot ?? (await step('load config', () => this.load())).data
     const probe = cloneJson(current)
     mutate(probe)
@@ -234,7 +234,7 @@ export class DockerConfigFile {
             if (JSON.stringify(data) === before) return {changed: false}
             try {
               const replace = () => this.replace(data, target, identity)
-              await (this.tracer ? this.tracer.method('config write', replace) : replace())
+              await this.tracer.method('config write', replace)
               return {changed: true}
             } catch (error) {
               if (!(error instanceof ChangedMeanwhile)) throw error
@@ -271,7 +271,7 @@ export class DockerConfigFile {
       }
     }
 
-    return this.tracer ? this.tracer.method('config write', replace) : replace()
+    return this.tracer.method('config write', replace)
   }
 
   /** Never rename a regular file over a device, a FIFO or a socket someone pointed us at. */

@@ -1,9 +1,9 @@
 import type {HttpExchange} from '../transport/http.js'
 
 /**
- * What services report to telemetry. This file holds types only, so it compiles to nothing that is
- * loaded at run time: services call `tracer ? tracer.method(name, fn) : fn()`, and with no
- * telemetry flag the telemetry implementation is never imported.
+ * What the transport, the credential helpers and workflows report to telemetry: types, and the
+ * no-op tracer they report to when no telemetry flag is given. With no such flag the telemetry
+ * implementation (./telemetry.ts) is never imported.
  */
 
 /** One run of a credential helper, with the stdin payload's secret already masked. */
@@ -19,6 +19,11 @@ export interface HelperCall {
 }
 
 export interface Tracer {
+  /**
+   * Whether exchanges are recorded at all: the transport keeps the first bytes of answers for
+   * --debug-calls only then. Absent means yes.
+   */
+  readonly active?: boolean
   /** A finished HTTP exchange (secrets masked by the transport). */
   http(exchange: HttpExchange): void
   /** A finished credential-helper run (secret masked by the helper client). */
@@ -27,4 +32,16 @@ export interface Tracer {
   method<T>(name: string, operation: () => Promise<T>): Promise<T>
   /** A step of the current workflow (--time-scenarios); steps nest. */
   step<T>(name: string, operation: () => Promise<T>): Promise<T>
+}
+
+/**
+ * The tracer of a run without telemetry flags: it records nothing and runs what it is given, so
+ * the code that reports to a tracer never asks whether there is one.
+ */
+export const NO_TRACER: Tracer = {
+  active: false,
+  http() {},
+  helper() {},
+  method: (_name, operation) => operation(),
+  step: (_name, operation) => operation(),
 }

@@ -22,4 +22,4 @@ export {type Authorization, AuthMiddleware, type Credentials, type CredentialsPr
 export {type Challenge, parseChallenges} from './transport/challenge.js'
 export type * from './transport/http.js'
 export type {HelperCall, Tracer} from './telemetry/tracer.js'
-export type {RegistryClient, RegistryClientOptions, RegistryRequest, RegistryResponse} from './transport/registry-client.js'
+export type {Transport, TransportOptions, RegistryRequest, RegistryResponse} from './transport/transport.js'

@@ -4,7 +4,8 @@ import type {BreakStage} from '../break/session.js'
 import type {RegistryRef} from '../reference/registry.js'
 import type {ResolvedCredentials} from '../credentials/resolve.js'
 import type {Telemetry} from '../telemetry/telemetry.js'
-import type {RegistryRequest, RegistryResponse} from '../transport/registry-client.js'
+import {NO_TRACER} from '../telemetry/tracer.js'
+import type {RegistryRequest, RegistryResponse} from '../transport/transport.js'
 
 import {formatJson, terminalSafe} from '../util/text.js'
 import {ExitCode, RegshapeError, UsageError, describeError} from '../errors.js'
@@ -106,7 +107,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
    * it just runs the step.
    */
   protected step<R>(name: string, operation: () => Promise<R>): Promise<R> {
-    return this.telemetry ? this.telemetry.step(name, operation) : operation()
+    return (this.telemetry ?? NO_TRACER).step(name, operation)
   }
 
   /** The credentials the resolution chain yields for a registry, with their source. */
@@ -119,7 +120,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
    * registry asks for them (a public registry never wakes a credential helper).
    */
   protected async registryRequest(ref: RegistryRef, request: RegistryRequest): Promise<RegistryResponse> {
-    const client = await this.services.registryClient()
+    const client = await this.services.transport()
     return client.request(ref, request, async () => (await this.resolveCredentials(ref)).credentials)
   }
 

@@ -45,7 +45,7 @@ Exits 0 when the registry speaks the distribution API, even if it wants credenti
     const ref = parseRegistry(registryName(this.args.registry, this.flags.registry, 'ping'))
     let result: PingResult
     try {
-      const client = await this.services.registryClient()
+      const client = await this.services.transport()
       result = await pingRegistry(client, ref, () => this.resolveCredentials(ref))
     } catch (error) {
       // Not reachable means no HTTP answer at all (refused, reset, DNS, TLS, timeout)...

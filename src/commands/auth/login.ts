@@ -96,7 +96,7 @@ With --repository and --scope, login also asks the token server for pull (or pul
 
     const {scope, verified} = await this.step('verify', async () => {
       try {
-        const client = await this.step('start http client', () => this.services.registryClient())
+        const client = await this.step('start http client', () => this.services.transport())
         const {verified} = await verifyCredentials(client, ref, credentials)
         const scope = repository ? await checkScope(client, ref, credentials, repository, actions) : undefined
         return {scope, verified}

@@ -144,7 +144,7 @@ With --registry, shows what the credential resolution chain yields for that regi
 
   /** A fresh client per check: one entry's token or challenge must not vouch for another's. */
   private async verify(ref: RegistryRef, credentials: Credentials): Promise<Verification> {
-    const client = (await this.services.registryClient()).fork()
+    const client = (await this.services.transport()).fork()
     try {
       const {verified} = await verifyCredentials(client, ref, credentials)
       return verified ? {result: 'valid'} : {detail: 'the registry did not ask for credentials', result: 'unverified'}

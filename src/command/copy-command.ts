@@ -2,12 +2,12 @@ import {type Command, Flags} from '@oclif/core'
 
 import type {ImageRef} from '../reference/image.js'
 import type {LayoutRef} from '../reference/layout.js'
-import type {DestinationStore, SourceStore} from '../workflows/copy.js'
+import type {Store} from '../content/store.js'
 
 import {type Platform, parsePlatform} from '../content/manifest.js'
 import {formatImageRef, parseImageRef} from '../reference/image.js'
 import {formatLayoutRef, isLayoutRef, parseLayoutRef} from '../reference/layout.js'
-import {ManifestWriter} from '../registry/manifest-writes.js'
+import {OciLayout, refNameAsTag} from '../layout/store.js'
 import {ExitCode, RegshapeError, UsageError} from '../errors.js'
 import {Copier, type CopyResult} from '../workflows/copy.js'
 import {copyProgress} from './copy-progress.js'
@@ -60,31 +60,39 @@ export abstract class CopyCommand<T extends typeof Command> extends RegistryComm
     }
 
     this.target = {reference: formatEndpoint(destination), registry: destination.kind === 'registry' ? destination.ref.registry.host : formatEndpoint(destination)}
-    const {layoutSource, registrySource} = await import('../workflows/copy-stores.js')
-    let sourceStore: SourceStore
+    let sourceStore: Store
     let reference: string
+    let sourceTag: (() => string | undefined) | undefined
     if (source.kind === 'layout') {
-      const store = await layoutSource(source.ref.path, source.ref)
-      sourceStore = store
-      reference = store.reference
+      const layout = await OciLayout.open(source.ref.path)
+      sourceStore = layout
+      // Without a tag or digest, the layout's only entry (skopeo's rule); its ref.name becomes
+      // DST's tag when DST names none, and is checked then (a copy that names DST's tag never uses it).
+      const {digest, path, tag} = source.ref
+      const entry = digest === undefined && tag === undefined ? await layout.resolve() : undefined
+      reference = digest ?? tag ?? (entry as {digest: string}).digest
+      sourceTag = () => tag ?? (entry && refNameAsTag(entry, path))
     } else {
       const {ref} = source
       if (ref.tag === undefined && ref.digest === undefined) throw new UsageError(`the source ${formatImageRef(ref)} names no tag or digest`)
-      const repository = await this.repository(ref)
-      sourceStore = registrySource(repository, formatImageRef({...ref, digest: undefined, tag: undefined}), ref.tag, this.endpointOf(ref))
+      sourceStore = await this.repository(ref)
       reference = ref.digest ?? (ref.tag as string)
+      sourceTag = () => ref.tag
     }
 
-    const destinationStore = await this.destinationStore(destination)
+    const destinationStore = destination.kind === 'layout' ? await OciLayout.destination(destination.ref.path) : await this.repository(destination.ref)
     this.target = {reference: formatEndpoint(destination), registry: destination.kind === 'registry' ? destination.ref.registry.host : formatEndpoint(destination)}
+    const {digest} = destination.ref
+    const tag = digest === undefined ? (destination.ref.tag ?? sourceTag()) : undefined
     const progress = await copyProgress(flags.progress as ProgressMode, {json: this.jsonMode})
     const copier = new Copier(sourceStore, destinationStore, {
       concurrency: flags.concurrency,
+      digest,
       force: run.force,
       platforms,
       progress,
       referrers: run.referrers ?? false,
-      target: destination.kind === 'layout' ? {digest: destination.ref.digest, tag: destination.ref.tag} : {digest: destination.ref.digest, tag: destination.ref.tag},
+      tag,
     })
     const onSignal = () => {
       copier.abort(new RegshapeError(`copy ${formatEndpoint(source)} -> ${formatEndpoint(destination)}: interrupted; the destination's tag was not changed`, {exitCode: ExitCode.Interrupted}))
@@ -121,20 +129,5 @@ export abstract class CopyCommand<T extends typeof Command> extends RegistryComm
       bytes: result.bytes,
       seconds: Number(result.seconds.toFixed(3)),
     })
-  }
-
-  private endpointOf(ref: ImageRef): string {
-    return `${ref.registry.scheme ?? ''}${ref.registry.endpoint}`
-  }
-
-  private async destinationStore(destination: CopyEndpoint): Promise<DestinationStore> {
-    const {layoutDestination, registryDestination} = await import('../workflows/copy-stores.js')
-    if (destination.kind === 'layout') return layoutDestination(destination.ref.path)
-    const {ref} = destination
-    const display = formatImageRef({...ref, digest: undefined, tag: undefined})
-    const repository = await this.repository(ref)
-    const blobs = await this.blobWriter(ref)
-    const manifests = new ManifestWriter(ref.repository, await this.registryAccess(ref.registry), display)
-    return registryDestination({blobs, manifests, repository}, display, this.endpointOf(ref))
   }
 }

@@ -9,11 +9,10 @@ import {registryWithoutUserinfo, userFacing} from './base-command.js'
 import {formatImageRef} from '../reference/image.js'
 import {formatJson, terminalSafe} from '../util/text.js'
 import {RegistryApiError} from '../registry/api-error.js'
-import {type LabelledRequest, type RegistryAccess, Repository} from '../registry/repository.js'
-import {BlobWriter} from '../registry/upload.js'
+import {RegistryConnection} from '../registry/connection.js'
+import {Repository} from '../registry/repository.js'
 import {RegshapeError, describeError} from '../errors.js'
 import {scrubSecrets, scrubValues} from '../util/secrets.js'
-import {registryGuard} from '../transport/addresses.js'
 import {BreakModeCommand} from './break-command.js'
 
 /**
@@ -25,30 +24,16 @@ export abstract class RegistryCommand<T extends typeof Command> extends BreakMod
   /** The registry the command talks to, once its reference parsed (for error output). */
   protected target?: {reference?: string; registry: string}
 
-  /** Requests to one registry, with the credentials the chain resolves for it. */
-  protected async registryAccess(registry: RegistryRef): Promise<RegistryAccess> {
+  /** One registry, reached with the credentials the chain resolves for it (asked for only when it asks). */
+  protected async connection(registry: RegistryRef): Promise<RegistryConnection> {
     this.target ??= {registry: registry.input}
-    const client = await this.services.registryClient()
-    return {
-      origin: () => new URL(client.registryUrl(registry, '/')).origin,
-      request: (request: LabelledRequest) => this.registryRequest(registry, request),
-      stream: (request: LabelledRequest) => client.stream(registry, request, async () => (await this.resolveCredentials(registry)).credentials),
-      elsewhere: (request) => client.send({...request, guard: {...registryGuard(registry), what: "the registry's upload Location"}}),
-    }
+    return new RegistryConnection(await this.services.transport(), registry, async () => (await this.resolveCredentials(registry)).credentials)
   }
 
   /** The repository an image reference names. */
   protected async repository(ref: ImageRef): Promise<Repository> {
-    const display = formatImageRef({...ref, digest: undefined, tag: undefined})
     this.target = {reference: formatImageRef(ref), registry: ref.registry.host}
-    return new Repository(ref.registry, ref.repository, await this.registryAccess(ref.registry), display)
-  }
-
-  /** The blob writes (upload, mount, delete) of the repository an image reference names. */
-  protected async blobWriter(ref: ImageRef): Promise<BlobWriter> {
-    const display = formatImageRef({...ref, digest: undefined, tag: undefined})
-    this.target = {reference: formatImageRef(ref), registry: ref.registry.host}
-    return new BlobWriter(ref.repository, await this.registryAccess(ref.registry), display)
+    return new Repository(await this.connection(ref.registry), ref.repository)
   }
 
   /** Text to stdout, or to `-o FILE` (written whole, only once everything it holds was checked). */

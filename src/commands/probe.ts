@@ -53,7 +53,7 @@ The probe pushes two small blobs for its cases and removes everything it pushed 
     // whole run would be lost.
     if (this.flags.junit !== undefined) checkJunitWritable(this.flags.junit)
     const repository = await this.repository(ref)
-    const report = await runProbe(await this.registryAccess(ref.registry), repository.path, this.breakStage as ProbeStage, only)
+    const report = await runProbe(repository.connection, repository.path, this.breakStage as ProbeStage, only)
     if (this.flags.junit !== undefined) writeJunit(this.flags.junit, junit(report, ref.registry.host))
     this.emitResult(table(report), {registry: ref.registry.host, ...report})
     if (report.failed > 0) this.exitWith(1)

@@ -107,3 +107,9 @@ export function readReferrersIndex(bytes: Buffer, contentType: string | undefine
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
+
+/** The referrers tag schema's tag for a digest: `<alg>-<hex>`, cut to 32 and 64 characters. */
+export function referrersTag(digest: string): string {
+  const [algorithm, hex] = digest.split(':')
+  return `${algorithm.slice(0, 32)}-${hex.slice(0, 64)}`
+}

@@ -20,8 +20,8 @@ export default class BlobDelete extends RegistryCommand<typeof BlobDelete> {
 
   async run(): Promise<void> {
     const ref = blobRefFrom(this.args.reference, this.flags.repo, this.flags.digest, 'regshape blob delete host/repository@sha256:...')
-    const writer = await this.blobWriter(ref)
-    await writer.delete(ref.digest)
+    const repository = await this.repository(ref)
+    await repository.deleteBlob(ref.digest)
     const json = {digest: ref.digest, status: 'deleted'}
     this.emitResult(terminalSafeJson(JSON.stringify(json, null, 2)), json)
   }

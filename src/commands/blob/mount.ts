@@ -34,12 +34,12 @@ export default class BlobMount extends RegistryCommand<typeof BlobMount> {
     const from = repositoryPathFrom(this.flags['from-repo'], '--from-repo')
     const {file} = this.flags
     const source = file === undefined ? undefined : file === '-' ? stdinSource() : await fileSource(file, `blob mount ${formatImageRef(ref)}`)
-    const writer = await this.blobWriter(ref)
+    const repository = await this.repository(ref)
     const progress = await transferProgress(this.flags.progress as ProgressMode, ref.digest.slice(0, 19), source?.size, {json: this.jsonMode})
     let succeeded = false
     let result
     try {
-      result = await writer.mount(ref.digest, from, source, {chunkSize: DEFAULT_CHUNK_SIZE, chunked: false, progress: progress.counter})
+      result = await repository.mountFrom(ref.digest, from, source, {chunkSize: DEFAULT_CHUNK_SIZE, chunked: false, progress: progress.counter})
       succeeded = result.status === 'uploaded'
     } finally {
       progress.finish(succeeded)

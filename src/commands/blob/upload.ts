@@ -57,13 +57,13 @@ The registry's confirmed digest must be the one the bytes hash to. Prints {diges
     const ref = uploadRefFrom(this.args.reference, this.flags.repo, this.flags.digest, 'regshape blob upload host/repository -f FILE')
     if (resume !== undefined && file === '-') throw new UsageError(messages.resumeStdin)
     const source: BlobSource = file === '-' ? stdinSource() : await fileSource(file, `blob upload ${formatImageRef(ref)}`)
-    const writer = await this.blobWriter(ref)
+    const repository = await this.repository(ref)
     const label = ref.digest?.slice(0, 19) ?? (file === '-' ? 'stdin' : basename(file))
     const progress = await transferProgress(this.flags.progress as ProgressMode, label, source.size, {json: this.jsonMode})
     let succeeded = false
     let result
     try {
-      result = await writer.upload(source, {
+      result = await repository.uploadBlob(source, {
         chunkSize: this.flags['chunk-size'],
         chunked: this.flags.chunked || resume !== undefined,
         contentType: this.flags['media-type'],

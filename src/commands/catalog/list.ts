@@ -36,8 +36,7 @@ Exits 3 when the registry does not offer the catalog API (404 or 405), 1 on othe
     const {all, last, n, output} = this.flags
     const registry = registryFrom(this.args.registry, this.flags.registry, 'regshape catalog list host')
     if (all && last !== undefined) throw new UsageError(messages.allWithLast)
-    const access = await this.registryAccess(registry)
-    const {repositories} = await listCatalog(access, registry.input, {follow: all, last, n})
+    const {repositories} = await listCatalog(await this.connection(registry), registry.input, {follow: all, last, n})
     this.emitTo(output, safeLines(repositories), {repositories})
   }
 }

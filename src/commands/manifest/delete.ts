@@ -1,7 +1,7 @@
 import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
 import {RegistryCommand} from '../../command/registry-command.js'
 import {formatImageRef} from '../../reference/image.js'
-import {type DeleteResult, ManifestWriter} from '../../registry/manifest-writes.js'
+import type {DeleteResult} from '../../registry/manifest-writes.js'
 import {UsageError} from '../../errors.js'
 
 const messages = {
@@ -36,8 +36,8 @@ A manifest with a subject (a signature, an SBOM) on a registry without the refer
 
     this.target = {reference: formatImageRef(ref), registry: ref.registry.host}
     const display = formatImageRef({...ref, digest: undefined, tag: undefined})
-    const writer = new ManifestWriter(ref.repository, await this.registryAccess(ref.registry), display)
-    const {notes, subject} = await writer.deleteManifest(ref.digest)
+    const repository = await this.repository(ref)
+    const {notes, subject} = await repository.deleteManifest(ref.digest)
     for (const note of notes) this.warning(note)
     if (subject) this.warning(messages.subject(subject))
     this.emitResult(`Deleted: ${ref.digest}`, {

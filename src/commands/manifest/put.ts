@@ -9,7 +9,7 @@ import {RegistryCommand} from '../../command/registry-command.js'
 import {pushMediaType} from '../../content/manifest.js'
 import {terminalSafe} from '../../util/text.js'
 import {formatImageRef} from '../../reference/image.js'
-import {ManifestWriter, type PushResult} from '../../registry/manifest-writes.js'
+import type {PushResult} from '../../registry/manifest-writes.js'
 import {MANIFEST_MAX_BYTES} from '../../registry/repository.js'
 import {InputError, RegshapeError, UsageError} from '../../errors.js'
 
@@ -65,8 +65,8 @@ A manifest with a subject: when the registry answers OCI-Subject it indexed the 
     }
 
     const contentType = this.flags['content-type'] ?? pushMediaType(bytes)
-    const writer = new ManifestWriter(ref.repository, await this.registryAccess(ref.registry), repositoryDisplay(ref))
-    const result = await writer.put(bytes, {contentType, reference: ref.digest ?? ref.tag})
+    const repository = await this.repository(ref)
+    const result = await repository.putManifest(bytes, {contentType, reference: ref.digest ?? ref.tag})
     for (const note of result.notes) this.warning(note)
     this.reportSubject(result)
     this.emitResult(`Pushed: ${result.digest}`, {

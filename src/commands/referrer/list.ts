@@ -30,17 +30,12 @@ export default class ReferrerList extends RegistryCommand<typeof ReferrerList> {
   static override summary = 'List the referrers of a manifest'
 
   async run(): Promise<void> {
-    let ref
-    try {
-      ref = imageRefFrom(this.args.reference, this.flags['image-ref'], {example: 'regshape referrer list host/repository@sha256:...', requireDigest: true})
-    } catch (error) {
-      // upstream's own message for a reference without a digest
-      if (error instanceof UsageError && /a digest is required here/.test(error.message)) throw new UsageError(messages.needsDigest(this.args.reference ?? this.flags['image-ref'] ?? ''))
-      throw error
-    }
+    const ref = imageRefFrom(this.args.reference, this.flags['image-ref'], {example: 'regshape referrer list host/repository@sha256:...'})
+    // upstream's own message for a reference without a digest
+    if (ref.digest === undefined) throw new UsageError(messages.needsDigest(this.args.reference ?? this.flags['image-ref'] ?? ''))
 
     const repository = await this.repository(ref)
-    const {index, source, tag} = await repository.referrers(ref.digest as string, {all: this.flags.all, artifactType: this.flags['artifact-type']})
+    const {index, source, tag} = await repository.referrers(ref.digest, {all: this.flags.all, artifactType: this.flags['artifact-type']})
     if (source === 'tag-schema') this.warning(messages.tagSchema(tag as string))
     const lines = index.manifests.map((entry) => `${String(entry.digest)} ${typeof entry.artifactType === 'string' ? entry.artifactType : '-'} ${String(entry.size)}`)
     this.emitTo(this.flags.output, safeLines(lines), {...index, source})

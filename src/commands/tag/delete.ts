@@ -1,7 +1,6 @@
 import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
 import {RegistryCommand} from '../../command/registry-command.js'
 import {formatImageRef} from '../../reference/image.js'
-import {ManifestWriter} from '../../registry/manifest-writes.js'
 import {UsageError} from '../../errors.js'
 
 const messages = {
@@ -28,9 +27,8 @@ export default class TagDelete extends RegistryCommand<typeof TagDelete> {
     if (ref.tag === undefined) throw new UsageError(messages.noTag(formatImageRef(ref)))
     const reference = formatImageRef(ref)
     this.target = {reference, registry: ref.registry.host}
-    const display = formatImageRef({...ref, tag: undefined})
-    const writer = new ManifestWriter(ref.repository, await this.registryAccess(ref.registry), display)
-    await writer.deleteTag(ref.tag)
+    const repository = await this.repository(ref)
+    await repository.deleteTag(ref.tag)
     this.emitResult(`Deleted tag: ${reference}`, {deleted: ref.tag, reference})
   }
 }

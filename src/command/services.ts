@@ -99,14 +99,12 @@ export class DefaultServices implements Services {
   }
 
   transport(): Promise<Transport> {
-    this.client ??= Promise.all([import('../transport/transport.js'), import('../transport/proxy.js'), import('../transport/certs-d.js')]).then(
-      async ([{Transport}, {proxySettingsFromEnv}, {certsDirRoots}]) => {
-      const client = await Transport.create({
+    this.client ??= import('../transport/transport.js').then(async ({Transport}) => {
+      const client = await Transport.fromEnvironment({
         breakStage: this.options.breakStage,
         caFile: this.options.caFile,
-        certsDirs: certsDirRoots(this.options.env),
+        env: this.options.env,
         insecure: this.options.insecure,
-        proxy: proxySettingsFromEnv(this.options.env),
         retries: this.options.retries,
         tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,

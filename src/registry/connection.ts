@@ -6,6 +6,8 @@ import type {RegistryRequest, RegistryResponse, RegistryStreamResponse, Transpor
 import {ProtocolError, RegshapeError, withContext} from '../errors.js'
 import {registryGuard} from '../transport/addresses.js'
 import {terminalSafe} from '../util/text.js'
+import {nestsDeeperThan} from '../content/json-text.js'
+import {tooDeep} from '../content/manifest.js'
 import {RegistryApiError} from './api-error.js'
 
 /** A request with the label telemetry and break mode know it by (`tag.list`, `manifest.get`, …). */
@@ -28,7 +30,14 @@ export class RegistryConnection {
     readonly transport: Transport,
     readonly registry: RegistryRef,
     private readonly credentials: CredentialsProvider = async () => undefined,
+    /** The transport was made for this connection alone: close() closes it. */
+    private readonly ownsTransport = false,
   ) {}
+
+  /** Lets the process exit: closes the idle connections of a transport this connection owns. */
+  close(): void {
+    if (this.ownsTransport) this.transport.close()
+  }
 
   /** scheme://host:port of the registry, as the transport talks to it (known after a first request). */
   origin(): string {
@@ -88,6 +97,21 @@ export class RegistryConnection {
 /** The first value of a response header (names are lower-case). */
 export function header(response: {headers: Record<string, string[]>}, name: string): string | undefined {
   return response.headers[name]?.[0]
+}
+
+/** A registry's JSON answer (a list, an index): an object, not nested deeper than regshape reads. */
+export function parseJsonAnswer(body: Buffer, what: string): Record<string, unknown> {
+  let parsed: unknown
+  const text = body.toString('utf8')
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new ProtocolError(`${what}: the registry's answer is not JSON`)
+  }
+
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ProtocolError(`${what}: the registry's answer is not a JSON object`)
+  if (nestsDeeperThan(text)) throw new ProtocolError(`${what}: ${tooDeep("registry's answer")}`)
+  return parsed as Record<string, unknown>
 }
 
 /**

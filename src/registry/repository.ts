@@ -9,15 +9,15 @@ import {type Descriptor, parseDescriptor} from '../content/descriptor.js'
 import {tooDeep} from '../content/manifest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
-import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
-import {ExitCode, ProtocolError, withContext} from '../errors.js'
+import {repositoryScope} from '../reference/scope.js'
+import {ProtocolError, withContext} from '../errors.js'
 import {formatImageRef} from '../reference/image.js'
 import {readCapped} from '../transport/body.js'
-import {RegistryApiError, apiError} from './api-error.js'
-import {type LabelledRequest, MANIFEST_MAX_BYTES, type RegistryConnection, header} from './connection.js'
+import {apiError} from './api-error.js'
+import {type LabelledRequest, MANIFEST_MAX_BYTES, type RegistryConnection, header, parseJsonAnswer} from './connection.js'
 import {type DeleteResult, ManifestWriter, type PushResult} from './manifest-writes.js'
 import {type BlobSource, BlobWriter, type MountResult, type UploadOptions, type UploadResult} from './upload.js'
-import {ListBudget, PageWalker} from './pagination.js'
+import {ListBudget, PageWalker, walkList} from './pagination.js'
 import {referrersTag} from './referrers.js'
 import {urls} from './urls.js'
 
@@ -53,64 +53,6 @@ export interface ReferrerList {
   tag?: string
 }
 
-/** Lists from tags and catalog answers, page after page. */
-async function walkList(
-  connection: RegistryConnection,
-  first: string,
-  request: Omit<LabelledRequest, 'method' | 'path'>,
-  what: string,
-  field: string,
-  follow: boolean,
-  budget: ListBudget,
-  onError: (response: RegistryResponse) => Error = (response) => apiError(what, response),
-): Promise<{items: string[]; name?: string; pages: number}> {
-  const items: string[] = []
-  let name: string | undefined
-  let walker: PageWalker | undefined
-  let pages = 0
-  for (let path: string | undefined = first; path !== undefined; ) {
-    const response = await connection.send(what, {...request, method: 'GET', path})
-    if (response.status !== 200) throw onError(response)
-    pages++
-    const body = parseJsonObject(response.body, what)
-    const list = body[field]
-    // distribution answers `"tags": null` for a repository whose tags were all deleted.
-    if (list !== null && list !== undefined && (!Array.isArray(list) || list.some((item) => typeof item !== 'string'))) {
-      throw new ProtocolError(`${what}: the registry's answer has no "${field}" list of strings`)
-    }
-
-    const entries = (list as string[] | null) ?? []
-    budget.add(response.body.length, entries.length)
-
-    // One at a time: spreading a page of a few hundred thousand entries overflows the stack.
-    for (const entry of entries) items.push(entry)
-    if (typeof body.name === 'string') name ??= body.name
-    if (!follow) break
-    walker ??= new PageWalker(connection.origin())
-    try {
-      path = walker.next(path, response.headers.link)
-    } catch (error) {
-      throw new ProtocolError(`${what}: ${(error as Error).message}`)
-    }
-  }
-
-  return {items, name, pages}
-}
-
-/** The catalog of a registry (`registry:catalog:*`); 404/405 mean the registry does not offer it. */
-export async function listCatalog(connection: RegistryConnection, registry: string, options: ListOptions): Promise<{repositories: string[]}> {
-  const what = `catalog list ${registry}`
-  const budget = new ListBudget(what, 'repositories', 'Read it a page at a time: --n N, then --last with the last repository of each page.')
-  const {items} = await walkList(connection, urls.catalog(options), {operation: 'catalog.list', scope: CATALOG_SCOPE}, what, 'repositories', options.follow, budget, (response) => {
-    const error = apiError(what, response)
-    if (response.status !== 404 && response.status !== 405) return error
-    return new RegistryApiError(`${what}: the registry does not support the catalog API (HTTP ${response.status})`, error.status, error.errors, 'unsupported', {
-      exitCode: ExitCode.Unsupported,
-    })
-  })
-  return {repositories: items}
-}
-
 /**
  * One repository of one registry (oras-go's Repository): its tags, manifests, blobs, uploads and
  * referrers. Every request carries its operation label and the token scope it needs, so callers
@@ -140,6 +82,11 @@ export class Repository implements Store {
   /** The registry the repository is on. */
   get registry() {
     return this.connection.registry
+  }
+
+  /** Lets the process exit: idle connections of a transport the repository opened itself are closed. */
+  close(): void {
+    this.connection.close()
   }
 
   /** Its blobs can be mounted by another repository of the same registry. */
@@ -495,22 +442,8 @@ function isKnownDigest(text: string): boolean {
   }
 }
 
-function parseJsonObject(body: Buffer, what: string): Record<string, unknown> {
-  let parsed: unknown
-  const text = body.toString('utf8')
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new ProtocolError(`${what}: the registry's answer is not JSON`)
-  }
-
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ProtocolError(`${what}: the registry's answer is not a JSON object`)
-  if (nestsDeeperThan(text)) throw new ProtocolError(`${what}: ${tooDeep("registry's answer")}`)
-  return parsed as Record<string, unknown>
-}
-
 function parseIndex(body: Buffer, what: string): ReferrerList['index'] {
-  const index = parseJsonObject(body, what)
+  const index = parseJsonAnswer(body, what)
   const {manifests} = index
   if (!Array.isArray(manifests) || manifests.some((entry) => entry === null || typeof entry !== 'object' || Array.isArray(entry))) {
     throw new ProtocolError(`${what}: the registry's answer is not an index (no "manifests" list)`)

@@ -9,12 +9,13 @@ import type {RegistryRef} from '../reference/registry.js'
 import type {Resolver} from './addresses.js'
 import type {Challenge} from './challenge.js'
 import type {HttpMethod, HttpRequest, HttpResponse, RequestBody} from './http.js'
-import type {ProxySettings} from './proxy.js'
 
 import {InputError, describeError} from '../errors.js'
 import {NO_TRACER, type Tracer} from '../telemetry/tracer.js'
 import {AuthMiddleware, type CredentialsProvider} from './auth.js'
+import {certsDirRoots} from './certs-d.js'
 import {type Exchange, Pipeline, type RegistryTarget, type Reply} from './pipeline.js'
+import {type ProxySettings, proxySettingsFromEnv} from './proxy.js'
 import {DEFAULT_RETRY_POLICY, type RetryPolicy} from './retry.js'
 import {AuthStage} from './stages/auth.js'
 import {BreakModeStage} from './stages/break.js'
@@ -170,6 +171,15 @@ export class Transport {
   static async create(options: TransportOptions = {}): Promise<Transport> {
     const {default: got} = await import('got')
     return new Transport(got, options)
+  }
+
+  /**
+   * A transport with this machine's settings, as the CLI makes it: the certs.d directories and
+   * HTTPS_PROXY, HTTP_PROXY and NO_PROXY of `env` (process.env by default); options win.
+   */
+  static fromEnvironment(options: TransportOptions & {env?: NodeJS.ProcessEnv} = {}): Promise<Transport> {
+    const {env = process.env, ...rest} = options
+    return Transport.create({certsDirs: certsDirRoots(env), proxy: proxySettingsFromEnv(env), ...rest})
   }
 
   /**

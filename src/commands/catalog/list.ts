@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {referenceArgs, referenceFlags, registryFrom} from '../../command/flags.js'
 import {RegistryCommand, safeLines} from '../../command/registry-command.js'
-import {listCatalog} from '../../registry/repository.js'
+import {listCatalog} from '../../registry/registry.js'
 import {UsageError} from '../../errors.js'
 
 const messages = {

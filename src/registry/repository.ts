@@ -10,7 +10,7 @@ import {tooDeep} from '../content/manifest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {repositoryScope} from '../reference/scope.js'
-import {ProtocolError, withContext} from '../errors.js'
+import {ProtocolError} from '../errors.js'
 import {formatImageRef} from '../reference/image.js'
 import {readCapped} from '../transport/body.js'
 import {apiError} from './api-error.js'
@@ -363,15 +363,13 @@ export class Repository implements Store {
     return (await this.tags({follow: true})).tags
   }
 
-  /** The referrers of a manifest, every page, each descriptor checked before it is used. */
+  /**
+   * The referrers of a manifest, every page, each descriptor checked before it is used (a
+   * failure names the entry: `manifests[3] has an invalid digest …`; the caller names the subject).
+   */
   async listReferrers(digest: string, options: {artifactType?: string} = {}): Promise<Descriptor[]> {
     const {index} = await this.referrers(digest, {all: true, artifactType: options.artifactType})
-    const what = `referrer list ${this.display}@${digest}`
-    try {
-      return index.manifests.map((entry, at) => parseDescriptor(entry, `manifests[${at}]`))
-    } catch (error) {
-      throw withContext(error, what)
-    }
+    return index.manifests.map((entry, at) => parseDescriptor(entry, `manifests[${at}]`))
   }
 
   async pushBlob(descriptor: Descriptor, content: () => Readable, options: PushBlobOptions = {}): Promise<void> {

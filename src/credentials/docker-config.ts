@@ -553,7 +553,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
-function describeFsError(error: unknown): string {
+/** A file system error in a few words (`permission denied`), for a message naming the file. */
+export function describeFsError(error: unknown): string {
   const err = error as NodeJS.ErrnoException
   switch (err.code) {
     case 'EACCES':

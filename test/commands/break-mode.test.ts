@@ -264,6 +264,28 @@ describe('break mode: --break against the real registry', function () {
       }
     })
 
+    it('rules that grow the query: each line shows a bounded part of the URL, so the report grows with the rules, not their square', async () => {
+      // 1000 parameters, each holding alice's password, which the lines of the answered request
+      // must mask however they are cut. (The lines of the first, challenged request are written
+      // before regshape has read the password from config.json: it is not a secret of the run yet.)
+      const count = 1000
+      const rules = Array.from({length: count}, (_, index) => ({action: 'append', key: `p${index}`, match: {operation: 'tag.list'}, name: `grow${index}`, target: 'query', value: alice.password}))
+      const file = rulesFile(JSON.stringify({rules}), 'rules.json')
+      const text = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', file])
+      const json = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', file, '--json'])
+      for (const result of [text, json]) expect(result.code, result.stderr).to.equal(0)
+      const lines = reportLines(text)
+      // Challenged, then answered: two requests, each changed by every rule.
+      expect(lines).to.have.length(2 * count)
+      const urls: string[] = JSON.parse(json.stdout).mutations.map((m: {url: string}) => m.url)
+      expect(urls).to.have.length(2 * count)
+      // Before, the last line held all 1000 parameters (about 10 kB) and the report about 10 MB.
+      for (const shown of [...lines, ...urls]) expect(shown.length, shown.slice(0, 80)).to.be.below(1200)
+      expect(lines.at(-1)).to.match(new RegExp(`^break: grow${count - 1}: query p${count - 1}: "\\*\\*\\*" appended \\| GET /v2/${REPO}/tags/list\\?p0=\\*\\*\\*&p1=\\*\\*\\*&\\S*… \\(tag\\.list\\) → 200$`))
+      expect(urls.at(-1)).to.match(/^\/v2\/break\/app\/tags\/list\?p0=\*\*\*&\S*…$/)
+      for (const shown of [...lines.slice(count), ...urls.slice(count)]) expect(shown).not.to.match(/s3c|3cr|cr3|r3t/)
+    })
+
     it('--log-file: the report is appended to the file (mode 0600), not written to stderr', async () => {
       const log = join(mkdtempSync(join(tmpdir(), 'regshape-log-')), 'break.log')
       writeFileSync(log, 'earlier line\n', {mode: 0o600})

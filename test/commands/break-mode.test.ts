@@ -132,6 +132,23 @@ describe('break mode: --break against the real registry', function () {
       }
     })
 
+    it('ping with skip_auth reports two changed requests because it sends two with credentials: at once (its first taught the challenge), then once more after the 401', async () => {
+      const rules = rulesFile('rules:\n  - use: skip_auth\n')
+      const basicPing = await regshape(['ping', basic.host, '--break', '--break-rules', rules, '--debug-calls'])
+      expect(basicPing.code, basicPing.stderr).to.equal(0)
+      // Three requests on the wire: the probe without credentials (nothing to remove, not
+      // reported), then two that carried them, one report line each: no rule applied twice.
+      expect(basicPing.stderr.split('\n').filter((line) => line.startsWith('* GET '))).to.deep.equal(Array.from({length: 3}, () => `* GET http://${basic.host}/v2/`))
+      expect(reportLines(basicPing)).to.deep.equal(Array.from({length: 2}, () => 'break: skip_auth: authorization: removed | GET /v2/ → 401 UNAUTHORIZED'))
+      // Against a token server, each of the two is preceded by its token request (alice's Basic
+      // removed from it too, so the token is anonymous).
+      const tokenPing = await regshape(['ping', token.host, '--break', '--break-rules', rules])
+      expect(tokenPing.code, tokenPing.stderr).to.equal(0)
+      const tokenLine = reportLines(tokenPing)[0]
+      expect(tokenLine).to.match(/^break: skip_auth: authorization: removed \| GET \/token\?\S+ \(token\) → 200$/)
+      expect(reportLines(tokenPing)).to.deep.equal([tokenLine, 'break: skip_auth: authorization: removed | GET /v2/ → 401 UNAUTHORIZED', tokenLine, 'break: skip_auth: authorization: removed | GET /v2/ → 401 UNAUTHORIZED'])
+    })
+
     it('auth login takes them, and they reach its token exchange: a corrupted token request fails the login, nothing stored', async () => {
       const directory = mkdtempSync(join(tmpdir(), 'regshape-break-login-'))
       const result = await runCli(['--break', '--break-rules', rulesFile(tokenRequestBroken), 'auth', 'login', token.host, '-u', alice.username, '--password-stdin'], {

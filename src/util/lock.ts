@@ -42,6 +42,20 @@ export type LockProblem =
   | {kind: 'not-a-directory'}
   | {cause: NodeJS.ErrnoException; kind: 'fs'}
 
+/** A lock that stayed busy: who held it, and which limit of the wait was hit. */
+export type BusyLock = Extract<LockProblem, {kind: 'busy'}>
+
+/**
+ * Who held a busy lock and why the wait ended, in the words of every lock's message (config.json's,
+ * a layout's): `process 4242 has shown no sign of progress for 30 s (stopped?)`, or `… has held it
+ * for 120 s` (alive, but stuck).
+ */
+export function describeBusyLock(problem: BusyLock): string {
+  const holder = problem.owner ? `process ${problem.owner.pid}${problem.owner.host === hostname() ? '' : ` on ${problem.owner.host}`}` : 'another process'
+  const seconds = `${Math.round(problem.forMs / 1000)} s`
+  return problem.reason === 'stalled' ? `${holder} has shown no sign of progress for ${seconds} (stopped?)` : `${holder} has held it for ${seconds}`
+}
+
 export class LockError extends Error {
   constructor(readonly problem: LockProblem) {
     super(problem.kind)

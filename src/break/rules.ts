@@ -5,8 +5,9 @@ import type {HttpMethod, HttpRequest, RequestBody} from '../transport/http.js'
 /**
  * Break mode's rules: what a rule is, the built-in ones, and how an ordered list of them changes
  * one outgoing request (registry.md §5). Pure: no I/O, no knowledge of registries or commands.
- * The transport calls applyRules() at its one chokepoint, after authentication, for every
- * exchange (registry and token server alike); domain code never sees a rule.
+ * The transport calls RuleSet.apply() (through BreakSession, its BreakStage) at its one
+ * chokepoint, after authentication, for every exchange (registry and token server alike); domain
+ * code never sees a rule.
  */
 
 export const TARGETS = ['header', 'body', 'method', 'path', 'query', 'digest', 'content_type', 'auth'] as const

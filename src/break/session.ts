@@ -30,7 +30,7 @@ export interface BreakEvent {
   rule: string
   status?: number
   target: string
-  /** Path and query, secrets masked. */
+  /** Path and query, secrets masked, each cut after a fixed length (see SHOWN_QUERY_CHARS). */
   url: string
 }
 
@@ -55,8 +55,7 @@ export class BreakSession implements BreakStage {
   record(outcome: {body?: Buffer; error?: string; mutations: Mutation[]; request: HttpRequest; status?: number}): void {
     const {request} = outcome
     const code = outcome.status !== undefined && outcome.status >= 400 ? ociErrorCode(outcome.body) : undefined
-    const redacted = new URL(redactUrl(request.url))
-    const url = `${redacted.pathname}${redacted.search}`
+    const url = shownUrl(request.url)
     for (const mutation of outcome.mutations) {
       const event: BreakEvent = {
         change: scrubSecrets(mutation.change),
@@ -67,7 +66,7 @@ export class BreakSession implements BreakStage {
         rule: mutation.rule,
         status: outcome.status,
         target: mutation.target,
-        url: scrubSecrets(url),
+        url,
       }
       this.events.push(event)
       const answer = event.error === undefined ? `${event.status}${event.code ? ` ${event.code}` : ''}` : `failed: ${event.error}`
@@ -76,6 +75,31 @@ export class BreakSession implements BreakStage {
       this.write(terminalSafe(scrubSecrets(`break: ${event.rule}: ${event.change} | ${event.method} ${event.url}${event.operation ? ` (${event.operation})` : ''} → ${answer}`)))
     }
   }
+}
+
+/**
+ * What one report line (and one JSON event) shows of a URL's path and of its query, in characters.
+ * Each change to a request is reported with its URL: rules that grow the query (10,000 appended
+ * parameters) would repeat an ever longer URL on each of their lines, a report the square of the
+ * rules in size. No URL regshape sends itself comes near (an upload's `_state` and `digest` make a
+ * query of a few hundred characters); only what rules added is cut.
+ */
+const SHOWN_PATH_CHARS = 512
+const SHOWN_QUERY_CHARS = 1024
+
+/** Path and query, masked first (so a cut cannot leave half a secret to show), then cut with an ellipsis. */
+function shownUrl(url: string): string {
+  const redacted = new URL(redactUrl(url))
+  // The masked text, split again where its query starts: a path's own '?' would be %3F, a mask has none.
+  const masked = scrubSecrets(`${redacted.pathname}${redacted.search}`)
+  const queryAt = masked.indexOf('?')
+  const path = queryAt === -1 ? masked : masked.slice(0, queryAt)
+  const query = queryAt === -1 ? '' : masked.slice(queryAt)
+  return `${cut(path, SHOWN_PATH_CHARS)}${cut(query, SHOWN_QUERY_CHARS)}`
+}
+
+function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text
 }
 
 /** The first OCI error code of an error body (`{"errors": [{"code": "DIGEST_INVALID", ...}]}`). */

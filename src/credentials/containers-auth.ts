@@ -1,10 +1,10 @@
-import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {DockerConfigError} from '../errors.js'
 import {type RegistryRef, normalizeStoredKey} from '../reference/registry.js'
+import {FileTooLargeError, NotRegularFileError, readRegularFile} from '../util/files.js'
 import {type StoredCredentials, credentialsFromEntry} from './credential-store.js'
-import type {AuthEntry} from './docker-config.js'
+import {type AuthEntry, MAX_CONFIG_BYTES, describeFsError} from './docker-config.js'
 
 /**
  * The containers tools' auth.json (podman, skopeo, buildah): read as the resolution chain's last
@@ -18,6 +18,9 @@ import type {AuthEntry} from './docker-config.js'
  * Only `auths` entries keyed by a registry (`host[:port]`, `docker.io` for Docker Hub, legacy
  * `https://host`) are used: the resolution chain is per registry, so an entry for one namespace
  * (`host/team`) is not applied to the whole registry. Its `credHelpers` are not run.
+ *
+ * Read as config.json is (util/files.ts): only a regular file, up to the same size, so that a FIFO
+ * or a link to /dev/zero at that path neither hangs the run nor fills memory.
  */
 
 export function containersAuthPath(env: NodeJS.ProcessEnv, uid: number | undefined = process.getuid?.()): string | undefined {
@@ -52,13 +55,21 @@ export class ContainersAuthFile {
   }
 
   private async read(): Promise<ContainersAuthEntry[]> {
+    const file = `the containers auth file ${this.path}`
     let text: string
     try {
-      text = await readFile(this.path, 'utf8')
+      text = (await readRegularFile(this.path, MAX_CONFIG_BYTES)).bytes.toString('utf8')
     } catch (error) {
+      // In config.json's words (docker-config.ts), but never "replaced": this file is only read.
+      if (error instanceof NotRegularFileError) {
+        if (error.kind === 'a directory') throw new DockerConfigError(`${file} is a directory, not a file`, this.path)
+        throw new DockerConfigError(`${file} is ${error.kind}, not a regular file; regshape will not read it`, this.path)
+      }
+
+      if (error instanceof FileTooLargeError) throw new DockerConfigError(`${file} is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB; regshape will not read it`, this.path)
       const {code} = error as NodeJS.ErrnoException
       if (code === 'ENOENT' || code === 'ENOTDIR') return []
-      throw new DockerConfigError(`cannot read the containers auth file ${this.path}: ${code ?? String(error)}`, this.path, {cause: error})
+      throw new DockerConfigError(`${file} cannot be read: ${describeFsError(error)}`, this.path, {cause: error})
     }
 
     let data: unknown

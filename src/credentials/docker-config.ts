@@ -16,7 +16,6 @@ import {
   writeFileSync,
 } from 'node:fs'
 import {lstat, readlink} from 'node:fs/promises'
-import {hostname} from 'node:os'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
 import {NO_TRACER, type Tracer} from '../telemetry/tracer.js'
@@ -26,7 +25,7 @@ import {terminalSafe} from '../util/text.js'
 import {DockerConfigError, InputError, describeError} from '../errors.js'
 import {JsonSyntaxError, carryRawText, cloneJson, emptyObject, formatConfigJson, parseJson} from './config-json.js'
 import {FileTooLargeError, NotRegularFileError, irregularKind, readRegularFileSync, syncDirectory} from '../util/files.js'
-import {LockError, acquireLock} from '../util/lock.js'
+import {LockError, acquireLock, describeBusyLock} from '../util/lock.js'
 
 /**
  * Docker's config.json: where it is, how to read it, and how to change it without losing anything.
@@ -295,9 +294,7 @@ export class DockerConfigFile {
       const {problem} = error
       switch (problem.kind) {
         case 'busy': {
-          const holder = problem.owner ? `process ${problem.owner.pid}${problem.owner.host === hostname() ? '' : ` on ${problem.owner.host}`}` : 'another process'
-          const why = problem.reason === 'stalled' ? `has shown no sign of progress for ${seconds(problem.forMs)} (stopped?)` : `has held it for ${seconds(problem.forMs)}`
-          throw new DockerConfigError(`Docker config ${this.path} stayed locked: ${holder} ${why} (${lockPath}); try again, or end that process if it is stuck`, this.path)
+          throw new DockerConfigError(`Docker config ${this.path} stayed locked: ${describeBusyLock(problem)} (${lockPath}); try again, or end that process if it is stuck`, this.path)
         }
 
         case 'interrupted': {
@@ -361,10 +358,6 @@ export class DockerConfigFile {
 }
 
 class ChangedMeanwhile extends Error {}
-
-function seconds(ms: number): string {
-  return `${Math.round(ms / 1000)} s`
-}
 
 const DEFERRED_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const
 
@@ -553,7 +546,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
-function describeFsError(error: unknown): string {
+/** A file system error in a few words (`permission denied`), for a message naming the file. */
+export function describeFsError(error: unknown): string {
   const err = error as NodeJS.ErrnoException
   switch (err.code) {
     case 'EACCES':

@@ -14,7 +14,8 @@ export const layoutMessages = {
   badStage: (path: string, why: string) => `the staging file ${path} is not usable: ${why}`,
   blobMissing: (digest: string, by: string) => `blob ${digest} referenced by ${by} does not exist`,
   blobNotFound: (digest: string, path: string) => `blob ${digest} does not exist in the layout at ${path}`,
-  busy: (path: string) => `another process is writing the layout at ${path} (its lock index.json.lock is held); try again`,
+  /** `why`: describeBusyLock's words, as config.json's message has them (which limit of the wait was hit). */
+  busy: (path: string, lockPath: string, why: string) => `the layout at ${path} stayed locked: ${why} (${lockPath}); try again, or end that process if it is stuck`,
   cannotWrite: (path: string, reason: string) => `cannot write the layout at ${path}: ${reason}`,
   mismatch: (digest: string, actual: string) => `digest mismatch for ${digest}: expected ${digest}, got ${actual}`,
   notJson: (digest: string, why: string) => `blob ${digest} is not a JSON document: ${why}`,

@@ -14,7 +14,7 @@ import {terminalSafe} from '../util/text.js'
 import {type DigestAlgorithm, isTag, parseDigest} from '../reference/image.js'
 import {RegshapeError} from '../errors.js'
 import {FileTooLargeError, NotRegularFileError, makeDirectoryDurably, readRegularFile, syncDirectory} from '../util/files.js'
-import {type HeldLock, LockError, acquireLock} from '../util/lock.js'
+import {type HeldLock, LockError, acquireLock, describeBusyLock} from '../util/lock.js'
 import {LayoutError, NotLayoutError, layoutMessages as messages} from './errors.js'
 import {flushingWriter, removeOnSignal, temporaryBeside, writeFileAtomic} from './files.js'
 
@@ -620,7 +620,7 @@ export class OciLayout implements Store {
         this.heldLock = await acquireLock(this.file('index.json.lock'))
       } catch (error) {
         if (error instanceof LockError) {
-          if (error.problem.kind === 'busy') throw new LayoutError(messages.busy(this.path))
+          if (error.problem.kind === 'busy') throw new LayoutError(messages.busy(this.path, this.file('index.json.lock'), describeBusyLock(error.problem)))
           if (error.problem.kind === 'fs') throw new LayoutError(messages.cannotWrite(this.path, error.problem.cause.code ?? error.problem.cause.message))
           throw new LayoutError(messages.cannotWrite(this.path, `index.json.lock: ${error.problem.kind}`))
         }

@@ -1,8 +1,10 @@
 import {randomBytes} from 'node:crypto'
 import {readFileSync} from 'node:fs'
-import {link, lstat, mkdir, readdir, readFile, rename, rm, rmdir, unlink, utimes, writeFile} from 'node:fs/promises'
+import {link, lstat, mkdir, readdir, rename, rm, rmdir, unlink, utimes, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {basename, dirname, join} from 'node:path'
+
+import {readRegularFile} from './files.js'
 
 /**
  * `<file>.lock` (config.json's, an OCI layout's index.json): a directory holding one `owner` file (pid, process start time, host, nonce).
@@ -40,6 +42,20 @@ export type LockProblem =
   | {kind: 'not-a-directory'}
   | {cause: NodeJS.ErrnoException; kind: 'fs'}
 
+/** A lock that stayed busy: who held it, and which limit of the wait was hit. */
+export type BusyLock = Extract<LockProblem, {kind: 'busy'}>
+
+/**
+ * Who held a busy lock and why the wait ended, in the words of every lock's message (config.json's,
+ * a layout's): `process 4242 has shown no sign of progress for 30 s (stopped?)`, or `… has held it
+ * for 120 s` (alive, but stuck).
+ */
+export function describeBusyLock(problem: BusyLock): string {
+  const holder = problem.owner ? `process ${problem.owner.pid}${problem.owner.host === hostname() ? '' : ` on ${problem.owner.host}`}` : 'another process'
+  const seconds = `${Math.round(problem.forMs / 1000)} s`
+  return problem.reason === 'stalled' ? `${holder} has shown no sign of progress for ${seconds} (stopped?)` : `${holder} has held it for ${seconds}`
+}
+
 export class LockError extends Error {
   constructor(readonly problem: LockProblem) {
     super(problem.kind)
@@ -65,6 +81,8 @@ const FOREIGN_STALE_MS = 20_000
 const HEARTBEAT_MS = 1000
 /** A lock directory without an owner file (an old regshape's lock, or a takeover cut short). */
 const OWNERLESS_STALE_MS = 3000
+/** An owner file is about 100 bytes of JSON; anything much larger is not one. */
+const MAX_OWNER_BYTES = 4096
 
 export interface LockPatience {
   /** Give up after this long without progress (no new owner, no heartbeat). */
@@ -213,9 +231,14 @@ async function inspect(lockPath: string): Promise<LockState> {
   return {heartbeat: beat?.mtimeMs, kind: 'owned', owner}
 }
 
+/**
+ * The owner file, if it is one. Anyone who can write beside the lock can put a FIFO or a link to
+ * /dev/zero there: read as a regular file, capped, so a contender neither waits on it for ever nor
+ * fills memory; it counts as no owner, and the wait ends as for any lock without progress.
+ */
 async function readOwner(path: string): Promise<LockOwner | undefined> {
   try {
-    const owner = JSON.parse(await readFile(path, 'utf8'))
+    const owner = JSON.parse((await readRegularFile(path, MAX_OWNER_BYTES)).bytes.toString('utf8'))
     if (typeof owner?.pid === 'number' && typeof owner.nonce === 'string' && typeof owner.host === 'string') return owner as LockOwner
   } catch {}
 

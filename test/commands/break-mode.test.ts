@@ -132,6 +132,23 @@ describe('break mode: --break against the real registry', function () {
       }
     })
 
+    it('ping with skip_auth reports two changed requests because it sends two with credentials: at once (its first taught the challenge), then once more after the 401', async () => {
+      const rules = rulesFile('rules:\n  - use: skip_auth\n')
+      const basicPing = await regshape(['ping', basic.host, '--break', '--break-rules', rules, '--debug-calls'])
+      expect(basicPing.code, basicPing.stderr).to.equal(0)
+      // Three requests on the wire: the probe without credentials (nothing to remove, not
+      // reported), then two that carried them, one report line each: no rule applied twice.
+      expect(basicPing.stderr.split('\n').filter((line) => line.startsWith('* GET '))).to.deep.equal(Array.from({length: 3}, () => `* GET http://${basic.host}/v2/`))
+      expect(reportLines(basicPing)).to.deep.equal(Array.from({length: 2}, () => 'break: skip_auth: authorization: removed | GET /v2/ → 401 UNAUTHORIZED'))
+      // Against a token server, each of the two is preceded by its token request (alice's Basic
+      // removed from it too, so the token is anonymous).
+      const tokenPing = await regshape(['ping', token.host, '--break', '--break-rules', rules])
+      expect(tokenPing.code, tokenPing.stderr).to.equal(0)
+      const tokenLine = reportLines(tokenPing)[0]
+      expect(tokenLine).to.match(/^break: skip_auth: authorization: removed \| GET \/token\?\S+ \(token\) → 200$/)
+      expect(reportLines(tokenPing)).to.deep.equal([tokenLine, 'break: skip_auth: authorization: removed | GET /v2/ → 401 UNAUTHORIZED', tokenLine, 'break: skip_auth: authorization: removed | GET /v2/ → 401 UNAUTHORIZED'])
+    })
+
     it('auth login takes them, and they reach its token exchange: a corrupted token request fails the login, nothing stored', async () => {
       const directory = mkdtempSync(join(tmpdir(), 'regshape-break-login-'))
       const result = await runCli(['--break', '--break-rules', rulesFile(tokenRequestBroken), 'auth', 'login', token.host, '-u', alice.username, '--password-stdin'], {
@@ -262,6 +279,28 @@ describe('break mode: --break against the real registry', function () {
       for (const output of [readFileSync(log, 'utf8'), json.stdout, json.stderr, text.stderr]) {
         for (const secret of [signature, credential, encodeURIComponent(credential), sas, encodeURIComponent(sas)]) expect(output).not.to.include(secret)
       }
+    })
+
+    it('rules that grow the query: each line shows a bounded part of the URL, so the report grows with the rules, not their square', async () => {
+      // 1000 parameters, each holding alice's password, which the lines of the answered request
+      // must mask however they are cut. (The lines of the first, challenged request are written
+      // before regshape has read the password from config.json: it is not a secret of the run yet.)
+      const count = 1000
+      const rules = Array.from({length: count}, (_, index) => ({action: 'append', key: `p${index}`, match: {operation: 'tag.list'}, name: `grow${index}`, target: 'query', value: alice.password}))
+      const file = rulesFile(JSON.stringify({rules}), 'rules.json')
+      const text = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', file])
+      const json = await regshape(['tag', 'list', `${basic.host}/${REPO}`, '--break', '--break-rules', file, '--json'])
+      for (const result of [text, json]) expect(result.code, result.stderr).to.equal(0)
+      const lines = reportLines(text)
+      // Challenged, then answered: two requests, each changed by every rule.
+      expect(lines).to.have.length(2 * count)
+      const urls: string[] = JSON.parse(json.stdout).mutations.map((m: {url: string}) => m.url)
+      expect(urls).to.have.length(2 * count)
+      // Before, the last line held all 1000 parameters (about 10 kB) and the report about 10 MB.
+      for (const shown of [...lines, ...urls]) expect(shown.length, shown.slice(0, 80)).to.be.below(1200)
+      expect(lines.at(-1)).to.match(new RegExp(`^break: grow${count - 1}: query p${count - 1}: "\\*\\*\\*" appended \\| GET /v2/${REPO}/tags/list\\?p0=\\*\\*\\*&p1=\\*\\*\\*&\\S*… \\(tag\\.list\\) → 200$`))
+      expect(urls.at(-1)).to.match(/^\/v2\/break\/app\/tags\/list\?p0=\*\*\*&\S*…$/)
+      for (const shown of [...lines.slice(count), ...urls.slice(count)]) expect(shown).not.to.match(/s3c|3cr|cr3|r3t/)
     })
 
     it('--log-file: the report is appended to the file (mode 0600), not written to stderr', async () => {

@@ -4,6 +4,7 @@ import {spawn} from 'node:child_process'
 import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {gzipSync} from 'node:zlib'
 
 import {seedImages} from '../fixtures/images.js'
@@ -613,6 +614,32 @@ describe('layout: prompts on a terminal, defaults elsewhere', function () {
       await ok(['layout', 'validate', '-p', dir])
     } finally {
       rmSync(work, {force: true, recursive: true})
+    }
+  })
+})
+
+describe('layout: a lock that stays busy', function () {
+  this.timeout(120_000)
+  const LOCK_HOLDER = fileURLToPath(new URL('../fixtures/lock-holder.ts', import.meta.url))
+
+  it("a holder stopped (SIGSTOP) with the layout's lock: after 30 s without progress the wait ends, naming the holder and that limit, in config.json's words", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'regshape-busy-')), 'layout')
+    mkdirSync(dir)
+    const lockPath = join(dir, 'index.json.lock')
+    // A real process holding the lock with regshape's own code, then stopped: no heartbeat.
+    const holder = spawn(process.execPath, ['--import', 'tsx', LOCK_HOLDER, lockPath, '0'], {stdio: ['ignore', 'pipe', 'inherit']})
+    const exited = new Promise<void>((resolvePromise) => holder.on('exit', () => resolvePromise()))
+    try {
+      await new Promise<void>((resolvePromise) => holder.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('held') && resolvePromise()))
+      holder.kill('SIGSTOP')
+      const result = await runCli(['layout', 'init', '-p', dir], {timeoutMs: 90_000})
+      const words = `the layout at ${dir} stayed locked: process ${holder.pid} has shown no sign of progress for 3\\d s \\(stopped\\?\\) \\(${lockPath}\\); try again, or end that process if it is stuck`
+      expectOneError(result, new RegExp(`^Error: ${words}\\n$`))
+      expect(readdirSync(dir)).to.deep.equal(['index.json.lock'])
+    } finally {
+      holder.kill('SIGCONT')
+      holder.kill('SIGKILL')
+      await exited
     }
   })
 })

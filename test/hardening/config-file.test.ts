@@ -110,6 +110,37 @@ describe('hardening: config.json that is not a regular file', function () {
   })
 })
 
+describe("hardening: containers' auth.json that is not a regular file, or too large", function () {
+  this.timeout(60_000)
+
+  /** `auth status` reads every credential source, containers' auth.json last; Docker's config is empty. */
+  function statusWith(authFile: string): Promise<CliResult> {
+    return runCli(['auth', 'status'], {env: {DOCKER_CONFIG: configText('{}').directory, REGISTRY_AUTH_FILE: authFile}, timeoutMs: 15_000})
+  }
+
+  it('a FIFO is refused at once, never waited on, and stays a FIFO', async () => {
+    const fifo = join(tempDir(), 'auth.json')
+    execFileSync('mkfifo', [fifo])
+    // Without a writer, opening a FIFO to read it waits for ever: the CLI must answer within its timeout.
+    expectOneLineFailure(await statusWith(fifo), `the containers auth file ${fifo} is a FIFO, not a regular file; regshape will not read it`)
+    expect(lstatSync(fifo).isFIFO()).to.equal(true)
+  })
+
+  it('a character device (our own /dev/zero) is not read without end; a directory is named as one', async () => {
+    const directory = tempDir()
+    const zero = join(directory, 'zero')
+    execFileSync('mknod', ['-m', '666', zero, 'c', '1', '5'])
+    expectOneLineFailure(await statusWith(zero), `the containers auth file ${zero} is a character device, not a regular file; regshape will not read it`)
+    expectOneLineFailure(await statusWith(directory), `the containers auth file ${directory} is a directory, not a file`)
+  })
+
+  it(`a file larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB is refused with one line, as config.json is`, async () => {
+    // Valid JSON, so only the size can be the reason.
+    const {path} = configText(JSON.stringify({auths: {}, padding: 'x'.repeat(MAX_CONFIG_BYTES)}))
+    expectOneLineFailure(await statusWith(path), `the containers auth file ${path} is larger than 8 MiB; regshape will not read it`)
+  })
+})
+
 describe('hardening: config.json syntax errors never quote the file', () => {
   // The broken part is the secret itself (a password pasted without quotes), the worst case.
   const SECRET = 'hunter2-Zq9xSecret'

@@ -1,11 +1,12 @@
 import {expect} from 'chai'
-import {type ChildProcess, spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync} from 'node:fs'
+import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {LockError, acquireLock} from '../../../src/util/lock.js'
+import {runProcess} from '../../fixtures/proc.js'
 
 /**
  * How long src/util/lock.ts waits for a lock held by another live process: while the holder
@@ -16,6 +17,7 @@ import {LockError, acquireLock} from '../../../src/util/lock.js'
  */
 
 const HOLDER = fileURLToPath(new URL('../../fixtures/lock-holder.ts', import.meta.url))
+const CONTENDER = fileURLToPath(new URL('../../fixtures/lock-contender.ts', import.meta.url))
 
 interface Holder {
   child: ChildProcess
@@ -88,5 +90,34 @@ describe('lock: how long a contender waits', function () {
     expect((error as LockError).problem).to.deep.include({kind: 'busy', reason: 'held-too-long'})
     expect(Date.now() - started).to.be.within(6000, 15_000)
     expect(ownerPid(lockPath)).to.equal(holder.child.pid)
+  })
+})
+
+describe('lock: an owner file that is not a regular file', function () {
+  this.timeout(60_000)
+
+  /** A lock directory whose `owner` is made by `plant`, and a contender (its own process) that waits for it 1 s at most without progress. */
+  async function contend(plant: (owner: string) => void): Promise<{maxRssMiB: number; outcome: string; reason?: string}> {
+    const lockPath = join(mkdtempSync(join(tmpdir(), 'regshape-lock-')), 'index.json.lock')
+    mkdirSync(lockPath)
+    plant(join(lockPath, 'owner'))
+    const started = Date.now()
+    // Killed after 20 s: a contender that opened a FIFO with no writer would wait there for ever.
+    const result = await runProcess(process.execPath, ['--import', 'tsx', CONTENDER, lockPath, '1000', '60000'], {timeoutMs: 20_000})
+    expect(result.signal, `the contender did not end within 20 s (${Date.now() - started} ms)`).to.equal(null)
+    expect(result.code, result.stderr).to.equal(0)
+    return JSON.parse(result.stdout)
+  }
+
+  it('a FIFO is not waited on: the contender gives up on a lock that shows no progress, as on any other', async () => {
+    const ended = await contend((owner) => execFileSync('mkfifo', [owner]))
+    expect(ended).to.deep.include({outcome: 'busy', reason: 'stalled'})
+  })
+
+  it('a link to /dev/zero is not read without end: the contender gives up with its memory bounded', async () => {
+    const ended = await contend((owner) => symlinkSync('/dev/zero', owner))
+    expect(ended).to.deep.include({outcome: 'busy', reason: 'stalled'})
+    // A node process with tsx holds about 100 MiB; reading /dev/zero took 2 GiB per look at the lock.
+    expect(ended.maxRssMiB).to.be.below(400)
   })
 })

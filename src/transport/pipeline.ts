@@ -36,7 +36,7 @@ export type StageName = (typeof STAGE_ORDER)[number]
 
 /** The timing of one attempt (a request and its redirects), set by the retry stage. */
 export interface Clock {
-  /** No connection, redirect or (streaming) response headers after this (performance.now()). */
+  /** No connection, redirect or (streaming) response headers after this (a performance clock reading, ms). */
   deadline: number
   /** After the headers, the deadline gives way to an idle timeout between chunks. */
   streaming: boolean

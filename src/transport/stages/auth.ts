@@ -52,6 +52,10 @@ export class AuthStage implements Stage {
       this.middleware.authorize(challenge, ref, target.scope ?? challenge.params.scope, answer.credentials),
     )
     if (!authorization) return {...first, challenge, challenged: true}
+    // The very credentials it just refused are not sent again: a wrong password would count twice
+    // against registries that lock an account after failed logins. (A refused cached token is
+    // another matter: a fresh one is fetched above.)
+    if (preemptive && authorization.header === preemptive.header) return {...first, authScheme: preemptive.scheme, challenge, challenged: true}
     await discard(first.body, first.headers['content-length']?.[0])
     const retried = await step('retry', () => send(authorization))
     return {...retried, authScheme: authorization.scheme, challenge, challenged: true}

@@ -20,7 +20,7 @@ import {dirname, isAbsolute, join, resolve} from 'node:path'
 
 import {NO_TRACER, type Tracer} from '../telemetry/tracer.js'
 
-import {userHome} from '../startup/home.js'
+import {userHome} from '../util/home.js'
 import {terminalSafe} from '../util/text.js'
 import {DockerConfigError, InputError, describeError} from '../errors.js'
 import {JsonSyntaxError, carryRawText, cloneJson, emptyObject, formatConfigJson, parseJson} from './config-json.js'
@@ -61,7 +61,7 @@ export interface DockerConfigPathOptions {
 
 /**
  * --docker-config, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json, with the home as
- * Docker finds it ($HOME, else the user database: src/startup/home.ts). Never relative to the
+ * Docker finds it ($HOME, else the user database: src/util/home.ts). Never relative to the
  * current directory, which an empty HOME gave through os.homedir(): with no home to be found,
  * this throws rather than guess.
  */

@@ -1,17 +1,12 @@
-import type {RegistryRef} from '../reference/registry.js'
 import type {Tracer} from '../telemetry/tracer.js'
-import type {Credentials} from '../transport/auth.js'
+import type {CredentialsFor} from '../transport/auth.js'
 
 import {ContainersAuthFile, containersAuthPath} from './containers-auth.js'
 import {CredentialStore} from './credential-store.js'
 import {DockerConfigFile, resolveDockerConfigPath} from './docker-config.js'
 import {CredentialResolver, type ExplicitCredentials} from './resolve.js'
 
-/**
- * Where a library user's credentials come from: a function from a registry to its credentials,
- * asked only when the registry asks for them (a public registry never wakes a credential helper).
- */
-export type CredentialsFor = (registry: RegistryRef) => Promise<Credentials | undefined>
+export type {CredentialsFor} from '../transport/auth.js'
 
 export interface DockerChainOptions extends ExplicitCredentials {
   /** config.json to read instead of $DOCKER_CONFIG/config.json or ~/.docker/config.json. */

@@ -1,9 +1,9 @@
-import type {CredentialsFor} from '../credentials/chain.js'
 import type {ImageRef} from '../reference/image.js'
 import type {RegistryRef} from '../reference/registry.js'
 
 import {parseImageRef} from '../reference/image.js'
 import {parseRegistry} from '../reference/registry.js'
+import type {CredentialsFor} from '../transport/auth.js'
 import {Transport, type TransportOptions} from '../transport/transport.js'
 import {RegistryConnection} from './connection.js'
 import {Registry} from './registry.js'

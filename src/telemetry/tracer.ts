@@ -1,10 +1,30 @@
-import type {HttpExchange} from '../transport/http.js'
 
 /**
  * What the transport, the credential helpers and workflows report to telemetry: types, and the
  * no-op tracer they report to when no telemetry flag is given. With no such flag the telemetry
  * implementation (./telemetry.ts) is never imported.
  */
+
+/** One finished (or failed) exchange, as telemetry sees it. Secrets are already masked. */
+export interface HttpExchange {
+  bytesReceived: number
+  bytesSent: number
+  durationMs: number
+  error?: string
+  method: string
+  operation?: string
+  /** Text bodies (JSON, forms, text), secret fields masked and long ones cut; absent otherwise. */
+  requestBody?: string
+  /** The headers as sent, the client's own (Host, User-Agent, Accept-Encoding) included. */
+  requestHeaders: Record<string, string>
+  responseBody?: string
+  responseHeaders: Record<string, string[]>
+  /** Present when this exchange is a retry: which one, after what, and how long it waited. */
+  retry?: {after: string; attempt: number; of: number; waitedMs: number}
+  status?: number
+  statusText?: string
+  url: string
+}
 
 /** One run of a credential helper, with the stdin payload's secret already masked. */
 export interface HelperCall {

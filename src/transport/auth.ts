@@ -27,6 +27,12 @@ export interface Credentials {
 /** Called only once a registry actually asks for credentials; undefined means anonymous. */
 export type CredentialsProvider = () => Promise<Credentials | undefined>
 
+/**
+ * Where a library user's credentials come from: a function from a registry to its credentials,
+ * asked only when the registry asks for them (credentials/chain.ts: dockerChain()).
+ */
+export type CredentialsFor = (registry: RegistryRef) => Promise<Credentials | undefined>
+
 export interface Authorization {
   header: string
   scheme: 'basic' | 'bearer'

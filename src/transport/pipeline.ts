@@ -3,7 +3,8 @@ import type {Readable} from 'node:stream'
 import type {RegistryRef} from '../reference/registry.js'
 import type {CredentialsProvider} from './auth.js'
 import type {Challenge} from './challenge.js'
-import type {AddressGuard, HttpExchange, HttpMethod, RequestBody} from './http.js'
+import type {HttpExchange} from '../telemetry/tracer.js'
+import type {AddressGuard, HttpMethod, RequestBody} from './http.js'
 
 /**
  * The transport is one pipeline of stages, each a file of ./stages/ with one job, and this is the

@@ -4,11 +4,10 @@ import type {Readable} from 'node:stream'
 import {readFileSync} from 'node:fs'
 import {rootCertificates} from 'node:tls'
 
-import type {BreakStage} from '../break/session.js'
 import type {RegistryRef} from '../reference/registry.js'
 import type {Resolver} from './addresses.js'
 import type {Challenge} from './challenge.js'
-import type {HttpMethod, HttpRequest, HttpResponse, RequestBody} from './http.js'
+import type {BreakStage, HttpMethod, HttpRequest, HttpResponse, RequestBody} from './http.js'
 
 import {InputError, describeError} from '../errors.js'
 import {NO_TRACER, type Tracer} from '../telemetry/tracer.js'

@@ -1,7 +1,6 @@
 import {Readable} from 'node:stream'
 
-import type {BreakStage as BreakRules} from '../../break/session.js'
-import type {HttpRequest} from '../http.js'
+import type {BreakStage as BreakRules, HttpRequest} from '../http.js'
 import type {Exchange, Next, Reply, Stage} from '../pipeline.js'
 
 import {describeError} from '../../errors.js'

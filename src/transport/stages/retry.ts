@@ -1,5 +1,5 @@
 import type {Tracer} from '../../telemetry/tracer.js'
-import type {HttpExchange} from '../http.js'
+import type {HttpExchange} from '../../telemetry/tracer.js'
 import type {Exchange, Next, Reply, Stage} from '../pipeline.js'
 
 import {collect, discard, isReplayable} from '../body.js'

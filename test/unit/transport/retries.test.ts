@@ -6,7 +6,7 @@ import {Readable} from 'node:stream'
 
 import {parseRegistry} from '../../../src/reference/registry.js'
 import type {Tracer} from '../../../src/telemetry/tracer.js'
-import type {HttpExchange} from '../../../src/transport/http.js'
+import type {HttpExchange} from '../../../src/telemetry/tracer.js'
 import {Transport, type TransportOptions} from '../../../src/transport/transport.js'
 import {isRetryableError} from '../../../src/transport/retry.js'
 import {expectNoStackTrace, runCli} from '../../helpers/cli.js'

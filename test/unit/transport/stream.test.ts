@@ -6,7 +6,7 @@ import {fileURLToPath} from 'node:url'
 
 import {parseRegistry} from '../../../src/reference/registry.js'
 import type {Tracer} from '../../../src/telemetry/tracer.js'
-import type {HttpExchange} from '../../../src/transport/http.js'
+import type {HttpExchange} from '../../../src/telemetry/tracer.js'
 import {readCapped, Transport} from '../../../src/transport/transport.js'
 import {generated, ImagePusher} from '../../fixtures/images.js'
 import {basicRegistry, tokenRegistry, USERS} from '../../fixtures/servers.js'

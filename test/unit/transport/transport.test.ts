@@ -2,7 +2,7 @@ import {expect} from 'chai'
 
 import {parseRegistry} from '../../../src/reference/registry.js'
 import {AuthenticationError} from '../../../src/errors.js'
-import type {HttpExchange} from '../../../src/transport/http.js'
+import type {HttpExchange} from '../../../src/telemetry/tracer.js'
 import {Transport} from '../../../src/transport/transport.js'
 import {basicRegistry, openRegistry, tokenRegistry, tokenTlsRegistry, USERS} from '../../fixtures/servers.js'
 import {startHostile} from '../../helpers/hostile.js'

@@ -4,7 +4,7 @@ import type {ImageRef} from '../reference/image.js'
 import type {LayoutRef} from '../reference/layout.js'
 import type {Store} from '../content/store.js'
 
-import {type Platform, parsePlatform} from '../content/manifest.js'
+import {type Platform, parsePlatform} from '../content/descriptor.js'
 import {formatImageRef, parseImageRef} from '../reference/image.js'
 import {formatLayoutRef, isLayoutRef, parseLayoutRef} from '../reference/layout.js'
 import {OciLayout, refNameAsTag} from '../layout/store.js'

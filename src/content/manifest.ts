@@ -2,8 +2,6 @@ import {type Descriptor, ManifestError, type Platform, formatPlatform, parseDesc
 import {MAX_JSON_DEPTH, nestsDeeperThan} from './json-text.js'
 import {INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, baseMediaType} from './media-types.js'
 
-export {type Descriptor, ManifestError, type Platform, formatPlatform, parseDescriptor, parsePlatform} from './descriptor.js'
-
 /**
  * Manifests and indexes as the registry sent them: parsed for what regshape needs to read
  * (descriptors, platforms, subject), with the original bytes kept, since a manifest's digest is the

@@ -1,4 +1,4 @@
-import type {Descriptor} from '../content/manifest.js'
+import type {Descriptor} from '../content/descriptor.js'
 
 import {LayoutError} from './errors.js'
 import {type CompressFormat, type LayerFileInfo, diffIdOf, writeLayer} from './layer.js'

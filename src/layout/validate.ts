@@ -1,7 +1,7 @@
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
-import type {Descriptor} from '../content/manifest.js'
+import type {Descriptor} from '../content/descriptor.js'
 
 import {DigestMismatchError} from '../content/digest.js'
 import {INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES} from '../content/media-types.js'

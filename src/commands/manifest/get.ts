@@ -6,7 +6,8 @@ import type {Repository} from '../../registry/repository.js'
 
 import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
 import {reindentJson} from '../../content/json-text.js'
-import {type Manifest, ManifestError, type Platform, parseManifest, parsePlatform, selectPlatform} from '../../content/manifest.js'
+import {ManifestError, type Platform, parsePlatform} from '../../content/descriptor.js'
+import {type Manifest, parseManifest, selectPlatform} from '../../content/manifest.js'
 import {formatImageRef} from '../../reference/image.js'
 import {ProtocolError, UsageError} from '../../errors.js'
 

@@ -9,7 +9,8 @@ import {pipeline} from 'node:stream/promises'
 
 import {blobRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
 import {PROGRESS_MODES, type ProgressMode, transferProgress} from '../../command/progress.js'
-import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
+import {RegistryCommand} from '../../command/registry-command.js'
+import {terminalSafeJson} from '../../util/text.js'
 import {DigestMismatchError} from '../../content/digest.js'
 import {RegshapeError, describeError} from '../../errors.js'
 

@@ -1,5 +1,6 @@
 import {blobRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
-import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
+import {RegistryCommand} from '../../command/registry-command.js'
+import {terminalSafeJson} from '../../util/text.js'
 
 export default class BlobHead extends RegistryCommand<typeof BlobHead> {
   static override args = {reference: referenceArgs.image('Blob reference, host[:port]/repository@sha256:... (instead of -r and -d)')}

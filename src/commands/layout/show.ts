@@ -1,5 +1,5 @@
 import {LayoutCommand, layoutFlags} from '../../command/layout-command.js'
-import {terminalSafeJson} from '../../command/registry-command.js'
+import {terminalSafeJson} from '../../util/text.js'
 import {reindentJson} from '../../content/json-text.js'
 
 export default class LayoutShow extends LayoutCommand<typeof LayoutShow> {

@@ -1,5 +1,6 @@
 import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
-import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
+import {RegistryCommand} from '../../command/registry-command.js'
+import {terminalSafeJson} from '../../util/text.js'
 
 export default class ManifestDescriptor extends RegistryCommand<typeof ManifestDescriptor> {
   static override args = {reference: referenceArgs.image()}

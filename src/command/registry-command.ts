@@ -1,17 +1,14 @@
 import type {Command} from '@oclif/core'
 
-import {writeFileSync} from 'node:fs'
-
 import type {ImageRef} from '../reference/image.js'
 import type {RegistryRef} from '../reference/registry.js'
 
-import {registryWithoutUserinfo, userFacing} from './base-command.js'
+import {registryWithoutUserinfo, userFacing, writeResultFile} from './base-command.js'
 import {formatImageRef} from '../reference/image.js'
 import {formatJson, terminalSafe} from '../util/text.js'
 import {RegistryApiError} from '../registry/api-error.js'
 import {type LabelledRequest, type RegistryAccess, Repository} from '../registry/repository.js'
 import {BlobWriter} from '../registry/upload.js'
-import {RegshapeError, describeError} from '../errors.js'
 import {scrubSecrets, scrubValues} from '../util/secrets.js'
 import {registryGuard} from '../transport/addresses.js'
 import {BreakModeCommand} from './break-command.js'
@@ -21,7 +18,7 @@ import {BreakModeCommand} from './break-command.js'
  * for the reference the command parsed, output to stdout or `-o FILE`, and errors that carry the
  * registry's OCI error code under --json (`{"status": "error", "error": …, "code": …}`).
  */
-export abstract class RegistryCommand<T extends typeof Command> extends BreakModeCommand<T> {
+export abstract class RegistryCommand<T extends typeof Command, R = void> extends BreakModeCommand<T, R> {
   /** The registry the command talks to, once its reference parsed (for error output). */
   protected target?: {reference?: string; registry: string}
 
@@ -53,16 +50,8 @@ export abstract class RegistryCommand<T extends typeof Command> extends BreakMod
 
   /** Text to stdout, or to `-o FILE` (written whole, only once everything it holds was checked). */
   protected writeOutput(text: Buffer | string, file: string | undefined): void {
-    if (file === undefined) {
-      process.stdout.write(text)
-      return
-    }
-
-    try {
-      writeFileSync(file, text)
-    } catch (error) {
-      throw new RegshapeError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
-    }
+    if (file === undefined) process.stdout.write(text)
+    else writeResultFile(file, text)
   }
 
   /** A result: the human text or the JSON object, to stdout or to `-o FILE`. */

@@ -9,14 +9,15 @@ import {formatJson, terminalSafe} from '../util/text.js'
 import {RegistryApiError} from '../registry/api-error.js'
 import {type LabelledRequest, type RegistryAccess, Repository} from '../registry/repository.js'
 import {BlobWriter} from '../registry/upload.js'
-import {scrubSecrets, scrubValues} from '../util/secrets.js'
+import {scrubValues} from '../util/secrets.js'
 import {registryGuard} from '../transport/addresses.js'
 import {BreakModeCommand} from './break-command.js'
 
 /**
  * The base of the registry command groups (catalog, tag, manifest, blob, referrer): a Repository
- * for the reference the command parsed, output to stdout or `-o FILE`, and errors that carry the
- * registry's OCI error code under --json (`{"status": "error", "error": …, "code": …}`).
+ * for the reference the command parsed, output to stdout or `-o FILE` (a command's outputFile()
+ * sends its result there), and errors that carry the registry's OCI error code under --json
+ * (`{"status": "error", "error": …, "code": …}`).
  */
 export abstract class RegistryCommand<T extends typeof Command, R = void> extends BreakModeCommand<T, R> {
   /** The registry the command talks to, once its reference parsed (for error output). */
@@ -52,23 +53,6 @@ export abstract class RegistryCommand<T extends typeof Command, R = void> extend
   protected writeOutput(text: Buffer | string, file: string | undefined): void {
     if (file === undefined) process.stdout.write(text)
     else writeResultFile(file, text)
-  }
-
-  /** A result: the human text or the JSON object, to stdout or to `-o FILE`. */
-  protected emitTo(file: string | undefined, human: string, json: Record<string, unknown>): void {
-    // An empty list prints nothing, not an empty line (`| wc -l` counts 0).
-    if (!this.jsonMode && human === '') {
-      if (file !== undefined) this.writeOutput('', file)
-      return
-    }
-
-    if (file === undefined) {
-      this.emitResult(human, json)
-      return
-    }
-
-    // The same net as stdout's: a result written to a file carries no secret either.
-    this.writeOutput(`${this.jsonMode ? formatJson(scrubValues(json)) : scrubSecrets(human)}\n`, file)
   }
 
   protected override registryForOutput(): string | undefined {

@@ -12,6 +12,7 @@ import {ExitCode, RegshapeError, UsageError} from '../errors.js'
 import {Copier, type CopyResult} from '../workflows/copy.js'
 import {copyProgress} from './copy-progress.js'
 import {asUsage} from './flags.js'
+import type {JsonObject} from './base-command.js'
 import {PROGRESS_MODES, type ProgressMode} from './progress.js'
 import {RegistryCommand} from './registry-command.js'
 
@@ -32,6 +33,37 @@ export const copyFlags = {
   progress: Flags.string({default: 'auto', description: 'Progress on stderr: bars on a terminal (auto), one line per blob (plain), or none', options: [...PROGRESS_MODES]}),
 }
 
+/** A copy's summary, as --json prints it, except seconds: unrounded here (the text shows tenths, the JSON milliseconds). */
+export interface CopyReport {
+  source: string
+  destination: string
+  digest: string
+  media_type: string
+  size: number
+  tag: null | string
+  manifests: CopyResult['manifests']
+  referrers: number
+  blobs: CopyResult['blobs']
+  bytes: number
+  seconds: number
+}
+
+/** The summary line of a copy. */
+export function copyText(report: CopyReport): string {
+  const {blobs, manifests} = report
+  return (
+    `Copied ${report.source} -> ${report.destination}: ${report.digest}; ` +
+    `manifests ${manifests.copied} copied, ${manifests.skipped} skipped; ` +
+    `blobs ${blobs.copied} copied, ${blobs.skipped} skipped, ${blobs.mounted} mounted; ` +
+    `${report.bytes} bytes in ${report.seconds.toFixed(1)} s`
+  )
+}
+
+/** The JSON object of a copy: the summary, seconds to the millisecond. */
+export function copyJson(report: CopyReport): JsonObject {
+  return {...report, seconds: Number(report.seconds.toFixed(3))}
+}
+
 export interface CopyRun {
   force?: boolean
   platforms?: string[]
@@ -41,9 +73,9 @@ export interface CopyRun {
 /**
  * The base of `copy` and `layout push` (which is copy from `oci:DIR:TAG`): builds each side's
  * store, each registry with the credentials the chain resolves for it alone, runs the Copier, and
- * prints the summary. Ctrl-C stops the copy before any tag is pushed and exits 130.
+ * sums it up (copyText, copyJson). Ctrl-C stops the copy before any tag is pushed and exits 130.
  */
-export abstract class CopyCommand<T extends typeof Command> extends RegistryCommand<T> {
+export abstract class CopyCommand<T extends typeof Command, R = CopyReport> extends RegistryCommand<T, R> {
   protected async copy(source: CopyEndpoint, destination: CopyEndpoint, run: CopyRun): Promise<CopyResult> {
     const flags = this.flags as {concurrency: number; password?: string; progress: string; username?: string}
     if ((flags.username !== undefined || flags.password !== undefined) && source.kind === 'registry' && destination.kind === 'registry') {
@@ -107,27 +139,21 @@ export abstract class CopyCommand<T extends typeof Command> extends RegistryComm
     }
   }
 
-  /** The summary line and its JSON object. */
-  protected report(source: CopyEndpoint, destination: CopyEndpoint, result: CopyResult): void {
-    const {blobs, manifests} = result
+  /** A copy's summary: the destination as the copy tagged it. */
+  protected report(source: CopyEndpoint, destination: CopyEndpoint, result: CopyResult): CopyReport {
     const to = destination.kind === 'layout' ? formatLayoutRef({...destination.ref, tag: destination.ref.tag ?? result.tag}) : formatImageRef({...destination.ref, tag: destination.ref.tag ?? (destination.ref.digest ? undefined : result.tag)})
-    const human =
-      `Copied ${formatEndpoint(source)} -> ${to}: ${result.digest}; ` +
-      `manifests ${manifests.copied} copied, ${manifests.skipped} skipped; ` +
-      `blobs ${blobs.copied} copied, ${blobs.skipped} skipped, ${blobs.mounted} mounted; ` +
-      `${result.bytes} bytes in ${result.seconds.toFixed(1)} s`
-    this.emitResult(human, {
+    return {
       source: formatEndpoint(source),
       destination: to,
       digest: result.digest,
       media_type: result.mediaType,
       size: result.size,
       tag: result.tag ?? null,
-      manifests,
+      manifests: result.manifests,
       referrers: result.referrers,
-      blobs,
+      blobs: result.blobs,
       bytes: result.bytes,
-      seconds: Number(result.seconds.toFixed(3)),
-    })
+      seconds: result.seconds,
+    }
   }
 }

@@ -9,7 +9,11 @@ const messages = {
   allWithLast: '--all and --last are mutually exclusive',
 }
 
-export default class CatalogList extends RegistryCommand<typeof CatalogList> {
+export interface CatalogListResult {
+  repositories: string[]
+}
+
+export default class CatalogList extends RegistryCommand<typeof CatalogList, CatalogListResult> {
   static override args = {registry: referenceArgs.registry()}
 
   static override description = `Prints one repository per line: one page (the registry's default size, or --n), or with --all every page, following the registry's Link headers. A Link that repeats a page, or points to another host, is an error.
@@ -32,11 +36,19 @@ Exits 3 when the registry does not offer the catalog API (404 or 405), 1 on othe
 
   static override summary = 'List the repositories of a registry'
 
-  async run(): Promise<void> {
-    const {all, last, n, output} = this.flags
+  async run(): Promise<CatalogListResult> {
+    const {all, last, n} = this.flags
     const registry = registryFrom(this.args.registry, this.flags.registry, 'regshape catalog list host')
     if (all && last !== undefined) throw new UsageError(messages.allWithLast)
     const {repositories} = await listCatalog(await this.connection(registry), registry.input, {follow: all, last, n})
-    this.emitTo(output, safeLines(repositories), {repositories})
+    return {repositories}
+  }
+
+  protected override outputFile(): string | undefined {
+    return this.flags.output
+  }
+
+  protected override renderText(result: CatalogListResult): string {
+    return safeLines(result.repositories)
   }
 }

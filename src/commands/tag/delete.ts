@@ -8,7 +8,12 @@ const messages = {
   noTag: (reference: string) => `tag delete requires a tag reference (registry/repo:tag): ${reference}`,
 }
 
-export default class TagDelete extends RegistryCommand<typeof TagDelete> {
+export interface TagDeleteResult {
+  deleted: string
+  reference: string
+}
+
+export default class TagDelete extends RegistryCommand<typeof TagDelete, TagDeleteResult> {
   static override args = {reference: referenceArgs.image('Tag to delete, host[:port]/repository:tag (instead of -i)')}
 
   static override description = `Deletes a tag (DELETE /v2/<name>/manifests/<tag>, the OCI spec's tag deletion); the manifest stays, addressable by digest. A digest reference exits 2 before any request: use 'manifest delete' for a digest. A registry that answers 400 or 405 does not delete tags (distribution 2.8 answers 400 DIGEST_INVALID): exit 1, "tag deletion is not supported by this registry".`
@@ -21,7 +26,7 @@ export default class TagDelete extends RegistryCommand<typeof TagDelete> {
 
   static override summary = 'Delete a tag'
 
-  async run(): Promise<void> {
+  async run(): Promise<TagDeleteResult> {
     const ref = imageRefFrom(this.args.reference, this.flags['image-ref'], {example: 'regshape tag delete host/repository:tag'})
     if (ref.digest !== undefined) throw new UsageError(messages.digest(formatImageRef(ref)))
     if (ref.tag === undefined) throw new UsageError(messages.noTag(formatImageRef(ref)))
@@ -29,6 +34,10 @@ export default class TagDelete extends RegistryCommand<typeof TagDelete> {
     this.target = {reference, registry: ref.registry.host}
     const repository = await this.repository(ref)
     await repository.deleteTag(ref.tag)
-    this.emitResult(`Deleted tag: ${reference}`, {deleted: ref.tag, reference})
+    return {deleted: ref.tag, reference}
+  }
+
+  protected override renderText(result: TagDeleteResult): string {
+    return `Deleted tag: ${result.reference}`
   }
 }

@@ -1,3 +1,5 @@
+import type {Descriptor} from '../content/descriptor.js'
+
 import {MediaType} from '../content/media-types.js'
 import {parseDigest} from '../reference/image.js'
 
@@ -8,14 +10,8 @@ import {parseDigest} from '../reference/image.js'
  * artifactType and annotations. Pure: the requests live in manifest-writes.ts.
  */
 
-/** A referrer's entry in the index, as the spec builds it. */
-export interface ReferrerDescriptor {
-  annotations?: Record<string, string>
-  artifactType?: string
-  digest: string
-  mediaType: string
-  size: number
-}
+/** A referrer's entry in the index, as the spec builds it: the one Descriptor, with no platform. */
+export type ReferrerDescriptor = Pick<Descriptor, 'annotations' | 'artifactType' | 'digest' | 'mediaType' | 'size'>
 
 /** What a pushed manifest says about its subject, when it has one. */
 export interface SubjectOf {

@@ -43,6 +43,8 @@ export default tseslint.config(
       '@stylistic/space-before-blocks': 'error',
     },
   },
+  // CommonJS config files (dependency-cruiser reads .dependency-cruiser.cjs)
+  {files: ['**/*.cjs'], languageOptions: {globals: {module: 'writable', require: 'readonly'}, sourceType: 'commonjs'}},
   {
     files: ['**/*.ts'],
     languageOptions: {parserOptions: {projectService: true, tsconfigRootDir: import.meta.dirname}},

@@ -8,9 +8,10 @@
 // the bundle's few-line stand-in: tsc's dist/commands/, dist/startup/ and dist/cli.d.ts (which
 // described a file that no longer exists) would be shipped and never read. What stays:
 // - what Node loads from the package's entries: bin/run.js (it loads dist/bundle/startup.cjs),
-//   the `exports`/`main` target dist/index.js, and oclif's command target (oclif.commands.target),
+//   the `exports` targets (dist/index.js and the SDK's subpaths, dist/sdk/*.js), `main`, and
+//   oclif's command target (oclif.commands.target),
 //   with every relative import, import() and require() they make, transitively;
-// - what TypeScript reads from the `types` entry, dist/index.d.ts, transitively.
+// - what TypeScript reads from the `types` of each `exports` entry, transitively.
 // test/packaging/npm-package.test.ts checks `npm pack`'s list against the same rule.
 import {existsSync, readdirSync, readFileSync, rmSync} from 'node:fs'
 import {dirname, join, normalize, relative, sep} from 'node:path'
@@ -39,8 +40,10 @@ function closure(entries, {types}) {
   return seen
 }
 
-const runtime = closure(['bin/run.js', pjson.exports['.'].default, pjson.main, pjson.oclif.commands.target].map((file) => normalize(file)), {types: false})
-const types = closure([normalize(pjson.exports['.'].types)], {types: true})
+// Every subpath of `exports` (`.`, `./registry`, `./layout`, …) is an entry.
+const entries = Object.values(pjson.exports).filter((target) => typeof target === 'object')
+const runtime = closure(['bin/run.js', ...entries.map((target) => target.default), pjson.main, pjson.oclif.commands.target].map((file) => normalize(file)), {types: false})
+const types = closure(entries.map((target) => normalize(target.types)), {types: true})
 
 function* filesUnder(directory) {
   for (const entry of readdirSync(directory, {withFileTypes: true})) {

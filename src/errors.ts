@@ -17,14 +17,46 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
-export class RegshapeError extends Error {
-  readonly exitCode: ExitCodeValue
+/**
+ * What kind of failure an error is, for code that branches on it (never on message text). Set by
+ * the layer that knows: the transport for a size limit, the registry layer for what an answer
+ * means (denied: the credentials lack the right), the content layer for a digest mismatch.
+ */
+export type ErrorKind = 'denied' | 'digest-mismatch' | 'not-found' | 'size-limit' | 'unauthorized' | 'unsupported'
 
-  constructor(message: string, options: {cause?: unknown; exitCode?: ExitCodeValue} = {}) {
+export interface RegshapeErrorOptions {
+  /**
+   * The digest the message names at its start (`blob sha256:… does not exist`), so that a
+   * caller that names what failed in the same words (a copy) does not name it twice.
+   */
+  about?: string
+  cause?: unknown
+  exitCode?: ExitCodeValue
+  kind?: ErrorKind
+}
+
+export class RegshapeError extends Error {
+  readonly about?: string
+  readonly exitCode: ExitCodeValue
+  readonly kind?: ErrorKind
+
+  constructor(message: string, options: RegshapeErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : {cause: options.cause})
     this.name = new.target.name
     this.exitCode = options.exitCode ?? ExitCode.Failure
+    this.kind = options.kind
+    this.about = options.about
   }
+}
+
+/**
+ * The one way to say what was being done when an error happened: `blob get host/repo@sha256:…:
+ * <the error>`. Its kind, exit code and subject stay; an error that is not regshape's own (a
+ * bug) is left as it is, for the last-resort handler.
+ */
+export function withContext(error: unknown, what: string, options: {about?: string} = {}): Error {
+  if (!(error instanceof RegshapeError)) return error as Error
+  return new RegshapeError(`${what}: ${error.message}`, {about: error.about ?? options.about, cause: error, exitCode: error.exitCode, kind: error.kind})
 }
 
 /** The command line is malformed (rendered like any other error, but exits 2). */

@@ -1,25 +1,35 @@
 /**
- * regshape's public SDK: what a plugin builds on (RegshapeCommand, the credential resolution chain,
- * the registry client and its errors, break mode's rules). It is published as @regshape/sdk, built
- * from this file and what it imports (packages/sdk); everything exported here is semver-stable.
+ * @regshape/sdk: what a plugin or a script builds on. This entry holds what every plugin needs:
+ * the command bases (shared flags, telemetry, errors, JSON output), the error vocabulary, registry
+ * and image references, and Docker's credential chain. The registry library, OCI layouts, copy
+ * and break mode have subpaths of their own:
+ *
+ *   @regshape/sdk/registry   openRepository, Repository, Registry, Transport, manifests, digests
+ *   @regshape/sdk/layout     OciLayout
+ *   @regshape/sdk/copy       Copier and the Store interface it copies between
+ *   @regshape/sdk/break      break mode's rules
+ *
+ * Everything named in these five files is stable within a major version (README: "Plugins").
+ * Nothing else of src/ is: import from these entries only.
  */
-export {type JsonObject, RegshapeCommand, type RegshapeArgs, type RegshapeFlags, userFacing} from './command/base-command.js'
-export {formatJson} from './util/text.js'
-export {RULES_SCHEMA, loadRules, parseRules} from './break/load.js'
-export {ACTIONS, ACTIONS_FOR, type BreakAction, type BreakMatch, type BreakRule, type BreakTarget, BUILTIN_RULE_NAMES, type BuiltinRuleName, EXPIRED_TOKEN, type Mutation, RuleSet, TARGETS, builtinRules, corruptText} from './break/rules.js'
-export {type BreakEvent, BreakSession, type BreakStage} from './break/session.js'
-export * from './credentials/credential-store.js'
-export * from './credentials/docker-config.js'
-export * from './credentials/helper-client.js'
-export * from './reference/registry.js'
-export * from './credentials/resolve.js'
-export * from './errors.js'
-export * from './command/services.js'
-export * from './workflows/login.js'
-export * from './workflows/ping.js'
-export {type AskOptions, type Prompter, readSecretFromStdin, stripOneLineEnding, TerminalPrompter} from './command/prompt.js'
-export {type Authorization, AuthMiddleware, type Credentials, type CredentialsProvider} from './transport/auth.js'
-export {type Challenge, parseChallenges} from './transport/challenge.js'
-export type * from './transport/http.js'
+export {type JsonObject, RegshapeCommand, type RegshapeArgs, type RegshapeFlags} from './command/base-command.js'
+export {RegistryCommand} from './command/registry-command.js'
+export {type ServiceFactory, type ServiceOptions, type Services, setServiceFactory} from './command/services.js'
+export {formatJson, terminalSafe} from './util/text.js'
+export {
+  AuthenticationError,
+  type ErrorKind,
+  ExitCode,
+  InputError,
+  NetworkError,
+  ProtocolError,
+  RegshapeError,
+  UsageError,
+  withContext,
+} from './errors.js'
+export {type ImageRef, formatImageRef, parseImageRef} from './reference/image.js'
+export {type RegistryRef, parseRegistry} from './reference/registry.js'
+export {type CredentialsFor, type DockerChainOptions, dockerChain, dockerCredentialResolver} from './credentials/chain.js'
+export {type CredentialSource, type ResolvedCredentials, describeSource, sourceJson} from './credentials/resolve.js'
+export type {Credentials, CredentialsProvider} from './transport/auth.js'
 export type {HelperCall, Tracer} from './telemetry/tracer.js'
-export type {RegistryClient, RegistryClientOptions, RegistryRequest, RegistryResponse} from './transport/registry-client.js'

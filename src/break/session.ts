@@ -1,6 +1,6 @@
 import {appendFileSync} from 'node:fs'
 
-import type {HttpRequest} from '../transport/http.js'
+import type {BreakStage as TransportBreakStage, HttpRequest} from '../transport/http.js'
 import type {Mutation, RuleSet} from './rules.js'
 
 import {terminalSafe} from '../util/text.js'
@@ -12,8 +12,11 @@ import {redactUrl} from '../transport/redact.js'
  * §5). The transport sees only BreakStage; what the registry answered comes back through record().
  */
 
-/** What the transport calls, once per exchange (registry and token server), after authentication. */
-export interface BreakStage {
+/**
+ * What the transport calls, once per exchange (registry and token server), after authentication:
+ * the transport's BreakStage (transport/http.ts), with the mutations this module makes.
+ */
+export interface BreakStage extends TransportBreakStage {
   apply(request: HttpRequest): {mutations: Mutation[]; request: HttpRequest}
   /** The outcome of a request the rules changed: its status and (error) body, or its failure. */
   record(outcome: {body?: Buffer; error?: string; mutations: Mutation[]; request: HttpRequest; status?: number}): void

@@ -1,12 +1,15 @@
 import {Command, Errors, Flags, Interfaces} from '@oclif/core'
 
+import {writeFileSync} from 'node:fs'
+
 import type {BreakStage} from '../break/session.js'
 import type {RegistryRef} from '../reference/registry.js'
 import type {ResolvedCredentials} from '../credentials/resolve.js'
 import type {Telemetry} from '../telemetry/telemetry.js'
-import type {RegistryRequest, RegistryResponse} from '../transport/registry-client.js'
+import {NO_TRACER} from '../telemetry/tracer.js'
+import type {RegistryRequest, RegistryResponse} from '../transport/transport.js'
 
-import {formatJson, terminalSafe} from '../util/text.js'
+import {formatJson, terminalSafe, terminalSafeJson} from '../util/text.js'
 import {ExitCode, RegshapeError, UsageError, describeError} from '../errors.js'
 import {type Services, createServices} from './services.js'
 import {MASK, rememberCredentials, scrubSecrets, scrubValues} from '../util/secrets.js'
@@ -15,6 +18,10 @@ import {MASK, rememberCredentials, scrubSecrets, scrubValues} from '../util/secr
  * The base of every regshape command, the CLI's own and plugins' alike: the shared (GLOBAL) flags,
  * services built lazily from them, the human/JSON output contract, and the single mapping from an
  * error to a message and an exit code.
+ *
+ * A command's run() returns its result, of type R (the shape of its --json object); the base
+ * prints it in one place, as renderText() or renderJson() gives it. A command that writes its
+ * output itself (a blob's bytes, a credential helper's answer) has R = void and returns nothing.
  */
 
 export type RegshapeFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof RegshapeCommand)['baseFlags'] & T['flags']>
@@ -22,7 +29,7 @@ export type RegshapeArgs<T extends typeof Command> = Interfaces.InferredArgs<T['
 
 export type JsonObject = Record<string, unknown>
 
-export abstract class RegshapeCommand<T extends typeof Command> extends Command {
+export abstract class RegshapeCommand<T extends typeof Command, R = void> extends Command {
   static override baseFlags = {
     'ca-file': Flags.string({
       description: 'PEM file of CA certificates to trust, in addition to the system ones, for the registry and its token server',
@@ -106,7 +113,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
    * it just runs the step.
    */
   protected step<R>(name: string, operation: () => Promise<R>): Promise<R> {
-    return this.telemetry ? this.telemetry.step(name, operation) : operation()
+    return (this.telemetry ?? NO_TRACER).step(name, operation)
   }
 
   /** The credentials the resolution chain yields for a registry, with their source. */
@@ -119,7 +126,7 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
    * registry asks for them (a public registry never wakes a credential helper).
    */
   protected async registryRequest(ref: RegistryRef, request: RegistryRequest): Promise<RegistryResponse> {
-    const client = await this.services.registryClient()
+    const client = await this.services.transport()
     return client.request(ref, request, async () => (await this.resolveCredentials(ref)).credentials)
   }
 
@@ -160,12 +167,80 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     }
   }
 
-  /** Prints a command's result: the human line(s), or the JSON object. */
+  /** The command's work; what it returns is its result, printed by the base (see printResult). */
+  abstract override run(): Promise<R>
+
+  /**
+   * oclif's _run (init, run, catch, finally), with the result printed as soon as run() returns:
+   * inside the same try, so that a result that cannot be written (-o FILE) fails the command as
+   * any error does, and before finally(), so that telemetry's summary still follows it. oclif's
+   * own _run does the rest, as it does for any command.
+   */
+  protected override _run<U>(): Promise<U> {
+    const run = this.run.bind(this)
+    this.run = async () => {
+      const result = await run()
+      // undefined: nothing to print (R = void, or a command that wrote its output itself).
+      if (result !== undefined) {
+        this.printResult(result)
+        await this.afterResult(result)
+      }
+
+      return result
+    }
+
+    return super._run<U>()
+  }
+
+  /**
+   * A result as text for people. By default its JSON form, indented, escaped for the terminal:
+   * what the commands that print metadata (blob head, manifest descriptor) show.
+   */
+  protected renderText(result: R): string {
+    return terminalSafeJson(JSON.stringify(this.renderJson(result), null, 2))
+  }
+
+  /** A result as its --json object: the result itself, unless the command shapes it. */
+  protected renderJson(result: R): JsonObject {
+    return result as JsonObject
+  }
+
+  /** A file that takes the result instead of stdout (a command's `-o FILE`); none by default. */
+  protected outputFile(): string | undefined {
+    return undefined
+  }
+
+  /** What follows a printed result: a note on stderr, or an exit code the result calls for. */
+  protected async afterResult(_result: R): Promise<void> {}
+
+  /**
+   * Prints one result now. run()'s result comes here; a command with several (layout push, one
+   * per manifest) hands each earlier one in as soon as it is ready, so a later failure cannot
+   * lose it.
+   */
+  protected printResult(result: R): void {
+    this.emitResult(this.renderText(result), this.renderJson(result))
+  }
+
+  /**
+   * The one place a result is printed: the human text, or the JSON object under --json, to stdout
+   * or to outputFile(). Typed results reach it through printResult; a plugin may call it directly.
+   */
   protected emitResult(human: string, json: JsonObject): void {
+    const file = this.outputFile()
+    // An empty text (an empty list) prints nothing, not an empty line: `| wc -l` counts 0, and a
+    // file named by -o is still written, empty.
+    if (!this.jsonMode && human === '') {
+      if (file !== undefined) writeResultFile(file, '')
+      return
+    }
+
     // The last net: no output carries a secret this run has held (commands escape what they print
     // of outside text themselves, field by field, since the human form has its own line breaks).
     // In JSON only the values are scrubbed: a secret that happens to spell a key must not break the shape.
-    process.stdout.write(`${this.jsonMode ? formatJson(scrubValues(json)) : scrubSecrets(human)}\n`)
+    const text = `${this.jsonMode ? formatJson(scrubValues(json)) : scrubSecrets(human)}\n`
+    if (file === undefined) process.stdout.write(text)
+    else writeResultFile(file, text)
   }
 
   /** A warning for people; on stderr in both modes, so JSON on stdout stays parseable. */
@@ -224,6 +299,15 @@ export abstract class RegshapeCommand<T extends typeof Command> extends Command 
     await this.builtServices?.close()
     this.telemetry?.finish(error === undefined)
     await super.finally(error)
+  }
+}
+
+/** Output written whole to a file the user named (-o FILE); a failure names the file and the system's code. */
+export function writeResultFile(file: string, text: Buffer | string): void {
+  try {
+    writeFileSync(file, text)
+  } catch (error) {
+    throw new RegshapeError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
   }
 }
 

@@ -22,7 +22,7 @@ export const breakFlags = {
   'log-file': Flags.string({description: 'Append break mode\'s report of the requests it changed to this file, not stderr', helpGroup: 'BREAK MODE', helpValue: 'FILE'}),
 }
 
-export abstract class BreakModeCommand<T extends typeof Command> extends RegshapeCommand<T> {
+export abstract class BreakModeCommand<T extends typeof Command, R = void> extends RegshapeCommand<T, R> {
   static override baseFlags = {
     ...RegshapeCommand.baseFlags,
     ...breakFlags,
@@ -58,9 +58,14 @@ export abstract class BreakModeCommand<T extends typeof Command> extends Regshap
     this.breakStage = this.breakSession
   }
 
-  /** Under --break --json, the one document on stdout carries the result and the changed requests. */
+  /**
+   * Under --break --json, the one document on stdout carries the result and the changed requests.
+   * A result written to -o FILE is the result alone: the changed requests are reported on stderr
+   * or in --log-file anyway.
+   */
   protected override emitResult(human: string, json: JsonObject): void {
-    super.emitResult(human, this.breakSession && this.jsonMode ? {result: json, mutations: this.breakSession.events} : json)
+    const session = this.jsonMode && this.outputFile() === undefined ? this.breakSession : undefined
+    super.emitResult(human, session ? {result: json, mutations: session.events} : json)
   }
 
   /** Under --break --json, the error object carries the changed requests too. */

@@ -2,16 +2,17 @@ import {type Command, Flags} from '@oclif/core'
 
 import type {ImageRef} from '../reference/image.js'
 import type {LayoutRef} from '../reference/layout.js'
-import type {DestinationStore, SourceStore} from '../workflows/copy.js'
+import type {Store} from '../content/store.js'
 
-import {type Platform, parsePlatform} from '../content/manifest.js'
+import {type Platform, parsePlatform} from '../content/descriptor.js'
 import {formatImageRef, parseImageRef} from '../reference/image.js'
 import {formatLayoutRef, isLayoutRef, parseLayoutRef} from '../reference/layout.js'
-import {ManifestWriter} from '../registry/manifest-writes.js'
+import {OciLayout, refNameAsTag} from '../layout/store.js'
 import {ExitCode, RegshapeError, UsageError} from '../errors.js'
 import {Copier, type CopyResult} from '../workflows/copy.js'
 import {copyProgress} from './copy-progress.js'
 import {asUsage} from './flags.js'
+import type {JsonObject} from './base-command.js'
 import {PROGRESS_MODES, type ProgressMode} from './progress.js'
 import {RegistryCommand} from './registry-command.js'
 
@@ -32,6 +33,37 @@ export const copyFlags = {
   progress: Flags.string({default: 'auto', description: 'Progress on stderr: bars on a terminal (auto), one line per blob (plain), or none', options: [...PROGRESS_MODES]}),
 }
 
+/** A copy's summary, as --json prints it, except seconds: unrounded here (the text shows tenths, the JSON milliseconds). */
+export interface CopyReport {
+  source: string
+  destination: string
+  digest: string
+  media_type: string
+  size: number
+  tag: null | string
+  manifests: CopyResult['manifests']
+  referrers: number
+  blobs: CopyResult['blobs']
+  bytes: number
+  seconds: number
+}
+
+/** The summary line of a copy. */
+export function copyText(report: CopyReport): string {
+  const {blobs, manifests} = report
+  return (
+    `Copied ${report.source} -> ${report.destination}: ${report.digest}; ` +
+    `manifests ${manifests.copied} copied, ${manifests.skipped} skipped; ` +
+    `blobs ${blobs.copied} copied, ${blobs.skipped} skipped, ${blobs.mounted} mounted; ` +
+    `${report.bytes} bytes in ${report.seconds.toFixed(1)} s`
+  )
+}
+
+/** The JSON object of a copy: the summary, seconds to the millisecond. */
+export function copyJson(report: CopyReport): JsonObject {
+  return {...report, seconds: Number(report.seconds.toFixed(3))}
+}
+
 export interface CopyRun {
   force?: boolean
   platforms?: string[]
@@ -41,9 +73,9 @@ export interface CopyRun {
 /**
  * The base of `copy` and `layout push` (which is copy from `oci:DIR:TAG`): builds each side's
  * store, each registry with the credentials the chain resolves for it alone, runs the Copier, and
- * prints the summary. Ctrl-C stops the copy before any tag is pushed and exits 130.
+ * sums it up (copyText, copyJson). Ctrl-C stops the copy before any tag is pushed and exits 130.
  */
-export abstract class CopyCommand<T extends typeof Command> extends RegistryCommand<T> {
+export abstract class CopyCommand<T extends typeof Command, R = CopyReport> extends RegistryCommand<T, R> {
   protected async copy(source: CopyEndpoint, destination: CopyEndpoint, run: CopyRun): Promise<CopyResult> {
     const flags = this.flags as {concurrency: number; password?: string; progress: string; username?: string}
     if ((flags.username !== undefined || flags.password !== undefined) && source.kind === 'registry' && destination.kind === 'registry') {
@@ -60,31 +92,39 @@ export abstract class CopyCommand<T extends typeof Command> extends RegistryComm
     }
 
     this.target = {reference: formatEndpoint(destination), registry: destination.kind === 'registry' ? destination.ref.registry.host : formatEndpoint(destination)}
-    const {layoutSource, registrySource} = await import('../workflows/copy-stores.js')
-    let sourceStore: SourceStore
+    let sourceStore: Store
     let reference: string
+    let sourceTag: (() => string | undefined) | undefined
     if (source.kind === 'layout') {
-      const store = await layoutSource(source.ref.path, source.ref)
-      sourceStore = store
-      reference = store.reference
+      const layout = await OciLayout.open(source.ref.path)
+      sourceStore = layout
+      // Without a tag or digest, the layout's only entry (skopeo's rule); its ref.name becomes
+      // DST's tag when DST names none, and is checked then (a copy that names DST's tag never uses it).
+      const {digest, path, tag} = source.ref
+      const entry = digest === undefined && tag === undefined ? await layout.resolve() : undefined
+      reference = digest ?? tag ?? (entry as {digest: string}).digest
+      sourceTag = () => tag ?? (entry && refNameAsTag(entry, path))
     } else {
       const {ref} = source
       if (ref.tag === undefined && ref.digest === undefined) throw new UsageError(`the source ${formatImageRef(ref)} names no tag or digest`)
-      const repository = await this.repository(ref)
-      sourceStore = registrySource(repository, formatImageRef({...ref, digest: undefined, tag: undefined}), ref.tag, this.endpointOf(ref))
+      sourceStore = await this.repository(ref)
       reference = ref.digest ?? (ref.tag as string)
+      sourceTag = () => ref.tag
     }
 
-    const destinationStore = await this.destinationStore(destination)
+    const destinationStore = destination.kind === 'layout' ? await OciLayout.destination(destination.ref.path) : await this.repository(destination.ref)
     this.target = {reference: formatEndpoint(destination), registry: destination.kind === 'registry' ? destination.ref.registry.host : formatEndpoint(destination)}
+    const {digest} = destination.ref
+    const tag = digest === undefined ? (destination.ref.tag ?? sourceTag()) : undefined
     const progress = await copyProgress(flags.progress as ProgressMode, {json: this.jsonMode})
     const copier = new Copier(sourceStore, destinationStore, {
       concurrency: flags.concurrency,
+      digest,
       force: run.force,
       platforms,
       progress,
       referrers: run.referrers ?? false,
-      target: destination.kind === 'layout' ? {digest: destination.ref.digest, tag: destination.ref.tag} : {digest: destination.ref.digest, tag: destination.ref.tag},
+      tag,
     })
     const onSignal = () => {
       copier.abort(new RegshapeError(`copy ${formatEndpoint(source)} -> ${formatEndpoint(destination)}: interrupted; the destination's tag was not changed`, {exitCode: ExitCode.Interrupted}))
@@ -99,42 +139,21 @@ export abstract class CopyCommand<T extends typeof Command> extends RegistryComm
     }
   }
 
-  /** The summary line and its JSON object. */
-  protected report(source: CopyEndpoint, destination: CopyEndpoint, result: CopyResult): void {
-    const {blobs, manifests} = result
+  /** A copy's summary: the destination as the copy tagged it. */
+  protected report(source: CopyEndpoint, destination: CopyEndpoint, result: CopyResult): CopyReport {
     const to = destination.kind === 'layout' ? formatLayoutRef({...destination.ref, tag: destination.ref.tag ?? result.tag}) : formatImageRef({...destination.ref, tag: destination.ref.tag ?? (destination.ref.digest ? undefined : result.tag)})
-    const human =
-      `Copied ${formatEndpoint(source)} -> ${to}: ${result.digest}; ` +
-      `manifests ${manifests.copied} copied, ${manifests.skipped} skipped; ` +
-      `blobs ${blobs.copied} copied, ${blobs.skipped} skipped, ${blobs.mounted} mounted; ` +
-      `${result.bytes} bytes in ${result.seconds.toFixed(1)} s`
-    this.emitResult(human, {
+    return {
       source: formatEndpoint(source),
       destination: to,
       digest: result.digest,
       media_type: result.mediaType,
       size: result.size,
       tag: result.tag ?? null,
-      manifests,
+      manifests: result.manifests,
       referrers: result.referrers,
-      blobs,
+      blobs: result.blobs,
       bytes: result.bytes,
-      seconds: Number(result.seconds.toFixed(3)),
-    })
-  }
-
-  private endpointOf(ref: ImageRef): string {
-    return `${ref.registry.scheme ?? ''}${ref.registry.endpoint}`
-  }
-
-  private async destinationStore(destination: CopyEndpoint): Promise<DestinationStore> {
-    const {layoutDestination, registryDestination} = await import('../workflows/copy-stores.js')
-    if (destination.kind === 'layout') return layoutDestination(destination.ref.path)
-    const {ref} = destination
-    const display = formatImageRef({...ref, digest: undefined, tag: undefined})
-    const repository = await this.repository(ref)
-    const blobs = await this.blobWriter(ref)
-    const manifests = new ManifestWriter(ref.repository, await this.registryAccess(ref.registry), display)
-    return registryDestination({blobs, manifests, repository}, display, this.endpointOf(ref))
+      seconds: result.seconds,
+    }
   }
 }

@@ -1,4 +1,4 @@
-import type {Descriptor} from '../content/manifest.js'
+import type {Descriptor} from '../content/descriptor.js'
 import type {CopyProgress} from '../workflows/copy.js'
 
 import type {ProgressMode} from './progress.js'

@@ -9,7 +9,7 @@ import {UsageError} from '../errors.js'
  * `-p` is the path and the shared password flag keeps only its long form (registry.md §1,
  * "Short-option collisions"). Nothing here touches the network.
  */
-export abstract class LayoutCommand<T extends typeof Command> extends RegshapeCommand<T> {
+export abstract class LayoutCommand<T extends typeof Command, R = void> extends RegshapeCommand<T, R> {
   static override baseFlags = {
     ...RegshapeCommand.baseFlags,
     password: Flags.string({description: 'Password (not used by the layout commands; -p is --path here)', helpGroup: 'GLOBAL'}),

@@ -1,85 +1,43 @@
 import type {Command} from '@oclif/core'
 
-import {writeFileSync} from 'node:fs'
-
 import type {ImageRef} from '../reference/image.js'
 import type {RegistryRef} from '../reference/registry.js'
 
-import {registryWithoutUserinfo, userFacing} from './base-command.js'
+import {registryWithoutUserinfo, userFacing, writeResultFile} from './base-command.js'
 import {formatImageRef} from '../reference/image.js'
 import {formatJson, terminalSafe} from '../util/text.js'
 import {RegistryApiError} from '../registry/api-error.js'
-import {type LabelledRequest, type RegistryAccess, Repository} from '../registry/repository.js'
-import {BlobWriter} from '../registry/upload.js'
-import {RegshapeError, describeError} from '../errors.js'
-import {scrubSecrets, scrubValues} from '../util/secrets.js'
-import {registryGuard} from '../transport/addresses.js'
+import {RegistryConnection} from '../registry/connection.js'
+import {Repository} from '../registry/repository.js'
+import {scrubValues} from '../util/secrets.js'
 import {BreakModeCommand} from './break-command.js'
 
 /**
  * The base of the registry command groups (catalog, tag, manifest, blob, referrer): a Repository
- * for the reference the command parsed, output to stdout or `-o FILE`, and errors that carry the
- * registry's OCI error code under --json (`{"status": "error", "error": …, "code": …}`).
+ * for the reference the command parsed, output to stdout or `-o FILE` (a command's outputFile()
+ * sends its result there), and errors that carry the registry's OCI error code under --json
+ * (`{"status": "error", "error": …, "code": …}`).
  */
-export abstract class RegistryCommand<T extends typeof Command> extends BreakModeCommand<T> {
+export abstract class RegistryCommand<T extends typeof Command, R = void> extends BreakModeCommand<T, R> {
   /** The registry the command talks to, once its reference parsed (for error output). */
   protected target?: {reference?: string; registry: string}
 
-  /** Requests to one registry, with the credentials the chain resolves for it. */
-  protected async registryAccess(registry: RegistryRef): Promise<RegistryAccess> {
+  /** One registry, reached with the credentials the chain resolves for it (asked for only when it asks). */
+  protected async connection(registry: RegistryRef): Promise<RegistryConnection> {
     this.target ??= {registry: registry.input}
-    const client = await this.services.registryClient()
-    return {
-      origin: () => new URL(client.registryUrl(registry, '/')).origin,
-      request: (request: LabelledRequest) => this.registryRequest(registry, request),
-      stream: (request: LabelledRequest) => client.stream(registry, request, async () => (await this.resolveCredentials(registry)).credentials),
-      elsewhere: (request) => client.send({...request, guard: {...registryGuard(registry), what: "the registry's upload Location"}}),
-    }
+    return new RegistryConnection(await this.services.transport(), registry, async () => (await this.resolveCredentials(registry)).credentials)
   }
 
   /** The repository an image reference names. */
   protected async repository(ref: ImageRef): Promise<Repository> {
-    const display = formatImageRef({...ref, digest: undefined, tag: undefined})
     this.target = {reference: formatImageRef(ref), registry: ref.registry.host}
-    return new Repository(ref.registry, ref.repository, await this.registryAccess(ref.registry), display)
-  }
-
-  /** The blob writes (upload, mount, delete) of the repository an image reference names. */
-  protected async blobWriter(ref: ImageRef): Promise<BlobWriter> {
-    const display = formatImageRef({...ref, digest: undefined, tag: undefined})
-    this.target = {reference: formatImageRef(ref), registry: ref.registry.host}
-    return new BlobWriter(ref.repository, await this.registryAccess(ref.registry), display)
+    return new Repository(await this.connection(ref.registry), ref.repository)
   }
 
   /** Text to stdout, or to `-o FILE` (written whole, only once everything it holds was checked). */
   protected writeOutput(text: Buffer | string, file: string | undefined): void {
-    if (file === undefined) {
-      process.stdout.write(text)
-      return
-    }
-
-    try {
-      writeFileSync(file, text)
-    } catch (error) {
-      throw new RegshapeError(`cannot write ${file}: ${(error as NodeJS.ErrnoException).code ?? describeError(error)}`)
-    }
-  }
-
-  /** A result: the human text or the JSON object, to stdout or to `-o FILE`. */
-  protected emitTo(file: string | undefined, human: string, json: Record<string, unknown>): void {
-    // An empty list prints nothing, not an empty line (`| wc -l` counts 0).
-    if (!this.jsonMode && human === '') {
-      if (file !== undefined) this.writeOutput('', file)
-      return
-    }
-
-    if (file === undefined) {
-      this.emitResult(human, json)
-      return
-    }
-
-    // The same net as stdout's: a result written to a file carries no secret either.
-    this.writeOutput(`${this.jsonMode ? formatJson(scrubValues(json)) : scrubSecrets(human)}\n`, file)
+    if (file === undefined) process.stdout.write(text)
+    else writeResultFile(file, text)
   }
 
   protected override registryForOutput(): string | undefined {
@@ -111,13 +69,4 @@ export abstract class RegistryCommand<T extends typeof Command> extends BreakMod
 /** Registry text for a terminal: one item per line, control characters escaped. */
 export function safeLines(items: readonly string[]): string {
   return items.map((item) => terminalSafe(item)).join('\n')
-}
-
-/**
- * JSON text for a terminal without changing what it parses to: characters a terminal obeys can
- * only stand inside strings of valid JSON, where a \u escape means the same character.
- */
-export function terminalSafeJson(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replaceAll(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }

@@ -9,7 +9,7 @@ import {CredentialResolver} from '../credentials/resolve.js'
 import {rememberSecret, scrubSecrets} from '../util/secrets.js'
 import {type Prompter, TerminalPrompter} from './prompt.js'
 import type {Tracer} from '../telemetry/tracer.js'
-import type {RegistryClient} from '../transport/registry-client.js'
+import type {Transport} from '../transport/transport.js'
 
 /**
  * Services are built lazily, per command run, from the shared flags, through one replaceable
@@ -46,13 +46,13 @@ export interface Services {
   dockerConfigFile(): DockerConfigFile
   readonly options: ServiceOptions
   prompter(): Prompter
-  registryClient(): Promise<RegistryClient>
+  transport(): Promise<Transport>
 }
 
 export type ServiceFactory = (options: ServiceOptions) => Services
 
 export class DefaultServices implements Services {
-  private client?: Promise<RegistryClient>
+  private client?: Promise<Transport>
   private containersAuth?: ContainersAuthFile | null
   private configFile?: DockerConfigFile
   private resolver?: CredentialResolver
@@ -98,15 +98,13 @@ export class DefaultServices implements Services {
     return this.terminal
   }
 
-  registryClient(): Promise<RegistryClient> {
-    this.client ??= Promise.all([import('../transport/registry-client.js'), import('../transport/proxy.js'), import('../transport/certs-d.js')]).then(
-      async ([{RegistryClient}, {proxySettingsFromEnv}, {certsDirRoots}]) => {
-      const client = await RegistryClient.create({
+  transport(): Promise<Transport> {
+    this.client ??= import('../transport/transport.js').then(async ({Transport}) => {
+      const client = await Transport.fromEnvironment({
         breakStage: this.options.breakStage,
         caFile: this.options.caFile,
-        certsDirs: certsDirRoots(this.options.env),
+        env: this.options.env,
         insecure: this.options.insecure,
-        proxy: proxySettingsFromEnv(this.options.env),
         retries: this.options.retries,
         tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,

@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {CopyCommand, copyFlags, parseEndpoint} from '../command/copy-command.js'
+import type {JsonObject} from '../command/base-command.js'
+import {CopyCommand, type CopyReport, copyFlags, copyJson, copyText, parseEndpoint} from '../command/copy-command.js'
 
 export default class Copy extends CopyCommand<typeof Copy> {
   static override args = {
@@ -30,10 +31,18 @@ Credentials are resolved for each registry on its own; -u/-p are refused when th
 
   static override summary = 'Copy an image, index or artifact between registries and OCI layouts'
 
-  async run(): Promise<void> {
+  async run(): Promise<CopyReport> {
     const source = parseEndpoint(this.args.source)
     const destination = parseEndpoint(this.args.destination)
     const result = await this.copy(source, destination, {platforms: this.flags.platform, referrers: this.flags.referrers})
-    this.report(source, destination, result)
+    return this.report(source, destination, result)
+  }
+
+  protected override renderText(report: CopyReport): string {
+    return copyText(report)
+  }
+
+  protected override renderJson(report: CopyReport): JsonObject {
+    return copyJson(report)
   }
 }

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import type {JsonObject} from '../command/base-command.js'
 import {BreakModeCommand} from '../command/break-command.js'
 import {terminalSafe} from '../util/text.js'
 import {referenceArgs, registryName} from '../command/flags.js'
@@ -21,7 +22,13 @@ const messages = {
   unreachable: (registry: string, reason: string) => `Registry ${registry} is not reachable: ${reason}`,
 }
 
-export default class Ping extends BreakModeCommand<typeof Ping> {
+/** The registry as named, and what the ping found; the --json object is built from both. */
+export interface PingReport {
+  registry: string
+  result: PingResult
+}
+
+export default class Ping extends BreakModeCommand<typeof Ping, PingReport> {
   static override args = {
     registry: referenceArgs.registry('Registry hostname (e.g., registry.example.com)'),
   }
@@ -41,11 +48,11 @@ Exits 0 when the registry speaks the distribution API, even if it wants credenti
 
   static override summary = 'Check that a registry is reachable and which credentials it accepts'
 
-  async run(): Promise<void> {
+  async run(): Promise<PingReport> {
     const ref = parseRegistry(registryName(this.args.registry, this.flags.registry, 'ping'))
     let result: PingResult
     try {
-      const client = await this.services.registryClient()
+      const client = await this.services.transport()
       result = await pingRegistry(client, ref, () => this.resolveCredentials(ref))
     } catch (error) {
       // Not reachable means no HTTP answer at all (refused, reset, DNS, TLS, timeout)...
@@ -56,10 +63,10 @@ Exits 0 when the registry speaks the distribution API, even if it wants credenti
       throw error
     }
 
-    this.emitResult(this.human(ref.input, result), this.json(ref.input, result))
+    return {registry: ref.input, result}
   }
 
-  private human(registry: string, result: PingResult): string {
+  protected override renderText({registry, result}: PingReport): string {
     const {challenge, credentials} = result
     const auth =
       challenge === undefined
@@ -83,7 +90,7 @@ Exits 0 when the registry speaks the distribution API, even if it wants credenti
     return lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${terminalSafe(value)}`).join('\n')
   }
 
-  private json(registry: string, result: PingResult): Record<string, unknown> {
+  protected override renderJson({registry, result}: PingReport): JsonObject {
     const {challenge, credentials} = result
     return {
       status: 'success',

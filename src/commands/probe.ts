@@ -12,7 +12,10 @@ import {RegshapeError, UsageError, describeError} from '../errors.js'
 import {scrubSecrets} from '../util/secrets.js'
 import {type CaseResult, PROBE_CASES, ProbeStage, type ProbeReport, runProbe} from '../workflows/probe.js'
 
-export default class Probe extends RegistryCommand<typeof Probe> {
+/** The probe's report, with the registry it probed. */
+export type ProbeResult = ProbeReport & {registry: string}
+
+export default class Probe extends RegistryCommand<typeof Probe, ProbeResult> {
   static override args = {reference: referenceArgs.image('Scratch repository to probe, host[:port]/repository (a tag or digest is ignored)')}
 
   // Break mode's flags are not probe's: it brings its own rules, one set per case. (Typed as the
@@ -41,7 +44,7 @@ The probe pushes two small blobs for its cases and removes everything it pushed 
     this.breakStage = new ProbeStage()
   }
 
-  async run(): Promise<void> {
+  async run(): Promise<ProbeResult> {
     const ref = imageRefFrom(this.args.reference, undefined, {example: 'regshape probe host/scratch-repository'})
     const only = this.flags.case
     if (only) {
@@ -53,10 +56,18 @@ The probe pushes two small blobs for its cases and removes everything it pushed 
     // whole run would be lost.
     if (this.flags.junit !== undefined) checkJunitWritable(this.flags.junit)
     const repository = await this.repository(ref)
-    const report = await runProbe(await this.registryAccess(ref.registry), repository.path, this.breakStage as ProbeStage, only)
+    const report = await runProbe(repository.connection, repository.path, this.breakStage as ProbeStage, only)
     if (this.flags.junit !== undefined) writeJunit(this.flags.junit, junit(report, ref.registry.host))
-    this.emitResult(table(report), {registry: ref.registry.host, ...report})
-    if (report.failed > 0) this.exitWith(1)
+    return {registry: ref.registry.host, ...report}
+  }
+
+  protected override renderText(result: ProbeResult): string {
+    return table(result)
+  }
+
+  /** Exit 1, once the report is printed, when the registry failed a case. */
+  protected override async afterResult(result: ProbeResult): Promise<void> {
+    if (result.failed > 0) this.exitWith(1)
   }
 }
 

@@ -16,7 +16,7 @@ export class DigestMismatchError extends ProtocolError {
     readonly expected: string,
     readonly actual: string,
   ) {
-    super(message)
+    super(message, {kind: 'digest-mismatch'})
   }
 }
 

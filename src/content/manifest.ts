@@ -1,6 +1,4 @@
-import {ProtocolError} from '../errors.js'
-import {parseDigest} from '../reference/image.js'
-import {terminalSafe} from '../util/text.js'
+import {type Descriptor, ManifestError, type Platform, formatPlatform, parseDescriptor, stringMap} from './descriptor.js'
 import {MAX_JSON_DEPTH, nestsDeeperThan} from './json-text.js'
 import {INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, baseMediaType} from './media-types.js'
 
@@ -9,25 +7,6 @@ import {INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType, baseMediaType} from 
  * (descriptors, platforms, subject), with the original bytes kept, since a manifest's digest is the
  * digest of those bytes and any re-serialisation would change it.
  */
-
-export interface Platform {
-  architecture: string
-  os: string
-  'os.features'?: string[]
-  'os.version'?: string
-  variant?: string
-}
-
-export interface Descriptor {
-  annotations?: Record<string, string>
-  artifactType?: string
-  digest: string
-  mediaType: string
-  platform?: Platform
-  size: number
-  urls?: string[]
-  [field: string]: unknown
-}
 
 interface Common {
   annotations?: Record<string, string>
@@ -53,9 +32,6 @@ export interface ImageIndex extends Common {
 }
 
 export type Manifest = ImageIndex | ImageManifest
-
-/** The registry sent a manifest that regshape cannot read as one. */
-export class ManifestError extends ProtocolError {}
 
 export function parseManifest(bytes: Buffer, contentType?: string): Manifest {
   let json: unknown
@@ -108,20 +84,6 @@ export function tooDeep(what: string): string {
   return `the ${what} is nested more than ${MAX_JSON_DEPTH} levels deep; refused`
 }
 
-/** `os/arch[/variant]` as --platform takes it. */
-export function parsePlatform(text: string): Platform {
-  const parts = text.split('/')
-  if (parts.length < 2 || parts.length > 3 || parts.some((part) => part === '')) {
-    throw new ManifestError(`invalid platform "${text}": expected os/arch or os/arch/variant, e.g. linux/arm64/v8`)
-  }
-
-  return {architecture: parts[1], os: parts[0], ...(parts[2] ? {variant: parts[2]} : {})}
-}
-
-export function formatPlatform(platform: Platform): string {
-  return [platform.os, platform.architecture, platform.variant].filter(Boolean).join('/')
-}
-
 /**
  * The index entry for a platform. A wanted platform without a variant matches an entry with one
  * only when it is the only such entry (containerd's rule, simplified), so `linux/arm64` finds
@@ -140,50 +102,6 @@ function inferMediaType(body: Record<string, unknown>): string {
   if (Array.isArray(body.manifests)) return MediaType.OciIndex
   if (body.config !== undefined && Array.isArray(body.layers)) return MediaType.OciManifest
   throw new ManifestError('the manifest has no mediaType, and neither its Content-Type nor its fields say what it is')
-}
-
-/**
- * A descriptor as a registry or a layout sent it (a manifest's config and layers, an index's
- * manifests, a referrers list), checked before any of it is used: its digest names a request path
- * or a file, its size a length, its media type a request header.
- */
-export function parseDescriptor(value: unknown, where: string): Descriptor {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ManifestError(`${where} is not a descriptor object`)
-  const entry = value as Record<string, unknown>
-  if (typeof entry.mediaType !== 'string' || entry.mediaType === '') throw new ManifestError(`${where} has no mediaType`)
-  if (typeof entry.digest !== 'string') throw new ManifestError(`${where} has an invalid digest`)
-  const {digest} = entry
-  parseDigest(digest, (why) => new ManifestError(terminalSafe(`${where} has an invalid digest "${clip(digest)}": ${why}`)))
-  if (typeof entry.size !== 'number' || !Number.isSafeInteger(entry.size) || entry.size < 0) throw new ManifestError(`${where} has an invalid size`)
-  if (!MEDIA_TYPE.test(entry.mediaType)) throw new ManifestError(terminalSafe(`${where} has an invalid mediaType "${clip(entry.mediaType)}": RFC 6838 type/subtype expected`))
-  if (entry.platform !== undefined) {
-    const platform = entry.platform as Record<string, unknown>
-    if (platform === null || typeof platform !== 'object' || typeof platform.os !== 'string' || typeof platform.architecture !== 'string') {
-      throw new ManifestError(`${where}.platform needs os and architecture strings`)
-    }
-  }
-
-  stringMap(entry.annotations, `${where}.annotations`)
-  return entry as Descriptor
-}
-
-/**
- * RFC 6838's restricted names, `type/subtype` (the OCI spec requires them of media types), without
- * its 127-character limit: the point is that it can go in an Accept or Content-Type header as is.
- */
-const MEDIA_TYPE = /^[A-Za-z0-9][\w!#$&^.+-]*\/[A-Za-z0-9][\w!#$&^.+-]*$/
-
-function clip(text: string): string {
-  return text.length > 100 ? `${text.slice(0, 100)}…` : text
-}
-
-function stringMap(value: unknown, where: string): Record<string, string> | undefined {
-  if (value === undefined) return undefined
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || Object.values(value).some((item) => typeof item !== 'string')) {
-    throw new ManifestError(`${where} must map strings to strings`)
-  }
-
-  return value as Record<string, string>
 }
 
 /**

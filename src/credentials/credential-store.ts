@@ -1,4 +1,4 @@
-import type {Tracer} from '../telemetry/tracer.js'
+import {NO_TRACER, type Tracer} from '../telemetry/tracer.js'
 
 import {CredentialHelperError} from '../errors.js'
 import {rememberCredentials} from '../util/secrets.js'
@@ -172,7 +172,7 @@ export class CredentialStore {
   }
 
   private step<T>(name: string, operation: () => Promise<T>): Promise<T> {
-    return this.options.tracer ? this.options.tracer.step(name, operation) : operation()
+    return (this.options.tracer ?? NO_TRACER).step(name, operation)
   }
 
   private async eraseFromHelper(helper: CredentialHelperClient, ref: RegistryRef): Promise<boolean> {

@@ -18,9 +18,9 @@ import {
 import {lstat, readlink} from 'node:fs/promises'
 import {dirname, isAbsolute, join, resolve} from 'node:path'
 
-import type {Tracer} from '../telemetry/tracer.js'
+import {NO_TRACER, type Tracer} from '../telemetry/tracer.js'
 
-import {userHome} from '../startup/home.js'
+import {userHome} from '../util/home.js'
 import {terminalSafe} from '../util/text.js'
 import {DockerConfigError, InputError, describeError} from '../errors.js'
 import {JsonSyntaxError, carryRawText, cloneJson, emptyObject, formatConfigJson, parseJson} from './config-json.js'
@@ -61,7 +61,7 @@ export interface DockerConfigPathOptions {
 
 /**
  * --docker-config, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json, with the home as
- * Docker finds it ($HOME, else the user database: src/startup/home.ts). Never relative to the
+ * Docker finds it ($HOME, else the user database: src/util/home.ts). Never relative to the
  * current directory, which an empty HOME gave through os.homedir(): with no home to be found,
  * this throws rather than guess.
  */
@@ -148,11 +148,11 @@ export type ConfigMutator = (data: DockerConfigData) => void
 export class DockerConfigFile {
   constructor(
     readonly path: string,
-    private readonly tracer?: Tracer,
+    private readonly tracer: Tracer = NO_TRACER,
   ) {}
 
   async load(): Promise<LoadedConfig> {
-    return this.tracer ? this.tracer.method('config read', async () => this.read()) : this.read()
+    return this.tracer.method('config read', async () => this.read())
   }
 
   /**
@@ -213,7 +213,7 @@ export class DockerConfigFile {
    * re-applied, up to SAVE_ATTEMPTS times.
    */
   async update(mutate: ConfigMutator, snapshot?: DockerConfigData): Promise<{changed: boolean}> {
-    const step = <T>(name: string, operation: () => Promise<T>) => (this.tracer ? this.tracer.step(name, operation) : operation())
+    const step = <T>(name: string, operation: () => Promise<T>) => this.tracer.step(name, operation)
     const current = snapshot ?? (await step('load config', () => this.load())).data
     const probe = cloneJson(current)
     mutate(probe)
@@ -233,7 +233,7 @@ export class DockerConfigFile {
             if (JSON.stringify(data) === before) return {changed: false}
             try {
               const replace = () => this.replace(data, target, identity)
-              await (this.tracer ? this.tracer.method('config write', replace) : replace())
+              await this.tracer.method('config write', replace)
               return {changed: true}
             } catch (error) {
               if (!(error instanceof ChangedMeanwhile)) throw error
@@ -270,7 +270,7 @@ export class DockerConfigFile {
       }
     }
 
-    return this.tracer ? this.tracer.method('config write', replace) : replace()
+    return this.tracer.method('config write', replace)
   }
 
   /** Never rename a regular file over a device, a FIFO or a socket someone pointed us at. */

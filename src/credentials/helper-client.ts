@@ -1,6 +1,6 @@
 import {spawn} from 'node:child_process'
 
-import type {Tracer} from '../telemetry/tracer.js'
+import {NO_TRACER, type Tracer} from '../telemetry/tracer.js'
 
 import {CredentialHelperError} from '../errors.js'
 import {rememberSecret, scrubSecrets} from '../util/secrets.js'
@@ -146,8 +146,7 @@ export class CredentialHelperClient {
       return Promise.reject(error)
     }
 
-    const {tracer} = this.options
-    return tracer ? tracer.method(`helper ${this.name} ${action}`, () => this.spawnHelper(action, input)) : this.spawnHelper(action, input)
+    return (this.options.tracer ?? NO_TRACER).method(`helper ${this.name} ${action}`, () => this.spawnHelper(action, input))
   }
 
   private spawnHelper(action: string, input: string): Promise<RunResult> {
@@ -169,7 +168,8 @@ export class CredentialHelperClient {
         child.stdout.destroy()
         child.stderr.destroy()
         const result: RunResult = {code, stderr: Buffer.concat(stderr).toString('utf8'), stdout: Buffer.concat(stdout).toString('utf8')}
-        this.options.tracer?.helper({
+        const tracer = this.options.tracer ?? NO_TRACER
+        tracer.helper({
           action,
           durationMs: performance.now() - started,
           error: error?.message,

@@ -1,4 +1,4 @@
-import type {Descriptor} from '../content/manifest.js'
+import type {Descriptor} from '../content/descriptor.js'
 
 import {LayoutError} from './errors.js'
 import {type CompressFormat, type LayerFileInfo, diffIdOf, writeLayer} from './layer.js'
@@ -232,9 +232,9 @@ function parseObject(bytes: Buffer, digest: string): Record<string, unknown> {
   try {
     json = JSON.parse(bytes.toString('utf8'))
   } catch {
-    throw new LayoutError(`blob ${digest} is not JSON`)
+    throw new LayoutError(`blob ${digest} is not JSON`, {about: digest})
   }
 
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new LayoutError(`blob ${digest} is not a JSON object`)
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new LayoutError(`blob ${digest} is not a JSON object`, {about: digest})
   return json as Record<string, unknown>
 }

@@ -1,13 +1,14 @@
 import {constants as fsConstants} from 'node:fs'
 import {type FileHandle, open, readdir, rename, rm, stat, unlink} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
-import type {Readable} from 'node:stream'
+import {PassThrough, type Readable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
-import type {BlobDownload, BlobInfo, FetchedManifest, ManifestDescriptor} from '../registry/repository.js'
+import type {BlobDownload, BlobInfo, FetchedManifest, PushBlobOptions, Store} from '../content/store.js'
 
 import {DigestMismatchError, DigestVerifier, Digester, digestOf} from '../content/digest.js'
-import {type Descriptor, ManifestError, parseManifest} from '../content/manifest.js'
+import {type Descriptor, ManifestError} from '../content/descriptor.js'
+import {parseManifest} from '../content/manifest.js'
 import {MediaType} from '../content/media-types.js'
 import {terminalSafe} from '../util/text.js'
 import {type DigestAlgorithm, isTag, parseDigest} from '../reference/image.js'
@@ -19,10 +20,12 @@ import {flushingWriter, removeOnSignal, temporaryBeside, writeFileAtomic} from '
 
 /**
  * An OCI image layout on disk (image-spec image-layout.md: `oci-layout`, `index.json`,
- * `blobs/<alg>/<hex>`) as a store with the read methods of registry/repository.ts under the same
- * names and result types (getManifest, headManifest, headBlob, getBlob, tags, referrers), plus the
- * writes a copy needs: putBlob from a stream, putManifest, tagging through index.json's
- * `org.opencontainers.image.ref.name`.
+ * `blobs/<alg>/<hex>`): a Store (content/store.ts) like a registry repository, with the read
+ * methods of registry/repository.ts under the same names and result types (getManifest,
+ * headManifest, headBlob, getBlob, tags, referrers), and the writes the layout commands and a
+ * copy need: putBlob from a stream, putManifest, tagging through index.json's
+ * `org.opencontainers.image.ref.name`. A layout a copy writes into is created at its first write
+ * (OciLayout.destination): a copy that fails before leaves no empty layout behind.
  *
  * - Blob bytes stream: into a temporary in blobs/<alg>/ through a digester, renamed to their name
  *   only once they hashed to it; out through a DigestVerifier, so a reader gets an error, not a
@@ -56,9 +59,12 @@ export interface PutManifestOptions {
   platform?: Descriptor['platform']
 }
 
-export class OciLayout {
+export class OciLayout implements Store {
   /** The directory, absolute. */
   readonly directory: string
+  /** False for a destination not created yet (OciLayout.destination): it is, at the first write. */
+  private created = true
+  private creating?: Promise<unknown>
   private heldLock?: HeldLock
   private lockDepth = 0
 
@@ -130,6 +136,18 @@ export class OciLayout {
     })
   }
 
+  /**
+   * A layout to write into (a copy's destination): the one at `path`, or one created there at the
+   * first write, where there is nothing or an empty directory (as skopeo creates one).
+   */
+  static async destination(path: string): Promise<OciLayout> {
+    const existing = await OciLayout.openIfAny(path)
+    if (existing) return existing
+    const layout = new OciLayout(path)
+    layout.created = false
+    return layout
+  }
+
   /** An existing layout: its `oci-layout` marker must be there and name version 1.x. */
   static async open(path: string): Promise<OciLayout> {
     const layout = new OciLayout(path)
@@ -189,7 +207,7 @@ export class OciLayout {
   /** The blob's size, from the file; a missing blob is an error naming it. */
   async headBlob(digest: string): Promise<BlobInfo & {size: number}> {
     const size = await this.blobSize(digest)
-    if (size === undefined) throw new LayoutError(messages.blobNotFound(digest, this.path))
+    if (size === undefined) throw new LayoutError(messages.blobNotFound(digest, this.path), {about: digest})
     return {digest, size}
   }
 
@@ -214,7 +232,7 @@ export class OciLayout {
 
     if (!(await handle.stat()).isFile()) {
       await handle.close()
-      throw new LayoutError(messages.blobNotFound(digest, this.path))
+      throw new LayoutError(messages.blobNotFound(digest, this.path), {about: digest})
     }
 
     const verifier = new DigestVerifier(digest, size)
@@ -230,13 +248,13 @@ export class OciLayout {
   /** A JSON document (manifest, config) whole, verified; capped at JSON_MAX_BYTES. */
   async readJsonBlob(digest: string, by = `the layout at ${this.path}`): Promise<Buffer> {
     const size = await this.blobSize(digest)
-    if (size === undefined) throw new LayoutError(messages.blobMissing(digest, by))
-    if (size > JSON_MAX_BYTES) throw new LayoutError(messages.tooLarge(digest, JSON_MAX_BYTES))
+    if (size === undefined) throw new LayoutError(messages.blobMissing(digest, by), {about: digest})
+    if (size > JSON_MAX_BYTES) throw new LayoutError(messages.tooLarge(digest, JSON_MAX_BYTES), {about: digest})
     let bytes: Buffer
     try {
       bytes = (await readRegularFile(this.blobPath(digest), JSON_MAX_BYTES)).bytes
     } catch (error) {
-      if (error instanceof FileTooLargeError) throw new LayoutError(messages.tooLarge(digest, JSON_MAX_BYTES))
+      if (error instanceof FileTooLargeError) throw new LayoutError(messages.tooLarge(digest, JSON_MAX_BYTES), {about: digest})
       throw new LayoutError(`cannot read blob ${digest}: ${unreadable(error)}`)
     }
 
@@ -290,7 +308,7 @@ export class OciLayout {
     } catch (error) {
       source.destroy()
       await rm(temporary, {force: true})
-      if (error instanceof DigestMismatchError) throw new LayoutError(`blob ${expected.digest}: ${error.message}; not written`, {cause: error})
+      if (error instanceof DigestMismatchError) throw new LayoutError(`blob ${expected.digest}: ${error.message}; not written`, {about: expected.digest, cause: error})
       if (error instanceof RegshapeError) throw error
       throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message), {cause: error})
     } finally {
@@ -375,7 +393,7 @@ export class OciLayout {
     return {bytes, contentType: entry.mediaType, digest: entry.digest}
   }
 
-  async headManifest(reference: string): Promise<ManifestDescriptor> {
+  async headManifest(reference: string): Promise<Pick<Descriptor, 'digest' | 'mediaType' | 'size'>> {
     const {digest, mediaType, size} = await this.resolve(reference)
     return {digest, mediaType, size}
   }
@@ -405,7 +423,7 @@ export class OciLayout {
         ...(Object.keys(annotations).length > 0 ? {annotations} : {}),
       }
       if (options.tag === undefined) return entry
-      return this.tag(options.tag, entry)
+      return this.setTag(options.tag, entry)
     })
   }
 
@@ -413,9 +431,9 @@ export class OciLayout {
    * Names a manifest already in the layout (copy pushes children, then the parent, then tags):
    * index.json gets `descriptor` under ref.name `name`, in place of any entry of that name.
    */
-  async tag(name: string, descriptor: Descriptor): Promise<Descriptor> {
+  async setTag(name: string, descriptor: Descriptor): Promise<Descriptor> {
     return this.writing(async () => {
-      if (!(await this.hasBlob(descriptor.digest, descriptor.size))) throw new LayoutError(messages.blobNotFound(descriptor.digest, this.path))
+      if (!(await this.hasBlob(descriptor.digest, descriptor.size))) throw new LayoutError(messages.blobNotFound(descriptor.digest, this.path), {about: descriptor.digest})
       const entry: Descriptor = {...descriptor, annotations: {...descriptor.annotations, [REF_NAME]: name}}
       await this.updateIndex((index) => {
         const at = index.manifests.findIndex((candidate) => candidate.annotations?.[REF_NAME] === name)
@@ -464,6 +482,86 @@ export class OciLayout {
     }
 
     return {index: {schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: found}, source: 'layout'}
+  }
+
+  // ---- the Store interface (content/store.ts) ----
+
+  /** How messages name the layout: `oci:PATH`. */
+  get display(): string {
+    return `oci:${this.path}`
+  }
+
+  async manifestDigest(reference: string): Promise<string | undefined> {
+    if (!this.created) return undefined
+    if (isDigest(reference)) return (await this.hasBlob(reference)) ? reference : undefined
+    const {manifests} = await this.readIndex()
+    return manifests.findLast((entry) => entry.annotations?.[REF_NAME] === reference)?.digest
+  }
+
+  fetchManifest(reference: string): Promise<FetchedManifest> {
+    return this.getManifest(reference)
+  }
+
+  async exists(descriptor: Descriptor): Promise<boolean> {
+    return this.created && this.hasBlob(descriptor.digest, descriptor.size)
+  }
+
+  fetchBlob(descriptor: Descriptor): Promise<BlobDownload> {
+    return this.getBlob(descriptor.digest, descriptor.size)
+  }
+
+  async listTags(): Promise<string[]> {
+    return (await this.tags()).tags
+  }
+
+  async listReferrers(digest: string, options: {artifactType?: string} = {}): Promise<Descriptor[]> {
+    return (await this.referrers(digest, options)).index.manifests
+  }
+
+  async pushBlob(descriptor: Descriptor, content: () => Readable, options: PushBlobOptions = {}): Promise<void> {
+    await this.create()
+    const source = content()
+    const {progress} = options
+    let bytes: Readable = source
+    if (progress) {
+      // Failures on either side reach putBlob through the relay.
+      bytes = new PassThrough()
+      source.once('error', (error) => bytes.destroy(error))
+      progress.once('error', (error) => bytes.destroy(error))
+      source.pipe(progress).pipe(bytes as PassThrough)
+    }
+
+    await this.putBlob(bytes, {digest: descriptor.digest, size: descriptor.size})
+  }
+
+  async pushManifest(bytes: Buffer, descriptor: Descriptor, options: {referrer?: boolean} = {}): Promise<void> {
+    await this.create()
+    await this.putManifest(bytes, {mediaType: descriptor.mediaType})
+    // Referrers are found through index.json entries (as oras and regclient's ocidir store them).
+    if (options.referrer) await this.listInIndex(descriptor)
+  }
+
+  async tag(descriptor: Descriptor, _bytes: Buffer, tag?: string): Promise<void> {
+    await this.create()
+    const entry = {digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size}
+    if (tag === undefined) await this.listInIndex(entry)
+    else await this.setTag(tag, entry)
+  }
+
+  /** A destination's layout, made at its first write; concurrent writers share the making. */
+  private async create(): Promise<void> {
+    if (this.created) return
+    this.creating ??= OciLayout.openOrInit(this.path).then(() => {
+      this.created = true
+    })
+    await this.creating
+  }
+
+  /** An entry of index.json without a name, unless the manifest has one already. */
+  private async listInIndex(descriptor: Descriptor): Promise<void> {
+    await this.updateIndex((index) => {
+      if (!index.manifests.some((entry) => entry.digest === descriptor.digest)) index.manifests.push({mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size})
+    })
   }
 
   // ---- what index.json still needs ----

@@ -1,7 +1,7 @@
 import {Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
-import type {Descriptor} from '../content/manifest.js'
+import type {Descriptor} from '../content/descriptor.js'
 
 import {DigestMismatchError} from '../content/digest.js'
 import {INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES} from '../content/media-types.js'
@@ -31,7 +31,7 @@ export async function validateLayout(path: string): Promise<ValidationReport> {
   const check = async (descriptor: Descriptor, by: string): Promise<void> => {
     if (checked.has(descriptor.digest)) return
     checked.add(descriptor.digest)
-    if (!(await layout.hasBlob(descriptor.digest))) throw new LayoutError(messages.blobMissing(descriptor.digest, by))
+    if (!(await layout.hasBlob(descriptor.digest))) throw new LayoutError(messages.blobMissing(descriptor.digest, by), {about: descriptor.digest})
     const {size} = await layout.headBlob(descriptor.digest)
     if (size !== descriptor.size) throw new LayoutError(messages.sizeMismatch(descriptor.digest, descriptor.size, size))
     const isManifest = INDEX_MEDIA_TYPES.has(descriptor.mediaType) || MANIFEST_MEDIA_TYPES.has(descriptor.mediaType)
@@ -49,17 +49,17 @@ export async function validateLayout(path: string): Promise<ValidationReport> {
       return
     }
 
-    if (size > JSON_MAX_BYTES) throw new LayoutError(messages.tooLarge(descriptor.digest, JSON_MAX_BYTES))
+    if (size > JSON_MAX_BYTES) throw new LayoutError(messages.tooLarge(descriptor.digest, JSON_MAX_BYTES), {about: descriptor.digest})
     const bytes = await layout.readJsonBlob(descriptor.digest, by)
     let manifest
     try {
       manifest = parseManifest(bytes, descriptor.mediaType)
     } catch (error) {
-      throw new LayoutError(`manifest ${descriptor.digest} referenced by ${by} is not valid: ${(error as Error).message}`)
+      throw new LayoutError(`manifest ${descriptor.digest} referenced by ${by} is not valid: ${(error as Error).message}`, {about: descriptor.digest})
     }
 
     if (manifest.mediaType !== descriptor.mediaType) {
-      throw new LayoutError(`manifest ${descriptor.digest} referenced by ${by} is a ${manifest.mediaType}, but its descriptor says ${descriptor.mediaType}`)
+      throw new LayoutError(`manifest ${descriptor.digest} referenced by ${by} is a ${manifest.mediaType}, but its descriptor says ${descriptor.mediaType}`, {about: descriptor.digest})
     }
 
     report.manifests++

@@ -1,5 +1,5 @@
 import {terminalSafe} from '../util/text.js'
-import {ExitCode, RegshapeError} from '../errors.js'
+import {type ErrorKind, ExitCode, RegshapeError} from '../errors.js'
 import {scrubSecrets} from '../util/secrets.js'
 
 /**
@@ -14,7 +14,7 @@ export interface OciErrorEntry {
 }
 
 /** What kind of failure it is, for callers that branch on it (not on status numbers). */
-export type ApiErrorKind = 'denied' | 'not-found' | 'other' | 'unauthorized' | 'unsupported'
+export type ApiErrorKind = Extract<ErrorKind, 'denied' | 'not-found' | 'unauthorized' | 'unsupported'> | undefined
 
 const MAX_MESSAGE_LENGTH = 300
 
@@ -23,10 +23,10 @@ export class RegistryApiError extends RegshapeError {
     message: string,
     readonly status: number,
     readonly errors: readonly OciErrorEntry[],
-    readonly kind: ApiErrorKind,
-    options: {exitCode?: (typeof ExitCode)[keyof typeof ExitCode]} = {},
+    kind: ErrorKind | undefined,
+    options: {about?: string; exitCode?: (typeof ExitCode)[keyof typeof ExitCode]} = {},
   ) {
-    super(message, {exitCode: options.exitCode})
+    super(message, {about: options.about, exitCode: options.exitCode, kind})
   }
 
   /** The first OCI error code the registry sent, for --json. */
@@ -72,7 +72,7 @@ function kindOf(status: number, errors: readonly OciErrorEntry[]): ApiErrorKind 
   if (status === 403 || codes.has('DENIED')) return 'denied'
   if (status === 404 || [...codes].some((code) => code.endsWith('_UNKNOWN'))) return 'not-found'
   if (status === 405 || codes.has('UNSUPPORTED')) return 'unsupported'
-  return 'other'
+  return undefined
 }
 
 function cap(text: string): string {

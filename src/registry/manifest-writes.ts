@@ -1,5 +1,4 @@
-import type {LabelledRequest, RegistryAccess} from './repository.js'
-import type {RegistryResponse} from '../transport/registry-client.js'
+import type {RegistryResponse} from '../transport/transport.js'
 
 import {DigestMismatchError, digestOf} from '../content/digest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
@@ -8,8 +7,8 @@ import {repositoryScope} from '../reference/scope.js'
 import {ProtocolError, RegshapeError} from '../errors.js'
 import {parseChallenges} from '../transport/challenge.js'
 import {RegistryApiError, apiError} from './api-error.js'
-import {readReferrersIndex, referrersIndexBytes, subjectOf, withReferrer, withoutReferrer} from './referrers.js'
-import {MANIFEST_MAX_BYTES, referrersTag} from './repository.js'
+import {readReferrersIndex, referrersIndexBytes, referrersTag, subjectOf, withReferrer, withoutReferrer} from './referrers.js'
+import {MANIFEST_MAX_BYTES, type RegistryConnection} from './connection.js'
 import {urls} from './urls.js'
 
 /**
@@ -62,7 +61,7 @@ export class ManifestWriter {
   constructor(
     /** The repository path (`team/app`). */
     readonly path: string,
-    private readonly access: RegistryAccess,
+    private readonly connection: RegistryConnection,
     /** How errors name the repository (`host/path`). */
     private readonly display: string,
   ) {
@@ -87,7 +86,7 @@ export class ManifestWriter {
     }
 
     const notes: string[] = []
-    const response = await this.send(what, {
+    const response = await this.connection.send(what, {
       body: bytes,
       headers: {'content-type': options.contentType},
       maxBodyBytes: 64 * 1024,
@@ -132,11 +131,11 @@ export class ManifestWriter {
     const what = `manifest delete ${this.display}@${digest}`
     const notes: string[] = []
     const subject = await this.storedSubject(digest, notes)
-    const response = await this.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'manifest.delete', path: urls.manifest(this.path, digest), scope: this.remove})
+    const response = await this.connection.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'manifest.delete', path: urls.manifest(this.path, digest), scope: this.remove})
     if (!isSuccess(response.status)) throw this.refusal(what, response, 'delete')
     if (subject === undefined) return {notes}
     try {
-      const api = await this.send(what, {
+      const api = await this.connection.send(what, {
         headers: {accept: MediaType.OciIndex},
         maxBodyBytes: MANIFEST_MAX_BYTES,
         method: 'GET',
@@ -163,7 +162,7 @@ export class ManifestWriter {
   private async storedSubject(digest: string, notes: string[]): Promise<string | undefined> {
     let response: RegistryResponse
     try {
-      response = await this.access.request({
+      response = await this.connection.request({
         headers: {accept: `${MANIFEST_ACCEPT}, ${ARTIFACT_MANIFEST}`},
         maxBodyBytes: MANIFEST_MAX_BYTES,
         method: 'GET',
@@ -191,7 +190,7 @@ export class ManifestWriter {
    */
   async deleteTag(tag: string): Promise<void> {
     const what = `tag delete ${this.display}:${tag}`
-    const response = await this.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'tag.delete', path: urls.manifest(this.path, tag), scope: this.remove})
+    const response = await this.connection.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'tag.delete', path: urls.manifest(this.path, tag), scope: this.remove})
     if (isSuccess(response.status)) return
     const error = this.refusal(what, response, 'delete')
     if (response.status !== 400 && response.status !== 405) throw error
@@ -216,7 +215,7 @@ export class ManifestWriter {
   ): Promise<SubjectReport> {
     const tag = referrersTag(subject)
     const what = `referrers tag ${this.display}:${tag}`
-    const current = await this.send(what, {
+    const current = await this.connection.send(what, {
       headers: {accept: MediaType.OciIndex},
       maxBodyBytes: MANIFEST_MAX_BYTES,
       method: 'GET',
@@ -239,7 +238,7 @@ export class ManifestWriter {
     if (!updated) return {digest: subject, index: previous ? {digest: previous, size: current.body.length} : undefined, indexedBy: 'tag-schema', tag, updated: false}
     const report: SubjectReport = {digest: subject, indexedBy: 'tag-schema', tag, updated: true}
     if (updated.length === 0 && previous) {
-      const deleted = await this.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'referrers.tag.delete', path: urls.manifest(this.path, previous), scope: this.remove})
+      const deleted = await this.connection.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'referrers.tag.delete', path: urls.manifest(this.path, previous), scope: this.remove})
       if (!isSuccess(deleted.status)) throw this.refusal(`deleting the index ${previous}, which lists no other referrer`, deleted, 'delete')
       report.superseded = {deleted: true, digest: previous}
       return report
@@ -247,7 +246,7 @@ export class ManifestWriter {
 
     const bytes = referrersIndexBytes(updated)
     const digest = digestOf(bytes)
-    const pushed = await this.send(what, {
+    const pushed = await this.connection.send(what, {
       body: bytes,
       headers: {'content-type': MediaType.OciIndex},
       maxBodyBytes: 64 * 1024,
@@ -263,7 +262,7 @@ export class ManifestWriter {
       // The tag already holds the new index: whatever happens to the old one is only reported.
       let why: string | undefined
       try {
-        const deleted = await this.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'referrers.tag.delete', path: urls.manifest(this.path, previous), scope: this.remove})
+        const deleted = await this.connection.send(what, {maxBodyBytes: 64 * 1024, method: 'DELETE', operation: 'referrers.tag.delete', path: urls.manifest(this.path, previous), scope: this.remove})
         if (!isSuccess(deleted.status)) why = reasonOf(deleted)
       } catch (error) {
         why = error instanceof Error ? error.message : String(error)
@@ -318,14 +317,6 @@ export class ManifestWriter {
   }
 
   /** One request; a failure to get an answer (unreachable, TLS, a token refused) names what was asked. */
-  private async send(what: string, request: LabelledRequest): Promise<RegistryResponse> {
-    try {
-      return await this.access.request(request)
-    } catch (error) {
-      if (!(error instanceof RegshapeError) || error instanceof RegistryApiError) throw error
-      throw new RegshapeError(`${what}: ${error.message}`, {cause: error, exitCode: error.exitCode})
-    }
-  }
 }
 
 /** A registry's refusal of a body that is not JSON says so, after the registry's own words. */

@@ -1,4 +1,8 @@
+import type {RegistryResponse} from '../transport/transport.js'
+
 import {ProtocolError} from '../errors.js'
+import {apiError} from './api-error.js'
+import {type LabelledRequest, type RegistryConnection, parseJsonAnswer} from './connection.js'
 
 /**
  * `Link: <…>; rel="next"` pagination (distribution's tag and catalog lists): the next page's path,
@@ -92,4 +96,48 @@ export class ListBudget {
 
 function formatMiB(bytes: number): string {
   return `${bytes / (1024 * 1024)} MiB`
+}
+
+/** Lists from tags and catalog answers, page after page. */
+export async function walkList(
+  connection: RegistryConnection,
+  first: string,
+  request: Omit<LabelledRequest, 'method' | 'path'>,
+  what: string,
+  field: string,
+  follow: boolean,
+  budget: ListBudget,
+  onError: (response: RegistryResponse) => Error = (response) => apiError(what, response),
+): Promise<{items: string[]; name?: string; pages: number}> {
+  const items: string[] = []
+  let name: string | undefined
+  let walker: PageWalker | undefined
+  let pages = 0
+  for (let path: string | undefined = first; path !== undefined; ) {
+    const response = await connection.send(what, {...request, method: 'GET', path})
+    if (response.status !== 200) throw onError(response)
+    pages++
+    const body = parseJsonAnswer(response.body, what)
+    const list = body[field]
+    // distribution answers `"tags": null` for a repository whose tags were all deleted.
+    if (list !== null && list !== undefined && (!Array.isArray(list) || list.some((item) => typeof item !== 'string'))) {
+      throw new ProtocolError(`${what}: the registry's answer has no "${field}" list of strings`)
+    }
+
+    const entries = (list as string[] | null) ?? []
+    budget.add(response.body.length, entries.length)
+
+    // One at a time: spreading a page of a few hundred thousand entries overflows the stack.
+    for (const entry of entries) items.push(entry)
+    if (typeof body.name === 'string') name ??= body.name
+    if (!follow) break
+    walker ??= new PageWalker(connection.origin())
+    try {
+      path = walker.next(path, response.headers.link)
+    } catch (error) {
+      throw new ProtocolError(`${what}: ${(error as Error).message}`)
+    }
+  }
+
+  return {items, name, pages}
 }

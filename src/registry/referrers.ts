@@ -1,3 +1,5 @@
+import type {Descriptor} from '../content/descriptor.js'
+
 import {MediaType} from '../content/media-types.js'
 import {parseDigest} from '../reference/image.js'
 
@@ -8,14 +10,8 @@ import {parseDigest} from '../reference/image.js'
  * artifactType and annotations. Pure: the requests live in manifest-writes.ts.
  */
 
-/** A referrer's entry in the index, as the spec builds it. */
-export interface ReferrerDescriptor {
-  annotations?: Record<string, string>
-  artifactType?: string
-  digest: string
-  mediaType: string
-  size: number
-}
+/** A referrer's entry in the index, as the spec builds it: the one Descriptor, with no platform. */
+export type ReferrerDescriptor = Pick<Descriptor, 'annotations' | 'artifactType' | 'digest' | 'mediaType' | 'size'>
 
 /** What a pushed manifest says about its subject, when it has one. */
 export interface SubjectOf {
@@ -106,4 +102,10 @@ export function readReferrersIndex(bytes: Buffer, contentType: string | undefine
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/** The referrers tag schema's tag for a digest: `<alg>-<hex>`, cut to 32 and 64 characters. */
+export function referrersTag(digest: string): string {
+  const [algorithm, hex] = digest.split(':')
+  return `${algorithm.slice(0, 32)}-${hex.slice(0, 64)}`
 }

@@ -1,18 +1,24 @@
-import type {RegistryRef} from '../reference/registry.js'
 import {type Readable, pipeline} from 'node:stream'
 
-import type {HttpResponse} from '../transport/http.js'
-import type {RegistryRequest, RegistryResponse, RegistryStreamResponse} from '../transport/registry-client.js'
+import type {BlobDownload, BlobInfo, FetchedManifest, MountSource, PushBlobOptions, Store} from '../content/store.js'
+import type {RegistryResponse, RegistryStreamResponse} from '../transport/transport.js'
 
 import {DigestMismatchError, DigestVerifier, digestOf} from '../content/digest.js'
 import {nestsDeeperThan} from '../content/json-text.js'
+import {type Descriptor, parseDescriptor} from '../content/descriptor.js'
 import {tooDeep} from '../content/manifest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
-import {CATALOG_SCOPE, repositoryScope} from '../reference/scope.js'
-import {ExitCode, ProtocolError, RegshapeError} from '../errors.js'
-import {RegistryApiError, apiError} from './api-error.js'
-import {ListBudget, PageWalker} from './pagination.js'
+import {repositoryScope} from '../reference/scope.js'
+import {ProtocolError} from '../errors.js'
+import {formatImageRef} from '../reference/image.js'
+import {readCapped} from '../transport/body.js'
+import {apiError} from './api-error.js'
+import {type LabelledRequest, MANIFEST_MAX_BYTES, type RegistryConnection, header, parseJsonAnswer} from './connection.js'
+import {type DeleteResult, ManifestWriter, type PushResult} from './manifest-writes.js'
+import {type BlobSource, BlobWriter, type MountResult, type UploadOptions, type UploadResult} from './upload.js'
+import {ListBudget, PageWalker, walkList} from './pagination.js'
+import {referrersTag} from './referrers.js'
 import {urls} from './urls.js'
 
 /**
@@ -21,22 +27,9 @@ import {urls} from './urls.js'
  * Errors name what was asked for (`manifest get host/repo:tag: MANIFEST_UNKNOWN: …`).
  */
 
-/** A request with the label telemetry and break mode know it by (`tag.list`, `manifest.get`, …). */
-export type LabelledRequest = RegistryRequest & {operation: string}
-
-/** How a Repository reaches its registry: the command's authenticated request, and the origin it settled on. */
-export interface RegistryAccess {
-  /** scheme://host:port of the registry, as the client talks to it (known after a first request). */
-  origin(): string
-  request(request: LabelledRequest): Promise<RegistryResponse>
-  /** The same request with its body left streaming (blobs): the caller consumes or destroys it. */
-  stream(request: LabelledRequest): Promise<RegistryStreamResponse>
-  /** A request to a URL off the registry's host (an upload Location elsewhere), without its credentials. */
-  elsewhere?(request: Omit<LabelledRequest, 'path'> & {url: string}): Promise<HttpResponse>
-}
-
-/** distribution's manifest size limit, which regshape applies to what it reads too. */
-export const MANIFEST_MAX_BYTES = 4 * 1024 * 1024
+export {MANIFEST_MAX_BYTES} from './connection.js'
+export {referrersTag} from './referrers.js'
+export type {BlobDownload, BlobInfo, FetchedManifest} from '../content/store.js'
 
 export interface Page {
   last?: string
@@ -48,35 +41,8 @@ export interface ListOptions extends Page {
   follow: boolean
 }
 
-export interface FetchedManifest {
-  bytes: Buffer
-  contentType?: string
-  /** The digest of the bytes, checked against the reference's digest or Docker-Content-Digest. */
-  digest: string
-  /** The digest the registry announced, if any. */
-  headerDigest?: string
-}
-
-export interface ManifestDescriptor {
-  digest: string
-  mediaType: string
-  size: number
-}
-
-/** A blob on its way: `body` yields its bytes and fails at its end unless they hash to the digest. */
-export interface BlobDownload {
-  body: Readable
-  contentType?: string
-  /** From Content-Length, when the registry sent one. */
-  size?: number
-  verifier: DigestVerifier
-}
-
-export interface BlobInfo {
-  contentType?: string
-  digest: string
-  size?: number
-}
+/** A manifest's descriptor: its digest, media type and size. */
+export type ManifestDescriptor = Pick<Descriptor, 'digest' | 'mediaType' | 'size'>
 
 export interface ReferrerList {
   /** The index as received (pages merged), with `manifests` filtered when the registry did not. */
@@ -87,76 +53,46 @@ export interface ReferrerList {
   tag?: string
 }
 
-/** Lists from tags and catalog answers, page after page. */
-async function walkList(
-  access: RegistryAccess,
-  first: string,
-  request: Omit<LabelledRequest, 'method' | 'path'>,
-  what: string,
-  field: string,
-  follow: boolean,
-  budget: ListBudget,
-  onError: (response: RegistryResponse) => Error = (response) => apiError(what, response),
-): Promise<{items: string[]; name?: string; pages: number}> {
-  const items: string[] = []
-  let name: string | undefined
-  let walker: PageWalker | undefined
-  let pages = 0
-  for (let path: string | undefined = first; path !== undefined; ) {
-    const response = await send(access, what, {...request, method: 'GET', path})
-    if (response.status !== 200) throw onError(response)
-    pages++
-    const body = parseJsonObject(response.body, what)
-    const list = body[field]
-    // distribution answers `"tags": null` for a repository whose tags were all deleted.
-    if (list !== null && list !== undefined && (!Array.isArray(list) || list.some((item) => typeof item !== 'string'))) {
-      throw new ProtocolError(`${what}: the registry's answer has no "${field}" list of strings`)
-    }
-
-    const entries = (list as string[] | null) ?? []
-    budget.add(response.body.length, entries.length)
-
-    // One at a time: spreading a page of a few hundred thousand entries overflows the stack.
-    for (const entry of entries) items.push(entry)
-    if (typeof body.name === 'string') name ??= body.name
-    if (!follow) break
-    walker ??= new PageWalker(access.origin())
-    try {
-      path = walker.next(path, response.headers.link)
-    } catch (error) {
-      throw new ProtocolError(`${what}: ${(error as Error).message}`)
-    }
-  }
-
-  return {items, name, pages}
-}
-
-/** The catalog of a registry (`registry:catalog:*`); 404/405 mean the registry does not offer it. */
-export async function listCatalog(access: RegistryAccess, registry: string, options: ListOptions): Promise<{repositories: string[]}> {
-  const what = `catalog list ${registry}`
-  const budget = new ListBudget(what, 'repositories', 'Read it a page at a time: --n N, then --last with the last repository of each page.')
-  const {items} = await walkList(access, urls.catalog(options), {operation: 'catalog.list', scope: CATALOG_SCOPE}, what, 'repositories', options.follow, budget, (response) => {
-    const error = apiError(what, response)
-    if (response.status !== 404 && response.status !== 405) return error
-    return new RegistryApiError(`${what}: the registry does not support the catalog API (HTTP ${response.status})`, error.status, error.errors, 'unsupported', {
-      exitCode: ExitCode.Unsupported,
-    })
-  })
-  return {repositories: items}
-}
-
-export class Repository {
+/**
+ * One repository of one registry (oras-go's Repository): its tags, manifests, blobs, uploads and
+ * referrers. Every request carries its operation label and the token scope it needs, so callers
+ * never spell a path, a scope or a status; errors name what was asked for (`manifest get
+ * host/repo:tag: MANIFEST_UNKNOWN: …`). It is also a Store (content/store.ts): what a copy reads
+ * from and writes to.
+ */
+export class Repository implements Store {
+  /** How messages name the repository: `host/path`. */
+  readonly display: string
+  private readonly blobWriter: BlobWriter
+  private readonly manifestWriter: ManifestWriter
   private readonly pull: string
 
   constructor(
-    readonly registry: RegistryRef,
+    readonly connection: RegistryConnection,
     /** The repository path (`library/alpine`). */
     readonly path: string,
-    private readonly access: RegistryAccess,
-    /** How errors name the repository (`host/path`). */
-    private readonly display: string,
   ) {
+    const {registry} = connection
+    this.display = formatImageRef({input: path, registry, repository: path})
     this.pull = repositoryScope(path, ['pull'])
+    this.blobWriter = new BlobWriter(path, connection, this.display)
+    this.manifestWriter = new ManifestWriter(path, connection, this.display)
+  }
+
+  /** The registry the repository is on. */
+  get registry() {
+    return this.connection.registry
+  }
+
+  /** Lets the process exit: idle connections of a transport the repository opened itself are closed. */
+  close(): void {
+    this.connection.close()
+  }
+
+  /** Its blobs can be mounted by another repository of the same registry. */
+  get mountSource(): MountSource {
+    const {registry} = this.connection
+    return {endpoint: `${registry.scheme ?? ''}${registry.endpoint}`, repository: this.path}
   }
 
   /**
@@ -168,7 +104,7 @@ export class Repository {
   async tags(options: ListOptions): Promise<{name: string; tags: string[]}> {
     const what = `tag list ${this.display}`
     const budget = new ListBudget(what, 'tags', 'Read it a page at a time: --n N, then --last with the last tag of each page.')
-    const {items, name} = await walkList(this.access, urls.tags(this.path, options), {operation: 'tag.list', scope: this.pull}, what, 'tags', options.follow, budget)
+    const {items, name} = await walkList(this.connection, urls.tags(this.path, options), {operation: 'tag.list', scope: this.pull}, what, 'tags', options.follow, budget)
     let tags = items
     const {last, n} = options
     const ignored = (last !== undefined && tags.some((tag) => tag <= last)) || (n !== undefined && tags.length > n)
@@ -186,7 +122,7 @@ export class Repository {
    */
   async getManifest(reference: string, options: {accept?: string; display?: string} = {}): Promise<FetchedManifest> {
     const what = `manifest get ${options.display ?? `${this.display}${referenceSuffix(reference)}`}`
-    const response = await send(this.access, what, {
+    const response = await this.connection.send(what, {
       headers: {accept: options.accept ?? MANIFEST_ACCEPT},
       maxBodyBytes: MANIFEST_MAX_BYTES,
       method: 'GET',
@@ -225,7 +161,7 @@ export class Repository {
     const what = `manifest head ${this.display}${referenceSuffix(reference)}`
     const accept = options.accept ?? MANIFEST_ACCEPT
     const path = urls.manifest(this.path, reference)
-    const response = await send(this.access, what, {headers: {accept}, method: 'HEAD', operation: 'manifest.head', path, scope: this.pull})
+    const response = await this.connection.send(what, {headers: {accept}, method: 'HEAD', operation: 'manifest.head', path, scope: this.pull})
     if (response.status !== 200) throw await this.explainHead(response, what, {headers: {accept}, maxBodyBytes: MANIFEST_MAX_BYTES, operation: 'manifest.get', path})
     const digest = header(response, 'docker-content-digest')
     const mediaType = baseMediaType(header(response, 'content-type'))
@@ -246,7 +182,7 @@ export class Repository {
    */
   async hasBlob(digest: string): Promise<boolean> {
     const what = `blob head ${this.display}@${digest}`
-    const response = await send(this.access, what, {method: 'HEAD', operation: 'blob.head', path: urls.blob(this.path, digest), scope: this.pull})
+    const response = await this.connection.send(what, {method: 'HEAD', operation: 'blob.head', path: urls.blob(this.path, digest), scope: this.pull})
     if (response.status === 404) return false
     if (response.status !== 200) throw apiError(what, response)
     const announced = header(response, 'docker-content-digest')
@@ -260,7 +196,7 @@ export class Repository {
    */
   async manifestDigest(reference: string): Promise<string | undefined> {
     const what = `manifest head ${this.display}${referenceSuffix(reference)}`
-    const response = await send(this.access, what, {headers: {accept: MANIFEST_ACCEPT}, method: 'HEAD', operation: 'manifest.head', path: urls.manifest(this.path, reference), scope: this.pull})
+    const response = await this.connection.send(what, {headers: {accept: MANIFEST_ACCEPT}, method: 'HEAD', operation: 'manifest.head', path: urls.manifest(this.path, reference), scope: this.pull})
     if (response.status === 404) return undefined
     if (response.status !== 200) throw apiError(what, response)
     const digest = header(response, 'docker-content-digest')
@@ -276,7 +212,7 @@ export class Repository {
   async headBlob(digest: string): Promise<BlobInfo> {
     const what = `blob head ${this.display}@${digest}`
     const path = urls.blob(this.path, digest)
-    const response = await send(this.access, what, {method: 'HEAD', operation: 'blob.head', path, scope: this.pull})
+    const response = await this.connection.send(what, {method: 'HEAD', operation: 'blob.head', path, scope: this.pull})
     // A GET for the error body only: it is sent when the blob is not there to be downloaded.
     if (response.status !== 200) throw await this.explainHead(response, what, {maxBodyBytes: 64 * 1024, operation: 'blob.get', path})
     const announced = header(response, 'docker-content-digest')
@@ -292,18 +228,8 @@ export class Repository {
    */
   async getBlob(digest: string): Promise<BlobDownload> {
     const what = `blob get ${this.display}@${digest}`
-    let response: RegistryStreamResponse
-    try {
-      response = await this.access.stream({method: 'GET', operation: 'blob.get', path: urls.blob(this.path, digest), scope: this.pull})
-    } catch (error) {
-      if (!(error instanceof RegshapeError)) throw error
-      throw new RegshapeError(`${what}: ${error.message}`, {cause: error, exitCode: error.exitCode})
-    }
-
-    if (response.status !== 200) {
-      const {readCapped} = await import('../transport/registry-client.js')
-      throw apiError(what, {body: await readCapped(response.body, 64 * 1024), status: response.status, statusText: response.statusText})
-    }
+    const response: RegistryStreamResponse = await this.connection.open(what, {method: 'GET', operation: 'blob.get', path: urls.blob(this.path, digest), scope: this.pull})
+    if (response.status !== 200) throw apiError(what, {body: await readCapped(response.body, 64 * 1024), status: response.status, statusText: response.statusText})
 
     const length = Number(response.headers['content-length']?.[0])
     const size = Number.isSafeInteger(length) && length >= 0 ? length : undefined
@@ -330,7 +256,7 @@ export class Repository {
     let walker: PageWalker | undefined
     const budget = new ListBudget(what, 'referrers', 'Without --all, only the first page is read.')
     for (let path: string | undefined = first; path !== undefined; ) {
-      const response = await send(this.access, what, {...request, method: 'GET', path})
+      const response = await this.connection.send(what, {...request, method: 'GET', path})
 
       if (response.status === 404 && index === undefined) return this.referrersByTag(digest, options.artifactType, what)
       if (response.status !== 200) throw apiError(what, response)
@@ -342,7 +268,7 @@ export class Repository {
       if (index === undefined) index = page
       else for (const entry of page.manifests) index.manifests.push(entry)
       if (!options.all) break
-      walker ??= new PageWalker(this.access.origin())
+      walker ??= new PageWalker(this.connection.origin())
       try {
         path = walker.next(path, response.headers.link)
       } catch (error) {
@@ -357,7 +283,7 @@ export class Repository {
 
   private async referrersByTag(digest: string, artifactType: string | undefined, what: string): Promise<ReferrerList> {
     const tag = referrersTag(digest)
-    const response = await send(this.access, what, {
+    const response = await this.connection.send(what, {
       headers: {accept: `${MediaType.OciIndex}, ${MediaType.DockerManifestList}`},
       maxBodyBytes: MANIFEST_MAX_BYTES,
       method: 'GET',
@@ -377,13 +303,104 @@ export class Repository {
     return {index, source: 'tag-schema', tag}
   }
 
+  // --- writes -----------------------------------------------------------------------------
+
+  /** Uploads a blob (a new session, or `options.resume`'s) and returns what the registry confirmed. */
+  uploadBlob(source: BlobSource, options: UploadOptions): Promise<UploadResult> {
+    return this.blobWriter.upload(source, options)
+  }
+
+  /**
+   * Mounts a blob from another repository of the registry. A 202 is a session instead of a mount:
+   * with a source, the blob is uploaded into it; without, it is cancelled and the mount refused.
+   */
+  mountFrom(digest: string, from: string, source: BlobSource | undefined, options: Omit<UploadOptions, 'digest' | 'resume'>): Promise<MountResult> {
+    return this.blobWriter.mount(digest, from, source, options)
+  }
+
+  /** Deletes a blob by digest. */
+  deleteBlob(digest: string): Promise<void> {
+    return this.blobWriter.delete(digest)
+  }
+
+  /**
+   * PUTs a manifest's exact bytes under `reference` (a tag, or a digest they must hash to), or
+   * under their own digest; a manifest with a subject is indexed as the registry answers.
+   */
+  putManifest(bytes: Buffer, options: {contentType: string; reference?: string}): Promise<PushResult> {
+    return this.manifestWriter.put(bytes, options)
+  }
+
+  /** Deletes a manifest by digest (and its entry in its subject's referrers tag). */
+  deleteManifest(digest: string): Promise<DeleteResult> {
+    return this.manifestWriter.deleteManifest(digest)
+  }
+
+  /** Deletes a tag, where the registry supports it. */
+  deleteTag(tag: string): Promise<void> {
+    return this.manifestWriter.deleteTag(tag)
+  }
+
+  // --- the Store interface (content/store.ts) ------------------------------------------------
+
+  resolve(reference: string): Promise<Descriptor> {
+    return this.headManifest(reference)
+  }
+
+  fetchManifest(reference: string): Promise<FetchedManifest> {
+    return this.getManifest(reference)
+  }
+
+  exists(descriptor: Descriptor): Promise<boolean> {
+    return this.hasBlob(descriptor.digest)
+  }
+
+  fetchBlob(descriptor: Descriptor): Promise<BlobDownload> {
+    return this.getBlob(descriptor.digest)
+  }
+
+  async listTags(): Promise<string[]> {
+    return (await this.tags({follow: true})).tags
+  }
+
+  /**
+   * The referrers of a manifest, every page, each descriptor checked before it is used (a
+   * failure names the entry: `manifests[3] has an invalid digest …`; the caller names the subject).
+   */
+  async listReferrers(digest: string, options: {artifactType?: string} = {}): Promise<Descriptor[]> {
+    const {index} = await this.referrers(digest, {all: true, artifactType: options.artifactType})
+    return index.manifests.map((entry, at) => parseDescriptor(entry, `manifests[${at}]`))
+  }
+
+  async pushBlob(descriptor: Descriptor, content: () => Readable, options: PushBlobOptions = {}): Promise<void> {
+    await this.blobWriter.upload(lazySource(descriptor, content), {chunkSize: 0, chunked: false, digest: descriptor.digest, progress: options.progress})
+  }
+
+  async mountBlob(descriptor: Descriptor, from: MountSource, content: () => Readable, options: PushBlobOptions = {}): Promise<'copied' | 'mounted'> {
+    if (from.endpoint !== this.mountSource.endpoint) {
+      await this.pushBlob(descriptor, content, options)
+      return 'copied'
+    }
+
+    const result = await this.blobWriter.mount(descriptor.digest, from.repository, lazySource(descriptor, content), {chunkSize: 0, chunked: false, progress: options.progress})
+    return result.status === 'mounted' ? 'mounted' : 'copied'
+  }
+
+  async pushManifest(bytes: Buffer, descriptor: Descriptor): Promise<void> {
+    await this.manifestWriter.put(bytes, {contentType: descriptor.mediaType, reference: descriptor.digest})
+  }
+
+  async tag(descriptor: Descriptor, bytes: Buffer, tag?: string): Promise<void> {
+    if (tag !== undefined) await this.manifestWriter.put(bytes, {contentType: descriptor.mediaType, reference: tag})
+  }
+
   /**
    * A HEAD has no body, so no OCI error code: the same path is asked with a GET to learn it. If
    * that GET somehow succeeds, the HEAD's own status is reported.
    */
   private async explainHead(head: RegistryResponse, what: string, get: Omit<LabelledRequest, 'method' | 'scope'>): Promise<Error> {
     if (head.status === 401 || head.status === 403 || head.status === 404) {
-      const response = await this.access.request({...get, method: 'GET', scope: this.pull}).catch(() => undefined)
+      const response = await this.connection.request({...get, method: 'GET', scope: this.pull}).catch(() => undefined)
       if (response && response.status === head.status) return apiError(what, response)
     }
 
@@ -391,10 +408,9 @@ export class Repository {
   }
 }
 
-/** The referrers tag schema's tag for a digest: `<alg>-<hex>`, cut to 32 and 64 characters. */
-export function referrersTag(digest: string): string {
-  const [algorithm, hex] = digest.split(':')
-  return `${algorithm.slice(0, 32)}-${hex.slice(0, 64)}`
+/** Blob bytes for the upload writer: the source's stream, opened when the writer reads it. */
+function lazySource(descriptor: Descriptor, open: () => Readable): BlobSource {
+  return {name: descriptor.digest, read: open, seekable: false, size: descriptor.size}
 }
 
 /** A manifest's media type: the body's own, else its Content-Type. */
@@ -424,43 +440,8 @@ function isKnownDigest(text: string): boolean {
   }
 }
 
-function header(response: RegistryResponse, name: string): string | undefined {
-  return response.headers[name]?.[0]
-}
-
-/**
- * One request, its failures (unreachable, TLS, a token refused) named with what was asked for.
- * The transport's cap error is restated for a manifest: it may report it as a network error.
- */
-async function send(access: RegistryAccess, what: string, request: LabelledRequest): Promise<RegistryResponse> {
-  try {
-    return await access.request(request)
-  } catch (error) {
-    if (!(error instanceof RegshapeError) || error instanceof RegistryApiError) throw error
-    if (/is larger than \d+ bytes/.test(error.message)) {
-      throw new ProtocolError(`${what}: the manifest is larger than 4 MiB (${MANIFEST_MAX_BYTES} bytes), distribution's limit for manifests; refused`, {cause: error})
-    }
-
-    throw new RegshapeError(`${what}: ${error.message}`, {cause: error, exitCode: error.exitCode})
-  }
-}
-
-function parseJsonObject(body: Buffer, what: string): Record<string, unknown> {
-  let parsed: unknown
-  const text = body.toString('utf8')
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw new ProtocolError(`${what}: the registry's answer is not JSON`)
-  }
-
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ProtocolError(`${what}: the registry's answer is not a JSON object`)
-  if (nestsDeeperThan(text)) throw new ProtocolError(`${what}: ${tooDeep("registry's answer")}`)
-  return parsed as Record<string, unknown>
-}
-
 function parseIndex(body: Buffer, what: string): ReferrerList['index'] {
-  const index = parseJsonObject(body, what)
+  const index = parseJsonAnswer(body, what)
   const {manifests} = index
   if (!Array.isArray(manifests) || manifests.some((entry) => entry === null || typeof entry !== 'object' || Array.isArray(entry))) {
     throw new ProtocolError(`${what}: the registry's answer is not an index (no "manifests" list)`)

@@ -3,7 +3,6 @@ import {createReadStream} from 'node:fs'
 import {open, stat} from 'node:fs/promises'
 import {Readable, type Transform, pipeline} from 'node:stream'
 
-import type {RegistryResponse} from '../transport/registry-client.js'
 import type {HttpResponse} from '../transport/http.js'
 
 import {Digester} from '../content/digest.js'
@@ -12,7 +11,7 @@ import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {joinScopes, repositoryScope} from '../reference/scope.js'
 import {ProtocolError, RegshapeError, describeError} from '../errors.js'
 import {RegistryApiError, apiError} from './api-error.js'
-import type {LabelledRequest, RegistryAccess} from './repository.js'
+import {type LabelledRequest, type RegistryConnection, header} from './connection.js'
 import {urls} from './urls.js'
 
 /**
@@ -168,7 +167,7 @@ export class BlobWriter {
   constructor(
     /** The repository path (`team/app`). */
     readonly path: string,
-    private readonly access: RegistryAccess,
+    private readonly connection: RegistryConnection,
     /** How errors name the repository (`host/path`). */
     private readonly display: string,
   ) {
@@ -214,13 +213,13 @@ export class BlobWriter {
   /** Deletes a blob by digest (202). */
   async delete(digest: string): Promise<void> {
     const what = `blob delete ${this.display}@${digest}`
-    const response = await this.send(what, {method: 'DELETE', operation: 'blob.delete', path: urls.blob(this.path, digest), scope: repositoryScope(this.path, ['delete'])})
+    const response = await this.connection.send(what, {method: 'DELETE', operation: 'blob.delete', path: urls.blob(this.path, digest), scope: repositoryScope(this.path, ['delete'])})
     if (response.status !== 202) throw this.refused(what, response, 'delete')
   }
 
   /** POST: a session (202 with Location), or for a mount 201 (done). */
   private async start(what: string, request: Omit<LabelledRequest, 'method'>, action: string, from?: string): Promise<{location?: string; session?: Session}> {
-    const response = await this.send(what, {...request, method: 'POST'})
+    const response = await this.connection.send(what, {...request, method: 'POST'})
     if (response.status === 201) return {location: header(response, 'location')}
     if (response.status !== 202) throw this.refused(what, response, action, from)
     return {session: {minimumChunk: minimumChunk(response), offset: 0, url: this.sessionUrl(response, what)}}
@@ -228,8 +227,8 @@ export class BlobWriter {
 
   /** GET on a session: how many bytes it holds (Range: 0-<last byte>). */
   private async status(location: string, what: string): Promise<Session> {
-    const url = this.resolve(location, this.access.origin())
-    const response = await this.to(url, what, {method: 'GET', operation: 'blob.upload', scope: this.push})
+    const url = this.connection.resolve(location, this.connection.origin())
+    const response = await this.connection.to(url, what, {method: 'GET', operation: 'blob.upload', scope: this.push})
     if (response.status !== 204 && response.status !== 200) throw this.sessionError(what, response)
     const range = header(response, 'range')
     // distribution answers `0-0` for an empty session as for one byte; an empty one is likelier.
@@ -254,7 +253,7 @@ export class BlobWriter {
   private async monolithic(session: Session, source: BlobSource, options: UploadOptions, digest: string, what: string): Promise<UploadResult> {
     const digester = new Digester(parseDigest(digest).algorithm)
     const body = bytesOf(source, options.progress, digester)
-    const response = await this.to(withDigest(session.url, digest), what, {
+    const response = await this.connection.to(withDigest(session.url, digest), what, {
       body,
       contentLength: source.size,
       headers: {'content-type': options.contentType ?? OCTET_STREAM},
@@ -271,7 +270,7 @@ export class BlobWriter {
   private async streamed(session: Session, source: BlobSource, options: UploadOptions, what: string): Promise<UploadResult> {
     const digester = new Digester('sha256')
     const body = bytesOf(source, options.progress, digester)
-    const patched = await this.to(session.url, what, {
+    const patched = await this.connection.to(session.url, what, {
       body,
       contentLength: source.size,
       headers: {'content-type': options.contentType ?? OCTET_STREAM},
@@ -307,7 +306,7 @@ export class BlobWriter {
     try {
       for await (const chunk of chunksOf(source, offset, chunkSize, options.progress)) {
         const end = offset + chunk.length
-        const response = await this.to(url, what, {
+        const response = await this.connection.to(url, what, {
           // A factory: the chunk can be sent again if the registry asks for credentials first.
           body: () => Readable.from([chunk]),
           contentLength: chunk.length,
@@ -330,7 +329,7 @@ export class BlobWriter {
     const computed = `${algorithm}:${hash.digest('hex')}`
     if (options.digest !== undefined && options.digest !== computed) {
       // The registry judges the digest given (DIGEST_INVALID); the session stays for a resume with the right one.
-      const response = await this.to(withDigest(url, options.digest), what, {method: 'PUT', operation: 'blob.upload', scope: this.push})
+      const response = await this.connection.to(withDigest(url, options.digest), what, {method: 'PUT', operation: 'blob.upload', scope: this.push})
       if (response.status === 201) throw new ProtocolError(messages.expected(what, options.digest, computed))
       throw withComputed(this.sessionError(what, response), computed)
     }
@@ -341,7 +340,7 @@ export class BlobWriter {
 
   /** The closing PUT ?digest= without a body. */
   private async finish(session: Session, digest: string, hashed: {digest?: string; size: number}, source: BlobSource, what: string): Promise<UploadResult> {
-    const response = await this.to(withDigest(session.url, digest), what, {method: 'PUT', operation: 'blob.upload', scope: this.push})
+    const response = await this.connection.to(withDigest(session.url, digest), what, {method: 'PUT', operation: 'blob.upload', scope: this.push})
     if (response.status !== 201) throw withComputed(this.sessionError(what, response), hashed.digest)
     return this.confirmed(response, hashed, source, digest, what)
   }
@@ -360,7 +359,7 @@ export class BlobWriter {
   /** DELETE on a session, best effort: a failed upload or a refused mount leaves nothing open. */
   private async cancel(session: Session): Promise<void> {
     try {
-      await this.to(session.url, 'blob upload cancel', {method: 'DELETE', operation: 'blob.upload', scope: this.push})
+      await this.connection.to(session.url, 'blob upload cancel', {method: 'DELETE', operation: 'blob.upload', scope: this.push})
     } catch {}
   }
 
@@ -368,40 +367,7 @@ export class BlobWriter {
   private sessionUrl(response: HttpResponse, what: string): string {
     const location = header(response, 'location')
     if (location === undefined) throw new ProtocolError(messages.noLocation(what, response.status))
-    return this.resolve(location, response.url)
-  }
-
-  private resolve(location: string, base: string): string {
-    try {
-      return new URL(location, base).toString()
-    } catch {
-      throw new ProtocolError(`the upload Location ${terminalSafe(location)} is not a URL`)
-    }
-  }
-
-  /**
-   * A request to a session URL. On the registry's host (whatever scheme the Location spells: a
-   * registry behind a TLS proxy may write http://), it is a registry request with the registry's
-   * credentials, on the scheme this process uses; elsewhere, it goes without credentials.
-   */
-  private async to(url: string, what: string, request: Omit<LabelledRequest, 'path'>): Promise<HttpResponse & {authScheme?: string}> {
-    const target = new URL(url)
-    const registry = new URL(this.access.origin())
-    if (target.host === registry.host) return this.send(what, {...request, path: `${target.pathname}${target.search}`})
-    if (!this.access.elsewhere) throw new ProtocolError(`${what}: the upload session is on another host (${target.host}), which this client cannot reach`)
-    try {
-      return await this.access.elsewhere({...request, url})
-    } catch (error) {
-      throw wrap(what, error)
-    }
-  }
-
-  private async send(what: string, request: LabelledRequest): Promise<RegistryResponse> {
-    try {
-      return await this.access.request(request)
-    } catch (error) {
-      throw wrap(what, error)
-    }
+    return this.connection.resolve(location, response.url)
   }
 
   /** A refused POST or DELETE: a 401/403 to credentials that were sent names the right not granted. */
@@ -409,7 +375,7 @@ export class BlobWriter {
     const error = apiError(what, response)
     if ((response.status !== 401 && response.status !== 403) || !response.authScheme) return error
     const rights = from === undefined ? messages.notGranted(action, this.path) : messages.mountNotGranted(this.path, from)
-    return new RegistryApiError(`${error.message} (${rights})`, error.status, error.errors, error.kind)
+    return new RegistryApiError(`${error.message} (${rights})`, error.status, error.errors, 'denied')
   }
 
   /** A session request's failure: a 404 means the session is gone. */
@@ -522,10 +488,6 @@ function minimumChunk(response: HttpResponse): number | undefined {
   return Number.isSafeInteger(value) && value > 0 ? value : undefined
 }
 
-function header(response: HttpResponse, name: string): string | undefined {
-  return response.headers[name]?.[0]
-}
-
 function withComputed(error: RegistryApiError, computed: string | undefined): RegistryApiError {
   if (computed === undefined || !error.errors.some((entry) => entry.code === 'DIGEST_INVALID')) return error
   return new RegistryApiError(`${error.message} (the bytes sent hash to ${computed})`, error.status, error.errors, error.kind)
@@ -537,11 +499,6 @@ function resumable(error: unknown, offset: number, url: string): Error {
   const message = error instanceof Error ? error.message : describeError(error)
   if (error instanceof RegistryApiError) return new RegistryApiError(`${message}; ${messages.resume(offset, terminalSafe(url))}`, error.status, error.errors, error.kind)
   return new UploadInterruptedError(`${message}; ${messages.resume(offset, terminalSafe(url))}`, {cause: error})
-}
-
-function wrap(what: string, error: unknown): Error {
-  if (!(error instanceof RegshapeError) || error instanceof RegistryApiError) return error as Error
-  return new RegshapeError(`${what}: ${error.message}`, {cause: error, exitCode: error.exitCode})
 }
 
 function fileProblem(error: unknown): string {

@@ -1,7 +1,7 @@
 import {homedir, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {userHome} from './home.js'
+import {userHome} from '../util/home.js'
 
 /**
  * oclif's cache and data directories (Config#cacheDir and Config#dataDir in @oclif/core 4), worked

@@ -4,7 +4,7 @@ import {fileURLToPath} from 'node:url'
 
 import {hoistGlobalFlags} from '../command/argv.js'
 import {oclifDir} from './dirs.js'
-import {settleHome} from './home.js'
+import {settleHome} from '../util/home.js'
 import {localPluginArgs} from './plugin-paths.js'
 import {whyNotPrivate} from './private-dir.js'
 

@@ -1,6 +1,6 @@
 import {AsyncLocalStorage} from 'node:async_hooks'
 
-import type {HttpExchange} from '../transport/http.js'
+import type {HttpExchange} from './tracer.js'
 import type {HelperCall, Tracer} from './tracer.js'
 
 import {scrubSecrets, scrubValues} from '../util/secrets.js'

@@ -1,10 +1,30 @@
-import type {HttpExchange} from '../transport/http.js'
 
 /**
- * What services report to telemetry. This file holds types only, so it compiles to nothing that is
- * loaded at run time: services call `tracer ? tracer.method(name, fn) : fn()`, and with no
- * telemetry flag the telemetry implementation is never imported.
+ * What the transport, the credential helpers and workflows report to telemetry: types, and the
+ * no-op tracer they report to when no telemetry flag is given. With no such flag the telemetry
+ * implementation (./telemetry.ts) is never imported.
  */
+
+/** One finished (or failed) exchange, as telemetry sees it. Secrets are already masked. */
+export interface HttpExchange {
+  bytesReceived: number
+  bytesSent: number
+  durationMs: number
+  error?: string
+  method: string
+  operation?: string
+  /** Text bodies (JSON, forms, text), secret fields masked and long ones cut; absent otherwise. */
+  requestBody?: string
+  /** The headers as sent, the client's own (Host, User-Agent, Accept-Encoding) included. */
+  requestHeaders: Record<string, string>
+  responseBody?: string
+  responseHeaders: Record<string, string[]>
+  /** Present when this exchange is a retry: which one, after what, and how long it waited. */
+  retry?: {after: string; attempt: number; of: number; waitedMs: number}
+  status?: number
+  statusText?: string
+  url: string
+}
 
 /** One run of a credential helper, with the stdin payload's secret already masked. */
 export interface HelperCall {
@@ -19,6 +39,11 @@ export interface HelperCall {
 }
 
 export interface Tracer {
+  /**
+   * Whether exchanges are recorded at all: the transport keeps the first bytes of answers for
+   * --debug-calls only then. Absent means yes.
+   */
+  readonly active?: boolean
   /** A finished HTTP exchange (secrets masked by the transport). */
   http(exchange: HttpExchange): void
   /** A finished credential-helper run (secret masked by the helper client). */
@@ -27,4 +52,16 @@ export interface Tracer {
   method<T>(name: string, operation: () => Promise<T>): Promise<T>
   /** A step of the current workflow (--time-scenarios); steps nest. */
   step<T>(name: string, operation: () => Promise<T>): Promise<T>
+}
+
+/**
+ * The tracer of a run without telemetry flags: it records nothing and runs what it is given, so
+ * the code that reports to a tracer never asks whether there is one.
+ */
+export const NO_TRACER: Tracer = {
+  active: false,
+  http() {},
+  helper() {},
+  method: (_name, operation) => operation(),
+  step: (_name, operation) => operation(),
 }

@@ -5,7 +5,7 @@ import {type RegistryRef, splitEndpoint} from '../reference/registry.js'
 import {AuthenticationError, ProtocolError} from '../errors.js'
 import {rememberCredentials, rememberSecret} from '../util/secrets.js'
 import {type Challenge, parseChallenges} from './challenge.js'
-import type {Tracer} from '../telemetry/tracer.js'
+import {NO_TRACER, type Tracer} from '../telemetry/tracer.js'
 import {checkLiteral} from './addresses.js'
 import type {AddressGuard, HttpRequest, HttpResponse} from './http.js'
 
@@ -26,6 +26,12 @@ export interface Credentials {
 
 /** Called only once a registry actually asks for credentials; undefined means anonymous. */
 export type CredentialsProvider = () => Promise<Credentials | undefined>
+
+/**
+ * Where a library user's credentials come from: a function from a registry to its credentials,
+ * asked only when the registry asks for them (credentials/chain.ts: dockerChain()).
+ */
+export type CredentialsFor = (registry: RegistryRef) => Promise<Credentials | undefined>
 
 export interface Authorization {
   header: string
@@ -73,7 +79,7 @@ export class AuthMiddleware {
     private readonly send: Send,
     /** The scheme a registry was reached on: an HTTPS registry's realm must be HTTPS too. */
     private readonly schemeOf: (ref: RegistryRef) => 'http' | 'https',
-    private readonly tracer?: Tracer,
+    private readonly tracer: Tracer = NO_TRACER,
   ) {}
 
   /**
@@ -152,7 +158,7 @@ export class AuthMiddleware {
       credentials?.identityToken
         ? this.refreshInTurn(ref, realm, service, scope, credentials)
         : this.getToken(realm, service, scope, credentials, realmGuard(ref))
-    const pending = (this.tracer ? this.tracer.method(`token ${realm.host}${scope ? ` ${scope}` : ''}`, fetch) : fetch()).then(
+    const pending = this.tracer.method(`token ${realm.host}${scope ? ` ${scope}` : ''}`, fetch).then(
       (grant) => {
         if (this.tokens.get(cacheKey)?.pending === pending) this.tokens.set(cacheKey, {grant})
         // After a rotation the credentials fingerprint differently: the grant is theirs too.

@@ -1,4 +1,4 @@
-/** The shapes of one HTTP exchange, shared by the client, the auth layer and telemetry. */
+/** The shapes of one HTTP exchange, shared by the transport's stages and the auth layer. */
 
 import type {Readable} from 'node:stream'
 
@@ -62,23 +62,13 @@ export function header(response: HttpResponse, name: string): string | undefined
   return response.headers[name.toLowerCase()]?.[0]
 }
 
-/** One finished (or failed) exchange, as telemetry sees it. Secrets are already masked. */
-export interface HttpExchange {
-  bytesReceived: number
-  bytesSent: number
-  durationMs: number
-  error?: string
-  method: HttpMethod
-  operation?: string
-  /** Text bodies (JSON, forms, text), secret fields masked and long ones cut; absent otherwise. */
-  requestBody?: string
-  /** The headers as sent, the client's own (Host, User-Agent, Accept-Encoding) included. */
-  requestHeaders: Record<string, string>
-  responseBody?: string
-  responseHeaders: Record<string, string[]>
-  /** Present when this exchange is a retry: which one, after what, and how long it waited. */
-  retry?: {after: string; attempt: number; of: number; waitedMs: number}
-  status?: number
-  statusText?: string
-  url: string
+/**
+ * Break mode as the transport's break stage sees it (break/session.ts implements it): rules that
+ * change a request on its way out, and the report of what came back. The transport hands the
+ * mutations back as it got them.
+ */
+export interface BreakStage {
+  apply(request: HttpRequest): {mutations: readonly unknown[]; request: HttpRequest}
+  /** The outcome of a request the rules changed: its status and (error) body, or its failure. */
+  record(outcome: {body?: Buffer; error?: string; mutations: readonly unknown[]; request: HttpRequest; status?: number}): void
 }

@@ -41,3 +41,12 @@ export function terminalSafe(text: string): string {
     return NAMED[char] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`)
   })
 }
+
+/**
+ * JSON text for a terminal without changing what it parses to: characters a terminal obeys can
+ * only stand inside strings of valid JSON, where a \u escape means the same character.
+ */
+export function terminalSafeJson(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replaceAll(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}

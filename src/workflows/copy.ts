@@ -1,11 +1,12 @@
 import {PassThrough, type Readable, Transform, type TransformCallback} from 'node:stream'
-import {pipeline} from 'node:stream/promises'
 
-import type {FetchedManifest, BlobDownload} from '../registry/repository.js'
+import type {BlobOutcome, FetchedManifest, Store} from '../content/store.js'
 
-import {type Descriptor, type Manifest, type Platform, formatPlatform, parseDescriptor, parseManifest, selectPlatform} from '../content/manifest.js'
+import {type Descriptor, type Platform, formatPlatform, parseDescriptor} from '../content/descriptor.js'
+import {type Manifest, parseManifest, selectPlatform} from '../content/manifest.js'
 import {INDEX_MEDIA_TYPES} from '../content/media-types.js'
 import {RegshapeError, UsageError} from '../errors.js'
+import {Limiter} from '../util/limit.js'
 
 /**
  * `regshape copy` (registry.md §3) and `layout push` (§4): read from one store, write to the
@@ -15,36 +16,7 @@ import {RegshapeError, UsageError} from '../errors.js'
  * run finds what is there (HEAD) and sends only what is missing.
  */
 
-/** Where a copy reads: a registry repository or an OCI layout. */
-export interface SourceStore {
-  readonly display: string
-  /** A registry source: the registry's endpoint and the repository, for a mount on the same registry. */
-  readonly mountable?: {endpoint: string; repository: string}
-  /** The tag the reference names (a layout's only entry's ref.name when it names none). */
-  tag(): Promise<string | undefined>
-  getManifest(reference: string): Promise<FetchedManifest>
-  getBlob(digest: string, size: number): Promise<BlobDownload>
-  referrers(digest: string): Promise<Descriptor[]>
-}
-
-export type BlobOutcome = 'copied' | 'mounted' | 'skipped'
-
-/** Where a copy writes. */
-export interface DestinationStore {
-  readonly display: string
-  readonly mountable?: {endpoint: string; repository: string}
-  hasBlob(descriptor: Descriptor): Promise<boolean>
-  /** The digest a tag or digest names at DST, or undefined when it names nothing. */
-  manifestDigest(reference: string): Promise<string | undefined>
-  /** Streams a blob in; `open` gives its bytes (verified against the digest as they pass). */
-  putBlob(descriptor: Descriptor, open: () => Readable, counter: Transform): Promise<void>
-  /** Mounts from `from` on the same registry; 'copied' when the registry opened a session instead and the bytes were sent. */
-  mountBlob?(descriptor: Descriptor, from: string, open: () => Readable, counter: Transform): Promise<BlobOutcome>
-  /** A manifest by its digest; `referrer` ones are listed where the store lists referrers (a layout's index.json). */
-  putManifest(bytes: Buffer, descriptor: Descriptor, options: {referrer: boolean}): Promise<void>
-  /** Points `tag` at the manifest (last step), or, with no tag, records it where the store needs (layout index.json). */
-  tag(bytes: Buffer, descriptor: Descriptor, tag: string | undefined): Promise<void>
-}
+export type {BlobOutcome} from '../content/store.js'
 
 /** Progress of the blobs in flight (bars on a terminal, lines in CI, nothing). */
 export interface CopyProgress {
@@ -61,8 +33,10 @@ export interface CopyOptions {
   platforms: Platform[]
   progress: CopyProgress
   referrers: boolean
-  /** DST's own tag or digest; undefined takes SRC's tag. */
-  target?: {digest?: string; tag?: string}
+  /** DST's tag, pushed last (DST's own, else SRC's); none: the manifest goes by digest (a layout lists it). */
+  tag?: string
+  /** DST names a digest: what is copied must be it, and no tag is pushed. */
+  digest?: string
 }
 
 export interface CopyResult {
@@ -81,32 +55,16 @@ export interface CopyResult {
 /** A failure of one blob or manifest: the message names it. */
 export class CopyError extends RegshapeError {}
 
-/** At most `limit` transfers or manifest requests at once; after a failure, no new one starts. */
-class Slots {
-  private active = 0
-  private readonly waiting: Array<() => void> = []
-
-  constructor(private readonly limit: number) {}
-
-  async run<R>(operation: () => Promise<R>, stopped: () => Error | undefined): Promise<R> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve))
-    this.active++
-    try {
-      const stop = stopped()
-      if (stop) throw stop
-      return await operation()
-    } finally {
-      this.active--
-      this.waiting.shift()?.()
-    }
-  }
-}
-
+/**
+ * Copies what a reference names from one store to another: a registry repository or an OCI
+ * layout on either side (content/store.ts), at most --concurrency transfers and manifest requests
+ * at once. After a failure no new one starts.
+ */
 export class Copier {
   private readonly blobs = new Map<string, Promise<void>>()
   private readonly manifests = new Map<string, Promise<void>>()
   private readonly referrersSeen = new Set<string>()
-  private readonly slots: Slots
+  private readonly slots: Limiter
   private readonly streams = new Set<Readable>()
   private failure?: Error
   private readonly result: CopyResult = {
@@ -121,11 +79,11 @@ export class Copier {
   }
 
   constructor(
-    private readonly source: SourceStore,
-    private readonly destination: DestinationStore,
+    private readonly source: Store,
+    private readonly destination: Store,
     private readonly options: CopyOptions,
   ) {
-    this.slots = new Slots(Math.max(1, options.concurrency))
+    this.slots = new Limiter(Math.max(1, options.concurrency))
   }
 
   /** Stops the copy (Ctrl-C): streams in flight are destroyed, nothing new starts, no tag is pushed. */
@@ -145,8 +103,7 @@ export class Copier {
   }
 
   private async copy(reference: string, started: number): Promise<CopyResult> {
-    const {target} = this.options
-    let fetched = await this.source.getManifest(reference)
+    let fetched = await this.source.fetchManifest(reference)
     let root = parse(fetched, `manifest ${this.source.display}${suffix(reference)}`)
     let bytes = fetched.bytes
     let descriptor: Descriptor = {digest: fetched.digest, mediaType: root.mediaType, size: bytes.length}
@@ -161,7 +118,7 @@ export class Copier {
         }
       })
       if (chosen.length === 1) {
-        fetched = await this.source.getManifest(chosen[0].digest)
+        fetched = await this.source.fetchManifest(chosen[0].digest)
         root = parse(fetched, `manifest ${this.source.display}@${chosen[0].digest} (${formatPlatform(platforms[0])})`)
         bytes = fetched.bytes
         descriptor = {digest: fetched.digest, mediaType: root.mediaType, size: bytes.length}
@@ -175,17 +132,18 @@ export class Copier {
       }
     }
 
-    if (target?.digest !== undefined && target.digest !== descriptor.digest) {
-      throw new UsageError(`the destination names ${target.digest}, but what is copied is ${descriptor.digest}`)
+    const {digest: pinned} = this.options
+    if (pinned !== undefined && pinned !== descriptor.digest) {
+      throw new UsageError(`the destination names ${pinned}, but what is copied is ${descriptor.digest}`)
     }
 
-    const tag = target?.digest === undefined ? (target?.tag ?? (await this.source.tag())) : undefined
+    const tag = pinned === undefined ? this.options.tag : undefined
     await this.manifest(descriptor, {bytes, manifest: root}, false)
     if (this.options.referrers) await this.referrers()
     this.stopIfFailed()
     // The tag last, and only when it does not already name this manifest.
     const tagged = tag === undefined || this.options.force ? undefined : await this.destination.manifestDigest(tag)
-    if (tagged !== descriptor.digest) await this.destination.tag(bytes, descriptor, tag)
+    if (tagged !== descriptor.digest) await this.destination.tag(descriptor, bytes, tag)
     this.options.progress.close()
     return {
       ...this.result,
@@ -236,7 +194,7 @@ export class Copier {
 
     this.stopIfFailed()
     try {
-      await this.io(() => this.destination.putManifest(bytes, descriptor, {referrer}))
+      await this.io(() => this.destination.pushManifest(bytes, descriptor, {referrer}))
     } catch (error) {
       throw this.fail(error, `manifest ${descriptor.digest}`)
     }
@@ -248,7 +206,7 @@ export class Copier {
   private async fetch(descriptor: Descriptor): Promise<{bytes: Buffer; manifest: Manifest}> {
     let fetched: FetchedManifest
     try {
-      fetched = await this.io(() => this.source.getManifest(descriptor.digest))
+      fetched = await this.io(() => this.source.fetchManifest(descriptor.digest))
     } catch (error) {
       throw this.fail(error, `manifest ${descriptor.digest}`)
     }
@@ -266,7 +224,7 @@ export class Copier {
       const found = await Promise.all(pending.map(async (digest) => {
         try {
           // Entries as the source listed them: each is checked before its digest names a request.
-          const entries = await this.io(() => this.source.referrers(digest))
+          const entries = await this.io(() => this.source.listReferrers(digest))
           return entries.map((entry, at) => parseDescriptor(entry, `manifests[${at}]`))
         } catch (error) {
           throw this.fail(error, `referrers of ${digest}`)
@@ -285,14 +243,17 @@ export class Copier {
    * for children or blobs, so a manifest cannot block the work it waits for.
    */
   private io<R>(operation: () => Promise<R>): Promise<R> {
-    return this.slots.run(operation, () => this.failure)
+    return this.slots.run(() => {
+      this.stopIfFailed()
+      return operation()
+    })
   }
 
   /** One blob, once per digest: skipped, mounted or streamed. */
   private blob(descriptor: Descriptor): Promise<void> {
     let job = this.blobs.get(descriptor.digest)
     if (!job) {
-      job = this.slots.run(() => this.transfer(descriptor), () => this.failure)
+      job = this.io(() => this.transfer(descriptor))
       this.blobs.set(descriptor.digest, job)
     }
 
@@ -303,7 +264,7 @@ export class Copier {
     const {progress} = this.options
     const what = `blob ${descriptor.digest}`
     try {
-      if (!this.options.force && (await this.destination.hasBlob(descriptor))) {
+      if (!this.options.force && (await this.destination.exists(descriptor))) {
         this.result.blobs.skipped++
         progress.finished(descriptor, 'skipped')
         return
@@ -319,7 +280,7 @@ export class Copier {
       const relay = new PassThrough({highWaterMark: 1024 * 1024})
       this.streams.add(relay)
       relay.once('close', () => this.streams.delete(relay))
-      this.source.getBlob(descriptor.digest, descriptor.size).then(
+      this.source.fetchBlob(descriptor).then(
         (download) => {
           download.body.once('error', (error) => {
             sourceError ??= error
@@ -346,9 +307,9 @@ export class Copier {
       },
     })
     try {
-      const {mountable} = this.source
-      const sameRegistry = mountable && this.destination.mountable && this.destination.mountBlob && mountable.endpoint === this.destination.mountable.endpoint
-      const outcome: BlobOutcome = sameRegistry ? await this.destination.mountBlob!(descriptor, mountable.repository, open, counter) : (await this.destination.putBlob(descriptor, open, counter), 'copied')
+      const from = this.source.mountSource
+      const outcome: BlobOutcome =
+        from && this.destination.mountBlob ? await this.destination.mountBlob(descriptor, from, open, {progress: counter}) : (await this.destination.pushBlob(descriptor, open, {progress: counter}), 'copied')
       this.result.blobs[outcome]++
       if (outcome === 'copied') this.result.bytes += bytes
       progress.finished(descriptor, outcome)
@@ -362,7 +323,9 @@ export class Copier {
   private fail(error: unknown, what: string, where?: string): Error {
     if (this.failure) return this.failure
     const message = error instanceof Error ? error.message : String(error)
-    const named = message.includes(what) ? message : `${what}${where ? ` (${where})` : ''}: ${message}`
+    // An error that names the blob or manifest already (a layout's `blob sha256:… does not
+    // exist`) is not named twice.
+    const named = error instanceof RegshapeError && error.about !== undefined && what.endsWith(` ${error.about}`) ? message : `${what}${where ? ` (${where})` : ''}: ${message}`
     this.failure = new CopyError(named, {cause: error, exitCode: error instanceof RegshapeError ? error.exitCode : undefined})
     return this.failure
   }
@@ -378,11 +341,4 @@ function parse(fetched: FetchedManifest, what: string): Manifest {
 
 function suffix(reference: string): string {
   return reference.includes(':') ? `@${reference}` : `:${reference}`
-}
-
-/** A source stream through the progress counter into a sink (a layout's putBlob). */
-export async function counted(source: Readable, counter: Transform): Promise<Readable> {
-  const relay = new PassThrough()
-  pipeline(source, counter, relay).catch((error: Error) => relay.destroy(error))
-  return relay
 }

@@ -1,6 +1,6 @@
 import type {RegistryRef} from '../reference/registry.js'
 import type {Credentials} from '../transport/auth.js'
-import type {RegistryClient} from '../transport/registry-client.js'
+import type {Transport} from '../transport/transport.js'
 
 import {terminalSafe} from '../util/text.js'
 import {isRepositoryPath} from '../reference/image.js'
@@ -17,7 +17,7 @@ export interface VerificationResult {
   verified: boolean
 }
 
-export async function verifyCredentials(client: RegistryClient, ref: RegistryRef, credentials: Credentials): Promise<VerificationResult> {
+export async function verifyCredentials(client: Transport, ref: RegistryRef, credentials: Credentials): Promise<VerificationResult> {
   const response = await client.request(ref, {method: 'GET', path: '/v2/'}, async () => credentials)
   if (response.status === 200) return {verified: response.challenged}
   if (response.status === 401) {
@@ -61,7 +61,7 @@ export function parseRepository(name: string): string {
  * mean writing to the registry).
  */
 export async function checkScope(
-  client: RegistryClient,
+  client: Transport,
   ref: RegistryRef,
   credentials: Credentials,
   repository: string,

@@ -1,7 +1,7 @@
 import type {RegistryRef} from '../reference/registry.js'
 import type {ResolvedCredentials} from '../credentials/resolve.js'
 import type {Challenge} from '../transport/challenge.js'
-import type {RegistryClient} from '../transport/registry-client.js'
+import type {Transport} from '../transport/transport.js'
 
 import {AuthenticationError, ProtocolError} from '../errors.js'
 import {header} from '../transport/http.js'
@@ -38,7 +38,7 @@ export interface PingResult {
 }
 
 export async function pingRegistry(
-  client: RegistryClient,
+  client: Transport,
   ref: RegistryRef,
   resolve: () => Promise<ResolvedCredentials>,
 ): Promise<PingResult> {

@@ -2,9 +2,9 @@ import {createHash, randomBytes} from 'node:crypto'
 
 import type {BreakRule, Mutation} from '../break/rules.js'
 import type {BreakStage} from '../break/session.js'
-import type {LabelledRequest, RegistryAccess} from '../registry/repository.js'
+import type {LabelledRequest, RegistryConnection} from '../registry/connection.js'
 import type {HttpRequest} from '../transport/http.js'
-import type {RegistryResponse} from '../transport/registry-client.js'
+import type {RegistryResponse} from '../transport/transport.js'
 
 import {RuleSet, builtinRules} from '../break/rules.js'
 import {ociErrorCode} from '../break/session.js'
@@ -93,7 +93,7 @@ export class ProbeContext {
   private readonly push: string
 
   constructor(
-    readonly access: RegistryAccess,
+    readonly access: RegistryConnection,
     readonly repository: string,
     readonly stage: ProbeStage,
   ) {
@@ -370,7 +370,7 @@ export const PROBE_CASES = catalogue(async () => {
 }).map(({expected, name, request}) => ({expected, name, request}))
 
 /** Runs the cases (all, or those named) against `repository`, then removes what was pushed. */
-export async function runProbe(access: RegistryAccess, repository: string, stage: ProbeStage, only?: string[]): Promise<ProbeReport> {
+export async function runProbe(access: RegistryConnection, repository: string, stage: ProbeStage, only?: string[]): Promise<ProbeReport> {
   const context = new ProbeContext(access, repository, stage)
   // A plain read first: does the registry want credentials at all, and does the repository answer?
   const first = await context.send({method: 'GET', operation: 'tag.list', path: urls.tags(repository)})

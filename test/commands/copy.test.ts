@@ -1,5 +1,5 @@
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {type IncomingMessage, request as httpRequest} from 'node:http'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -280,6 +280,31 @@ describe('regshape copy, between two real registries and through OCI layouts', f
     expect(dry.code, dry.stderr).to.equal(0)
     expect(dry.stdout).to.match(/^\[dry-run\] Layout .* -> .*\/dry\/app\n\n(\[dry-run\] Would upload blob sha256:[0-9a-f]{64} \(\d+ bytes\)\n){2}\[dry-run\] Would push manifest sha256:[0-9a-f]{64}\n\[dry-run\] Would tag sha256:[0-9a-f]{64} as 'v1'\n$/)
     expect(destination.requestLog(dryMark)).to.deep.equal([])
+  })
+
+  it('layout push of two manifests prints each summary as its push ends: a second that fails leaves the first\'s line', async () => {
+    const directory = join(mkdtempSync(join(tmpdir(), 'regshape-push-two-')), 'img')
+    for (const [tag, into] of [
+      ['docker', 'v1'],
+      ['oci', 'v2'],
+    ]) {
+      const copied = await runCli(['copy', `${source.host}/copy/app:${tag}`, `oci:${directory}:${into}`, '--docker-config', config])
+      expect(copied.code, copied.stderr).to.equal(0)
+    }
+
+    const summary = (tag: string, digest: string) => `Copied oci:${directory}:${tag} -> ${destination.host}/two/app:${tag}: ${digest}; [^\n]*`
+    const pushed = await runCli(['layout', 'push', '-p', directory, '-d', `${destination.host}/two/app`, '--docker-config', config])
+    expect(pushed.code, pushed.stderr).to.equal(0)
+    expect(pushed.stdout).to.match(new RegExp(`^${summary('v1', seeded.docker.digest)}\n${summary('v2', seeded.oci.digest)}\n$`))
+    const json = await runCli(['layout', 'push', '-p', directory, '-d', `${destination.host}/two/app`, '--docker-config', config, '--json'])
+    expect(json.code, json.stderr).to.equal(0)
+    expect(json.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).destination)).to.deep.equal([`${destination.host}/two/app:v1`, `${destination.host}/two/app:v2`])
+    // v2's manifest gone from the layout: its push fails after v1's, whose summary is already out.
+    rmSync(join(directory, 'blobs', 'sha256', seeded.oci.digest.slice('sha256:'.length)))
+    const failed = await runCli(['layout', 'push', '-p', directory, '-d', `${destination.host}/three/app`, '--docker-config', config])
+    expect(failed.code, failed.stderr).to.equal(1)
+    expect(failed.stdout).to.match(new RegExp(`^Copied oci:${directory}:v1 -> ${destination.host}/three/app:v1: ${seeded.docker.digest}; [^\n]*\n$`))
+    expect(failed.stderr).to.match(/^Error: .*\n$/)
   })
 
   it('a layout ref.name that is not a valid tag (../, ?, #) is refused before any request, exit 1; another repository\'s tag is untouched', async () => {

@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {parseRegistry} from '../../src/reference/registry.js'
 import type {Resolver} from '../../src/transport/addresses.js'
 import {proxySettingsFromEnv} from '../../src/transport/proxy.js'
-import {RegistryClient} from '../../src/transport/registry-client.js'
+import {Transport} from '../../src/transport/transport.js'
 import {seedImages} from '../fixtures/images.js'
 import {sharedPki} from '../fixtures/pki.js'
 import {freePort, waitFor} from '../fixtures/ports.js'
@@ -228,7 +228,7 @@ describe('proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) through a real squid', fun
 
   describe('a realm name, judged where regshape can resolve it (DNS stood in for)', () => {
     async function login(resolve: Resolver) {
-      const client = await RegistryClient.create({caFile: pki.caFile, proxy: proxySettingsFromEnv({HTTPS_PROXY: proxy.openUrl}), resolve, timeoutMs: 10_000})
+      const client = await Transport.create({caFile: pki.caFile, proxy: proxySettingsFromEnv({HTTPS_PROXY: proxy.openUrl}), resolve, timeoutMs: 10_000})
       try {
         return await client.request(parseRegistry(tlsName), {method: 'GET', path: '/v2/'}, async () => ({password: alice.password, username: 'alice'}))
       } finally {

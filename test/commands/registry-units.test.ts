@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {blobRefFrom, imageRefFrom, registryFrom} from '../../src/command/flags.js'
-import {terminalSafeJson} from '../../src/command/registry-command.js'
+import {terminalSafeJson} from '../../src/util/text.js'
 import {referrersTag} from '../../src/registry/repository.js'
 import {ExitCode, UsageError} from '../../src/errors.js'
 

@@ -8,7 +8,7 @@ import {join} from 'node:path'
 
 import {parseRegistry} from '../../src/reference/registry.js'
 import {isInternalAddress, type Resolver} from '../../src/transport/addresses.js'
-import {RegistryClient} from '../../src/transport/registry-client.js'
+import {Transport} from '../../src/transport/transport.js'
 import {sharedPki} from '../fixtures/pki.js'
 import {type CliResult, expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
 import {challenge, type Handler, type HostileServer, startHostile} from '../helpers/hostile.js'
@@ -224,7 +224,7 @@ describe('hardening: the transport', () => {
     }
 
     describe('names that resolve to internal addresses (DNS stood in for)', () => {
-      let clients: RegistryClient[] = []
+      let clients: Transport[] = []
       afterEach(() => {
         for (const c of clients) c.close()
         clients = []
@@ -232,7 +232,7 @@ describe('hardening: the transport', () => {
 
       async function tryRealm(realmHost: string, resolve: Resolver, port: number): Promise<Error> {
         const registry = await hostile(bearerRegistry(() => `http://${realmHost}:${port}/token`))
-        const client = await RegistryClient.create({resolve, timeoutMs: 5000})
+        const client = await Transport.create({resolve, timeoutMs: 5000})
         clients.push(client)
         try {
           await client.request(parseRegistry(registry.host), {method: 'GET', path: '/v2/'}, async () => ({password: PASSWORD, username: 'alice'}))
@@ -281,7 +281,7 @@ describe('hardening: the transport', () => {
       it('allows a realm name that resolves to the registry\'s own address', async () => {
         const tokens = await recorder()
         const registry = await hostile(bearerRegistry(() => `http://tokens.example:${tokens.port}/token`))
-        const client = await RegistryClient.create({resolve: async () => [{address: '127.0.0.1', family: 4}], timeoutMs: 5000})
+        const client = await Transport.create({resolve: async () => [{address: '127.0.0.1', family: 4}], timeoutMs: 5000})
         clients.push(client)
         const response = await client.request(parseRegistry(registry.host), {method: 'GET', path: '/v2/'}, async () => ({password: PASSWORD, username: 'alice'}))
         expect(response.status).to.equal(200)
@@ -365,7 +365,7 @@ describe('hardening: the transport', () => {
 
     it('refuses a redirect to a name that resolves to the metadata address (DNS stood in for)', async () => {
       const registry = await hostile(redirecting(() => 'http://metadata.example/computeMetadata/v1/'))
-      const client = await RegistryClient.create({resolve: async () => [{address: '169.254.169.254', family: 4}], timeoutMs: 5000})
+      const client = await Transport.create({resolve: async () => [{address: '169.254.169.254', family: 4}], timeoutMs: 5000})
       try {
         const error = await client.request(parseRegistry(registry.host), {method: 'GET', operation: 'blob.get', path: `/v2/r/app/blobs/${digest}`}, async () => undefined).then(
           () => undefined,

@@ -4,11 +4,13 @@
  * npm's global prefix in a temporary directory (for `npm link`) and regshape's data, cache and
  * config directories of its own. The guide's `git clone` URL is the only thing swapped (for this
  * checkout, cloned as it is committed), and the guide's registry.example.com, alice's password
- * file and ~/.docker for a real registry, that password and a temporary DOCKER_CONFIG. The lines
- * under a regshape command are its whole output, stdout then stderr (so a warning fails it);
- * `…` stands for any text. Commands of npm and git must succeed; their output is not compared.
+ * file and ~/.docker for a real registry, that password and a temporary DOCKER_CONFIG. The
+ * registry holds what the guide says it does (team/app:1.0 and 2.0, built in January and June)
+ * before the first block runs. The lines under a regshape or node command are its whole output,
+ * stdout then stderr (so a warning fails it); `…` stands for any text. Commands of npm and git
+ * must succeed; their output is not compared.
  *
- * The guide's listings of the example must be the example's files, byte for byte.
+ * The guide's listings of the examples must be the examples' files, byte for byte.
  */
 import {execFileSync, spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
@@ -17,6 +19,7 @@ import {join} from 'node:path'
 
 import {expect} from 'chai'
 
+import {pushDatedImage} from '../fixtures/images.js'
 import {basicRegistry, USERS} from '../fixtures/servers.js'
 import {ROOT} from '../helpers/cli.js'
 
@@ -65,27 +68,43 @@ function matches(expected: string, actual: string): boolean {
 }
 
 describe('docs/plugins.md', () => {
-  it('shows the example plugin as it is: its files, package.json and command source', () => {
-    const example = join(ROOT, 'examples', 'plugin-whoami')
-    const [tree] = blocks('text')
-    const listed = tree
-      .split('\n')
-      .slice(1)
-      .map((line) => line.trim().split(/\s+/)[0])
-      .filter(Boolean)
-    const tracked = execFileSync('git', ['ls-files'], {cwd: example, encoding: 'utf8'}).trim().split('\n')
-    expect(listed.sort()).to.deep.equal(tracked.sort())
-    expect(blocks('json')).to.deep.equal([readFileSync(join(example, 'package.json'), 'utf8')])
-    expect(blocks('ts')).to.deep.equal([readFileSync(join(example, 'src', 'commands', 'example', 'whoami.ts'), 'utf8')])
+  it('shows the examples as they are: their files, package.json, command sources and the script', () => {
+    const examples = ['plugin-whoami', 'plugin-promote'].map((name) => join(ROOT, 'examples', name))
+    const trees = blocks('text')
+    expect(trees).to.have.length(examples.length)
+    for (const [index, example] of examples.entries()) {
+      const listed = trees[index]
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/)[0])
+        .filter(Boolean)
+      const tracked = execFileSync('git', ['ls-files'], {cwd: example, encoding: 'utf8'}).trim().split('\n')
+      expect(listed.sort()).to.deep.equal(tracked.sort())
+    }
+
+    const [whoami, promote] = examples
+    expect(blocks('json')).to.deep.equal([readFileSync(join(whoami, 'package.json'), 'utf8')])
+    // The guide says promote's package.json is whoami's with another name and description.
+    const [first, second] = [whoami, promote].map((example) => JSON.parse(readFileSync(join(example, 'package.json'), 'utf8')))
+    expect({...second, description: first.description, name: first.name}).to.deep.equal(first)
+    expect(blocks('ts')).to.deep.equal([readFileSync(join(whoami, 'src', 'commands', 'example', 'whoami.ts'), 'utf8'), readFileSync(join(promote, 'src', 'commands', 'example', 'promote.ts'), 'utf8')])
+    expect(blocks('js')).to.deep.equal([readFileSync(join(ROOT, 'examples', 'sdk-script', 'tags.mjs'), 'utf8')])
   })
 
-  it('works from a fresh clone as written: build, link, login, run, install from a directory, pack', async function () {
+  it('works from a fresh clone as written: build, link, login, run both examples and the script, install from a directory, pack', async function () {
     this.timeout(900_000)
     const guide = blocks('console').flatMap((block) => steps(block))
     expect(guide[0].command).to.include(`git clone ${CLONE_URL}`)
-    expect(guide.map((step) => step.command)).to.include.members(['npm run build:sdk', 'regshape plugins link examples/plugin-whoami --no-install'])
+    expect(guide.map((step) => step.command)).to.include.members([
+      'npm run build:sdk',
+      'regshape plugins link examples/plugin-whoami --no-install',
+      'regshape plugins link examples/plugin-promote --no-install',
+      'node examples/sdk-script/tags.mjs registry.example.com/team/app',
+    ])
 
     const registry = await basicRegistry()
+    await pushDatedImage(registry, 'team/app', '1.0', '2024-01-15T09:00:00Z')
+    await pushDatedImage(registry, 'team/app', '2.0', '2024-06-03T14:30:00Z')
     const work = mkdtempSync(join(tmpdir(), 'regshape-guide-'))
     const origin = join(mkdtempSync(join(tmpdir(), 'regshape-guide-origin-')), 'regshape.git')
     symlinkSync(ROOT, origin)
@@ -126,7 +145,7 @@ describe('docs/plugins.md', () => {
       const context = `$ ${step.command}\n${result.stdout}${result.stderr}`
       expect(result.code, context).to.equal(0)
       cwd = result.cwd
-      if (step.command.startsWith('regshape ')) {
+      if (step.command.startsWith('regshape ') || step.command.startsWith('node ')) {
         // Colour aside: oclif colours the plugins commands' paths when CI is set (supports-color
         // takes CI for a colour terminal); the guide shows the text.
         // eslint-disable-next-line no-control-regex

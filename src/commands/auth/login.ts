@@ -38,7 +38,16 @@ const messages = {
   usernamePrompt: (registry: string, stored: string | undefined) => `Username for ${registry}${stored === undefined ? '' : ` (${terminalSafe(stored)})`}:`,
 }
 
-export default class AuthLogin extends BreakModeCommand<typeof AuthLogin> {
+export interface LoginResult {
+  status: 'success'
+  registry: string
+  /** false when the registry never asked for the credentials (absent when they were verified). */
+  verified: false | undefined
+  /** With --repository and --scope: the rights asked for, and what the token server granted. */
+  scope: undefined | {repository: string; requested: Action[]; granted: Action[]; unchecked: Action[]}
+}
+
+export default class AuthLogin extends BreakModeCommand<typeof AuthLogin, LoginResult> {
   /** `regshape login`, as docker, oras, crane and regctl spell it. */
   static override aliases = ['login']
 
@@ -81,7 +90,7 @@ With --repository and --scope, login also asks the token server for pull (or pul
 
   static override summary = 'Authenticate against a registry and persist credentials'
 
-  async run(): Promise<void> {
+  async run(): Promise<LoginResult> {
     const {actions, credentials, ref, repository} = await this.step('resolve input', async () => {
       const ref = parseRegistry(registryName(this.args.registry, this.flags.registry, 'auth login'))
       const repository = this.flags.repository === undefined ? undefined : parseRepository(this.flags.repository)
@@ -96,7 +105,7 @@ With --repository and --scope, login also asks the token server for pull (or pul
 
     const {scope, verified} = await this.step('verify', async () => {
       try {
-        const client = await this.step('start http client', () => this.services.registryClient())
+        const client = await this.step('start http client', () => this.services.transport())
         const {verified} = await verifyCredentials(client, ref, credentials)
         const scope = repository ? await checkScope(client, ref, credentials, repository, actions) : undefined
         return {scope, verified}
@@ -124,14 +133,18 @@ With --repository and --scope, login also asks the token server for pull (or pul
       }
     })
 
-    const human = scope ? `${messages.granted(scope.repository, scope.granted)}\n${messages.succeeded}` : messages.succeeded
     // Key order is part of the output: the spec's two keys first.
-    this.emitResult(human, {
+    return {
       status: 'success',
       registry: ref.input,
       verified: verified ? undefined : false,
       scope: scope && {repository: scope.repository, requested: scope.requested, granted: scope.granted, unchecked: scope.unknown},
-    })
+    }
+  }
+
+  protected override renderText(result: LoginResult): string {
+    const {scope} = result
+    return scope ? `${messages.granted(scope.repository, scope.granted)}\n${messages.succeeded}` : messages.succeeded
   }
 
   /** From flags, stdin or prompts, never hanging where no one can answer. */

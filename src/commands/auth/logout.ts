@@ -2,10 +2,10 @@ import {Flags} from '@oclif/core'
 
 import {referenceArgs, registryName} from '../../command/flags.js'
 
-import {RegshapeCommand} from '../../command/base-command.js'
+import {type JsonObject, RegshapeCommand} from '../../command/base-command.js'
 import {terminalSafe} from '../../util/text.js'
 import {listStoredCredentials} from '../../credentials/inventory.js'
-import {parseRegistry} from '../../reference/registry.js'
+import {type RegistryRef, parseRegistry} from '../../reference/registry.js'
 import {CredentialHelperError, DockerConfigError, RegshapeError, UsageError} from '../../errors.js'
 
 /** Every message `auth logout` prints, worded as the specification gives them. */
@@ -19,7 +19,10 @@ const messages = {
     `Note: ${path} (containers auth file) still holds credentials for ${registry}; regshape never writes that file: use podman logout or skopeo logout`,
 }
 
-export default class AuthLogout extends RegshapeCommand<typeof AuthLogout> {
+/** One registry's logout (whether anything was stored: the text says, the JSON does not), or --all's. */
+export type LogoutResult = {registries: string[]; status: 'success'} | {registry: string; removed: boolean; status: 'success'}
+
+export default class AuthLogout extends RegshapeCommand<typeof AuthLogout, LogoutResult> {
   /** `regshape logout`, as docker, oras, crane and regctl spell it. */
   static override aliases = ['logout']
 
@@ -42,16 +45,33 @@ export default class AuthLogout extends RegshapeCommand<typeof AuthLogout> {
 
   static override summary = 'Remove persisted credentials for a registry'
 
-  async run(): Promise<void> {
+  /** The one registry logged out of (not with --all), for the note that follows the result. */
+  private loggedOut?: RegistryRef
+
+  async run(): Promise<LogoutResult> {
     if (this.flags.all) {
       if (this.args.registry !== undefined || this.flags.registry !== undefined) throw new UsageError(messages.allWithRegistry)
-      await this.logoutEverywhere()
-      return
+      return this.logoutEverywhere()
     }
 
     const ref = parseRegistry(registryName(this.args.registry, this.flags.registry, 'auth logout'))
     const removed = await this.erase(ref.input)
-    this.emitResult(removed ? messages.removed(ref.input) : messages.notLoggedIn(ref.input), {status: 'success', registry: ref.input})
+    this.loggedOut = ref
+    return {status: 'success', registry: ref.input, removed}
+  }
+
+  protected override renderText(result: LogoutResult): string {
+    if ('registry' in result) return result.removed ? messages.removed(result.registry) : messages.notLoggedIn(result.registry)
+    return result.registries.length === 0 ? messages.notLoggedInAnywhere : result.registries.map((registry) => messages.removed(terminalSafe(registry))).join('\n')
+  }
+
+  protected override renderJson(result: LogoutResult): JsonObject {
+    return 'registry' in result ? {status: result.status, registry: result.registry} : result
+  }
+
+  protected override async afterResult(): Promise<void> {
+    const ref = this.loggedOut
+    if (!ref) return
     // The chain would still find a podman or skopeo login there: say so rather than let the user
     // believe they are logged out. Unreadable, it says nothing: the logout itself went well.
     const containersAuth = this.services.containersAuthFile?.()
@@ -59,15 +79,14 @@ export default class AuthLogout extends RegshapeCommand<typeof AuthLogout> {
     if (containersAuth && leftOver) process.stderr.write(`${terminalSafe(messages.stillInContainersAuth(containersAuth.path, ref.input))}\n`)
   }
 
-  private async logoutEverywhere(): Promise<void> {
+  private async logoutEverywhere(): Promise<LogoutResult> {
     const listed = await this.failing(() => listStoredCredentials(this.services.credentialStore()))
     // A helper that could not list its entries would leave logins behind unseen: say so, erase nothing.
     const unreadable = listed.find((entry) => entry.error !== undefined)
     if (unreadable) throw new RegshapeError(messages.eraseFailed(unreadable.error as string))
     const removed: string[] = []
     for (const registry of new Set(listed.map((entry) => entry.registry))) if (await this.erase(registry)) removed.push(registry)
-    const human = removed.length === 0 ? messages.notLoggedInAnywhere : removed.map((registry) => messages.removed(terminalSafe(registry))).join('\n')
-    this.emitResult(human, {status: 'success', registries: removed})
+    return {status: 'success', registries: removed}
   }
 
   /** Erases one registry's credentials (canonical key and legacy spellings); whether any were there. */

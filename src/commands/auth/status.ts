@@ -1,11 +1,12 @@
 import {Flags} from '@oclif/core'
 
+import type {JsonObject} from '../../command/base-command.js'
 import {BreakModeCommand} from '../../command/break-command.js'
 import {terminalSafe} from '../../util/text.js'
 import {describeLocation, type StoreLocation} from '../../credentials/credential-store.js'
 import {credentialsOf, listStoredCredentials, type StoredEntry} from '../../credentials/inventory.js'
 import {type RegistryRef, parseRegistry} from '../../reference/registry.js'
-import {type CredentialKind, describeSource, sourceJson} from '../../credentials/resolve.js'
+import {type CredentialKind, type CredentialSource, describeSource, sourceJson} from '../../credentials/resolve.js'
 import {AuthenticationError, CredentialHelperError, DockerConfigError, NetworkError, RegshapeError} from '../../errors.js'
 import {CHECK_PARALLELISM, mapLimit} from '../../util/limit.js'
 import {verifyCredentials} from '../../workflows/login.js'
@@ -28,7 +29,36 @@ const KIND_LABEL: Record<CredentialKind, string> = {
   'registry-token': '(registry token)',
 }
 
-export default class AuthStatus extends BreakModeCommand<typeof AuthStatus> {
+/** Every stored login (without --registry). */
+export interface StatusListResult {
+  status: 'success'
+  config: string
+  entries: Array<{
+    registry: string
+    key: string
+    store: StoreLocation
+    username: null | string
+    credential_kind: CredentialKind
+    in_use: boolean
+    error: string | undefined
+    verification: undefined | Verification
+  }>
+}
+
+/** What the resolution chain yields for one registry (--registry); the source in its JSON form under --json. */
+export interface StatusOneResult {
+  status: 'success'
+  registry: string
+  key: string
+  username: null | string
+  credential_kind: CredentialKind | null
+  source: CredentialSource
+  verification: undefined | Verification
+}
+
+export type StatusResult = StatusListResult | StatusOneResult
+
+export default class AuthStatus extends BreakModeCommand<typeof AuthStatus, StatusResult> {
   static override description = `Without --registry, lists every stored login: the entries of config.json's "auths" section, its "credHelpers" entries, and what the "credsStore" helper lists, each with where it lives and its username. Entries that the resolution chain would not use (a file entry behind a helper, a legacy spelling behind the canonical key) are marked "not used". Docker Hub's web-login pseudo-entries are not listed.
 
 With --registry, shows what the credential resolution chain yields for that registry and where it comes from: --username/--password, a credential helper, the config file, or anonymous.
@@ -49,12 +79,50 @@ With --registry, shows what the credential resolution chain yields for that regi
 
   static override summary = 'Show stored credentials and where each registry\'s credentials come from'
 
-  async run(): Promise<void> {
-    if (this.flags.registry === undefined) await this.listAll()
-    else await this.showOne(parseRegistry(this.flags.registry))
+  async run(): Promise<StatusResult> {
+    return this.flags.registry === undefined ? this.listAll() : this.showOne(parseRegistry(this.flags.registry))
   }
 
-  private async listAll(): Promise<void> {
+  protected override renderText(result: StatusResult): string {
+    if (!('entries' in result)) {
+      const lines: Array<[string, string]> = [
+        ['Registry', result.key === result.registry ? result.registry : `${result.registry} (stored as ${result.key})`],
+        ['Credentials', result.credential_kind === null ? messages.anonymous : `${result.username ?? ''} ${KIND_LABEL[result.credential_kind]}`.trim()],
+        ['Source', describeSource(result.source)],
+        ...(result.verification ? [['Verified', describeVerification(result.verification)] as [string, string]] : []),
+      ]
+      const width = Math.max(...lines.map(([label]) => label.length)) + 2
+      return lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${terminalSafe(value)}`).join('\n')
+    }
+
+    const {entries} = result
+    if (entries.length === 0) return terminalSafe(messages.noEntries(result.config))
+    // --verify checked every entry: each has a verification, and the table a STATUS column.
+    const verified = entries.some((entry) => entry.verification !== undefined)
+    const rows = entries.map((entry) => [
+      entry.key,
+      `${describeLocation(entry.store)}${entry.store.kind === 'helper' ? ` (${entry.store.via})` : ''}${entry.in_use ? '' : messages.notUsed}`,
+      entry.error ? `error: ${entry.error}` : `${entry.username ?? ''} ${KIND_LABEL[entry.credential_kind]}`.trim(),
+      ...(verified ? [describeVerification(entry.verification as Verification)] : []),
+    ])
+    return table(['REGISTRY', 'STORE', 'USERNAME', ...(verified ? ['STATUS'] : [])], rows)
+  }
+
+  protected override renderJson(result: StatusResult): JsonObject {
+    return 'entries' in result ? {...result} : {...result, source: sourceJson(result.source)}
+  }
+
+  /** With --verify, exit 1 once the result is printed if an entry did not verify. */
+  protected override async afterResult(result: StatusResult): Promise<void> {
+    const verifications = 'entries' in result ? result.entries.map((entry) => entry.verification) : [result.verification]
+    const bad = verifications.filter((v) => v !== undefined && v.result !== 'valid' && v.result !== 'unverified').length
+    if (bad > 0) {
+      process.stderr.write(`Error: ${messages.invalidEntries(bad)}\n`)
+      this.exitWith(1)
+    }
+  }
+
+  private async listAll(): Promise<StatusListResult> {
     const store = this.services.credentialStore()
     let entries: StoredEntry[]
     try {
@@ -65,17 +133,7 @@ With --registry, shows what the credential resolution chain yields for that regi
     }
 
     const verifications = this.flags.verify ? await mapLimit(entries, CHECK_PARALLELISM, (entry) => this.verifyEntry(entry)) : undefined
-    const rows = entries.map((entry, index) => [
-      entry.key,
-      `${describeLocation(entry.location)}${entry.location.kind === 'helper' ? ` (${entry.location.via})` : ''}${entry.inUse ? '' : messages.notUsed}`,
-      entry.error ? `error: ${entry.error}` : `${entry.username ?? ''} ${KIND_LABEL[entry.credentialKind]}`.trim(),
-      ...(verifications ? [describeVerification(verifications[index])] : []),
-    ])
-    const human =
-      entries.length === 0
-        ? terminalSafe(messages.noEntries(store.configFile.path))
-        : table(['REGISTRY', 'STORE', 'USERNAME', ...(verifications ? ['STATUS'] : [])], rows)
-    this.emitResult(human, {
+    return {
       status: 'success',
       config: store.configFile.path,
       entries: entries.map((entry, index) => ({
@@ -88,11 +146,10 @@ With --registry, shows what the credential resolution chain yields for that regi
         error: entry.error,
         verification: verifications?.[index],
       })),
-    })
-    this.failIfInvalid(verifications)
+    }
   }
 
-  private async showOne(ref: RegistryRef): Promise<void> {
+  private async showOne(ref: RegistryRef): Promise<StatusOneResult> {
     let resolved
     try {
       resolved = await this.resolveCredentials(ref)
@@ -104,23 +161,15 @@ With --registry, shows what the credential resolution chain yields for that regi
     const held = resolved.credentials
     const kind: CredentialKind | undefined = held ? (held.registryToken ? 'registry-token' : held.identityToken ? 'identity-token' : 'password') : undefined
     const verification = this.flags.verify && held ? await this.verify(ref, held) : undefined
-    const lines: Array<[string, string]> = [
-      ['Registry', ref.key === ref.input ? ref.input : `${ref.input} (stored as ${ref.key})`],
-      ['Credentials', held ? `${held.username ?? ''} ${kind ? KIND_LABEL[kind] : ''}`.trim() : messages.anonymous],
-      ['Source', describeSource(resolved.source)],
-      ...(verification ? [['Verified', describeVerification(verification)] as [string, string]] : []),
-    ]
-    const width = Math.max(...lines.map(([label]) => label.length)) + 2
-    this.emitResult(lines.map(([label, value]) => `${`${label}:`.padEnd(width)}${terminalSafe(value)}`).join('\n'), {
+    return {
       status: 'success',
       registry: ref.input,
       key: ref.key,
       username: held?.username ?? null,
       credential_kind: kind ?? null,
-      source: sourceJson(resolved.source),
+      source: resolved.source,
       verification,
-    })
-    this.failIfInvalid(verification ? [verification] : undefined)
+    }
   }
 
   private async verifyEntry(entry: StoredEntry): Promise<Verification> {
@@ -144,7 +193,7 @@ With --registry, shows what the credential resolution chain yields for that regi
 
   /** A fresh client per check: one entry's token or challenge must not vouch for another's. */
   private async verify(ref: RegistryRef, credentials: Credentials): Promise<Verification> {
-    const client = (await this.services.registryClient()).fork()
+    const client = (await this.services.transport()).fork()
     try {
       const {verified} = await verifyCredentials(client, ref, credentials)
       return verified ? {result: 'valid'} : {detail: 'the registry did not ask for credentials', result: 'unverified'}
@@ -158,20 +207,13 @@ With --registry, shows what the credential resolution chain yields for that regi
     }
   }
 
-  private failIfInvalid(verifications: undefined | Verification[]): void {
-    const bad = verifications?.filter((v) => v.result !== 'valid' && v.result !== 'unverified').length ?? 0
-    if (bad > 0) {
-      process.stderr.write(`Error: ${messages.invalidEntries(bad)}\n`)
-      this.exitWith(1)
-    }
-  }
 }
 
 function describeVerification(verification: Verification): string {
   return verification.detail && verification.result !== 'rejected' ? `${verification.result} (${verification.detail})` : verification.result
 }
 
-function locationJson(location: StoreLocation): Record<string, string> {
+function locationJson(location: StoreLocation): StoreLocation {
   return location.kind === 'file' ? {kind: 'file', path: location.path} : {helper: location.helper, kind: 'helper', via: location.via}
 }
 

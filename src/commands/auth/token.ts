@@ -53,7 +53,7 @@ Without --scope the token carries no rights beyond the registry's /v2/ endpoint.
     const scope = scopes.length > 0 ? scopes.join(' ') : undefined
     const grant = await this.step('token', async () => {
       try {
-        const client = await this.services.registryClient()
+        const client = await this.services.transport()
         const credentials = async () => (await this.resolveCredentials(ref)).credentials
         const response = await client.request(ref, {method: 'GET', path: '/v2/', scope}, credentials)
         const challenge = client.auth.knownChallenge(ref)

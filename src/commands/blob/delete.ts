@@ -1,7 +1,13 @@
 import {blobRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
-import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
+import {RegistryCommand} from '../../command/registry-command.js'
 
-export default class BlobDelete extends RegistryCommand<typeof BlobDelete> {
+/** Printed as JSON in both forms (the base's default text: indented). */
+export interface BlobDeleteResult {
+  digest: string
+  status: 'deleted'
+}
+
+export default class BlobDelete extends RegistryCommand<typeof BlobDelete, BlobDeleteResult> {
   static override args = {reference: referenceArgs.image('Blob reference, host[:port]/repository@sha256:... (instead of -r and -d)')}
 
   static override description = `Sends DELETE for the blob (token scope: delete) and prints {digest, status: "deleted"} on 202. A reference with a tag instead of a digest exits 2 before any request. A manifest that still names the blob may break: registries do not all check.`
@@ -18,11 +24,10 @@ export default class BlobDelete extends RegistryCommand<typeof BlobDelete> {
 
   static override summary = 'Delete a blob from a repository'
 
-  async run(): Promise<void> {
+  async run(): Promise<BlobDeleteResult> {
     const ref = blobRefFrom(this.args.reference, this.flags.repo, this.flags.digest, 'regshape blob delete host/repository@sha256:...')
-    const writer = await this.blobWriter(ref)
-    await writer.delete(ref.digest)
-    const json = {digest: ref.digest, status: 'deleted'}
-    this.emitResult(terminalSafeJson(JSON.stringify(json, null, 2)), json)
+    const repository = await this.repository(ref)
+    await repository.deleteBlob(ref.digest)
+    return {digest: ref.digest, status: 'deleted'}
   }
 }

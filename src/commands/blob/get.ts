@@ -9,7 +9,7 @@ import {pipeline} from 'node:stream/promises'
 
 import {blobRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
 import {PROGRESS_MODES, type ProgressMode, transferProgress} from '../../command/progress.js'
-import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
+import {RegistryCommand} from '../../command/registry-command.js'
 import {DigestMismatchError} from '../../content/digest.js'
 import {RegshapeError, describeError} from '../../errors.js'
 
@@ -19,7 +19,17 @@ const messages = {
   failed: (what: string, reason: string) => `${what}: ${reason}`,
 }
 
-export default class BlobGet extends RegistryCommand<typeof BlobGet> {
+/**
+ * The downloaded blob's metadata, printed as JSON in both forms (the base's default text). With
+ * -o - the bytes are the output, written as they stream: no result then.
+ */
+export interface BlobGetResult {
+  digest: string
+  content_type: null | string
+  size: number
+}
+
+export default class BlobGet extends RegistryCommand<typeof BlobGet, BlobGetResult | undefined> {
   static override args = {reference: referenceArgs.image('Blob reference, host[:port]/repository@sha256:... (instead of -r and -d)')}
 
   static override description = `Streams the blob from the registry and checks its digest (and its size, against Content-Length) as the bytes arrive; nothing is held in memory.
@@ -44,7 +54,7 @@ Progress goes to stderr: --progress auto (the default) draws a bar when stderr i
 
   static override summary = 'Download a blob, verifying its digest as it streams'
 
-  async run(): Promise<void> {
+  async run(): Promise<BlobGetResult | undefined> {
     const ref = blobRefFrom(this.args.reference, this.flags.repo, this.flags.digest, 'regshape blob get host/repository@sha256:...')
     const {'chunk-size': chunkSize, output} = this.flags
     const repository = await this.repository(ref)
@@ -64,9 +74,9 @@ Progress goes to stderr: --progress auto (the default) draws a bar when stderr i
       progress.finish(succeeded)
     }
 
-    if (output === '-') return
-    const json = {digest: download.verifier.digest, content_type: download.contentType ?? null, size: download.verifier.size}
-    this.emitResult(terminalSafeJson(JSON.stringify(json, null, 2)), json)
+    if (output === '-') return undefined
+    // The stream ended with its digest verified: the verifier holds it.
+    return {digest: download.verifier.digest as string, content_type: download.contentType ?? null, size: download.verifier.size}
   }
 
   /** Into a temporary beside `file`, renamed over it only after the digest matched. */

@@ -2,12 +2,15 @@ import {Flags} from '@oclif/core'
 
 import {blobRefFrom, referenceArgs, referenceFlags, repositoryPathFrom} from '../../command/flags.js'
 import {PROGRESS_MODES, type ProgressMode, transferProgress} from '../../command/progress.js'
-import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
+import {RegistryCommand} from '../../command/registry-command.js'
 import {formatImageRef} from '../../reference/image.js'
-import {fileSource, stdinSource} from '../../registry/upload.js'
+import {type MountResult, fileSource, stdinSource} from '../../registry/upload.js'
 import {DEFAULT_CHUNK_SIZE} from './upload.js'
 
-export default class BlobMount extends RegistryCommand<typeof BlobMount> {
+/** Printed as JSON in both forms (the base's default text: indented). */
+export type BlobMountResult = Pick<MountResult, 'digest' | 'location' | 'size' | 'status'>
+
+export default class BlobMount extends RegistryCommand<typeof BlobMount, BlobMountResult> {
   static override args = {reference: referenceArgs.image('Blob reference in the target repository, host[:port]/repository@sha256:... (instead of -r and -d)')}
 
   static override description = `Asks the registry to mount the blob from another repository of the same registry (POST ?mount=<digest>&from=<repository>), which needs pull on that repository as well as push on this one.
@@ -29,23 +32,22 @@ export default class BlobMount extends RegistryCommand<typeof BlobMount> {
 
   static override summary = 'Mount a blob from another repository of the same registry'
 
-  async run(): Promise<void> {
+  async run(): Promise<BlobMountResult> {
     const ref = blobRefFrom(this.args.reference, this.flags.repo, this.flags.digest, 'regshape blob mount host/repository@sha256:... --from-repo REPO')
     const from = repositoryPathFrom(this.flags['from-repo'], '--from-repo')
     const {file} = this.flags
     const source = file === undefined ? undefined : file === '-' ? stdinSource() : await fileSource(file, `blob mount ${formatImageRef(ref)}`)
-    const writer = await this.blobWriter(ref)
+    const repository = await this.repository(ref)
     const progress = await transferProgress(this.flags.progress as ProgressMode, ref.digest.slice(0, 19), source?.size, {json: this.jsonMode})
     let succeeded = false
     let result
     try {
-      result = await writer.mount(ref.digest, from, source, {chunkSize: DEFAULT_CHUNK_SIZE, chunked: false, progress: progress.counter})
+      result = await repository.mountFrom(ref.digest, from, source, {chunkSize: DEFAULT_CHUNK_SIZE, chunked: false, progress: progress.counter})
       succeeded = result.status === 'uploaded'
     } finally {
       progress.finish(succeeded)
     }
 
-    const json = {digest: result.digest, status: result.status, location: result.location, ...(result.size === undefined ? {} : {size: result.size})}
-    this.emitResult(terminalSafeJson(JSON.stringify(json, null, 2)), json)
+    return {digest: result.digest, status: result.status, location: result.location, ...(result.size === undefined ? {} : {size: result.size})}
   }
 }

@@ -4,9 +4,9 @@ import {basename} from 'node:path'
 
 import {referenceArgs, referenceFlags, uploadRefFrom} from '../../command/flags.js'
 import {PROGRESS_MODES, type ProgressMode, transferProgress} from '../../command/progress.js'
-import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
+import {RegistryCommand} from '../../command/registry-command.js'
 import {formatImageRef} from '../../reference/image.js'
-import {type BlobSource, fileSource, stdinSource} from '../../registry/upload.js'
+import {type BlobSource, type UploadResult, fileSource, stdinSource} from '../../registry/upload.js'
 import {UsageError} from '../../errors.js'
 
 /** Every message `blob upload` prints of its own. */
@@ -17,7 +17,10 @@ const messages = {
 /** 8 MiB: upstream's 64 KiB would make 16384 PATCH requests of a 1 GiB layer. */
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 
-export default class BlobUpload extends RegistryCommand<typeof BlobUpload> {
+/** Printed as JSON in both forms (the base's default text: indented). */
+export type BlobUploadResult = Pick<UploadResult, 'digest' | 'location' | 'size'>
+
+export default class BlobUpload extends RegistryCommand<typeof BlobUpload, BlobUploadResult> {
   static override args = {reference: referenceArgs.image('Repository, host[:port]/repository (instead of -r); host/repository@sha256:... gives the digest too')}
 
   static override description = `Streams the bytes from FILE (or stdin with -f -) to the registry, hashing them on the way; nothing is held in memory.
@@ -52,18 +55,18 @@ The registry's confirmed digest must be the one the bytes hash to. Prints {diges
 
   static override summary = 'Upload a blob, monolithic or in chunks, verifying its digest'
 
-  async run(): Promise<void> {
+  async run(): Promise<BlobUploadResult> {
     const {file, resume} = this.flags
     const ref = uploadRefFrom(this.args.reference, this.flags.repo, this.flags.digest, 'regshape blob upload host/repository -f FILE')
     if (resume !== undefined && file === '-') throw new UsageError(messages.resumeStdin)
     const source: BlobSource = file === '-' ? stdinSource() : await fileSource(file, `blob upload ${formatImageRef(ref)}`)
-    const writer = await this.blobWriter(ref)
+    const repository = await this.repository(ref)
     const label = ref.digest?.slice(0, 19) ?? (file === '-' ? 'stdin' : basename(file))
     const progress = await transferProgress(this.flags.progress as ProgressMode, label, source.size, {json: this.jsonMode})
     let succeeded = false
     let result
     try {
-      result = await writer.upload(source, {
+      result = await repository.uploadBlob(source, {
         chunkSize: this.flags['chunk-size'],
         chunked: this.flags.chunked || resume !== undefined,
         contentType: this.flags['media-type'],
@@ -76,7 +79,6 @@ The registry's confirmed digest must be the one the bytes hash to. Prints {diges
       progress.finish(succeeded)
     }
 
-    const json = {digest: result.digest, size: result.size, location: result.location}
-    this.emitResult(terminalSafeJson(JSON.stringify(json, null, 2)), json)
+    return {digest: result.digest, size: result.size, location: result.location}
   }
 }

@@ -2,14 +2,18 @@ import {Flags} from '@oclif/core'
 
 import {referenceArgs, referenceFlags, registryFrom} from '../../command/flags.js'
 import {RegistryCommand, safeLines} from '../../command/registry-command.js'
-import {listCatalog} from '../../registry/repository.js'
+import {listCatalog} from '../../registry/registry.js'
 import {UsageError} from '../../errors.js'
 
 const messages = {
   allWithLast: '--all and --last are mutually exclusive',
 }
 
-export default class CatalogList extends RegistryCommand<typeof CatalogList> {
+export interface CatalogListResult {
+  repositories: string[]
+}
+
+export default class CatalogList extends RegistryCommand<typeof CatalogList, CatalogListResult> {
   static override args = {registry: referenceArgs.registry()}
 
   static override description = `Prints one repository per line: one page (the registry's default size, or --n), or with --all every page, following the registry's Link headers. A Link that repeats a page, or points to another host, is an error.
@@ -32,12 +36,19 @@ Exits 3 when the registry does not offer the catalog API (404 or 405), 1 on othe
 
   static override summary = 'List the repositories of a registry'
 
-  async run(): Promise<void> {
-    const {all, last, n, output} = this.flags
+  async run(): Promise<CatalogListResult> {
+    const {all, last, n} = this.flags
     const registry = registryFrom(this.args.registry, this.flags.registry, 'regshape catalog list host')
     if (all && last !== undefined) throw new UsageError(messages.allWithLast)
-    const access = await this.registryAccess(registry)
-    const {repositories} = await listCatalog(access, registry.input, {follow: all, last, n})
-    this.emitTo(output, safeLines(repositories), {repositories})
+    const {repositories} = await listCatalog(await this.connection(registry), registry.input, {follow: all, last, n})
+    return {repositories}
+  }
+
+  protected override outputFile(): string | undefined {
+    return this.flags.output
+  }
+
+  protected override renderText(result: CatalogListResult): string {
+    return safeLines(result.repositories)
   }
 }

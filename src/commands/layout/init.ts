@@ -1,7 +1,11 @@
 import {LayoutCommand, layoutFlags} from '../../command/layout-command.js'
 import {initLayout} from '../../layout/build.js'
 
-export default class LayoutInit extends LayoutCommand<typeof LayoutInit> {
+export interface LayoutInitResult {
+  layout_path: string
+}
+
+export default class LayoutInit extends LayoutCommand<typeof LayoutInit, LayoutInitResult> {
   static override description = `Creates the directory if needed, the oci-layout marker, blobs/sha256/, an empty index.json and the staging file .regshape-stage.json that the other layout commands build on. A directory that already holds an oci-layout file is refused.`
 
   static override examples = ['<%= config.bin %> <%= command.id %> --path ./my-image']
@@ -10,8 +14,12 @@ export default class LayoutInit extends LayoutCommand<typeof LayoutInit> {
 
   static override summary = 'Initialise a new, empty OCI Image Layout directory'
 
-  async run(): Promise<void> {
+  async run(): Promise<LayoutInitResult> {
     const layout = await initLayout(this.flags.path)
-    this.emitResult(`Initialised OCI Image Layout at ${layout.directory}`, {layout_path: layout.directory})
+    return {layout_path: layout.directory}
+  }
+
+  protected override renderText(result: LayoutInitResult): string {
+    return `Initialised OCI Image Layout at ${result.layout_path}`
   }
 }

@@ -1,16 +1,29 @@
 import {Flags} from '@oclif/core'
 
-import {CopyCommand, copyFlags} from '../../command/copy-command.js'
+import type {JsonObject} from '../../command/base-command.js'
+import {CopyCommand, type CopyReport, copyFlags, copyJson, copyText} from '../../command/copy-command.js'
 import {asUsage} from '../../command/flags.js'
 import {layoutFlags} from '../../command/layout-command.js'
-import {type Descriptor, parseManifest} from '../../content/manifest.js'
+import type {Descriptor} from '../../content/descriptor.js'
+import {parseManifest} from '../../content/manifest.js'
 import {OciLayout, REF_NAME, refNameAsTag} from '../../layout/store.js'
 import {terminalSafe} from '../../util/text.js'
 import {parseImageRef} from '../../reference/image.js'
 import {RegistryCommand} from '../../command/registry-command.js'
 import {UsageError} from '../../errors.js'
 
-export default class LayoutPush extends CopyCommand<typeof LayoutPush> {
+/** --dry-run's result: what would be sent, as text; --json says only from where to where. */
+export interface PushPlan {
+  layout_path: string
+  destination: string
+  dry_run: true
+  plan: string
+}
+
+/** A push's summary (of its last manifest: the earlier ones are printed as each is pushed), or --dry-run's plan. */
+export type LayoutPushResult = CopyReport | PushPlan
+
+export default class LayoutPush extends CopyCommand<typeof LayoutPush, LayoutPushResult> {
   static override baseFlags = {
     ...RegistryCommand.baseFlags,
     // -p is --path in the layout group (registry.md §1, short-option collisions).
@@ -37,7 +50,7 @@ With a tag in --dest, the layout must hold one manifest, pushed under that tag; 
 
   static override summary = 'Push an OCI image layout to a registry'
 
-  async run(): Promise<void> {
+  async run(): Promise<LayoutPushResult> {
     const {dest, 'dry-run': dryRun, force, path, referrers} = this.flags
     const target = asUsage(() => parseImageRef(dest))
     if (target.digest !== undefined) throw new UsageError('--dest takes host[:port]/repository[:tag]; a digest is the manifest\'s own')
@@ -50,19 +63,30 @@ With a tag in --dest, the layout must hold one manifest, pushed under that tag; 
 
     // Each ref.name becomes a tag: all are checked before the first request.
     if (target.tag === undefined) for (const entry of manifests) refNameAsTag(entry, path)
-    if (dryRun) {
-      this.emitResult(await this.plan(layout, manifests, dest, target.tag), {layout_path: path, destination: dest, dry_run: true})
-      return
-    }
-
+    if (dryRun) return {layout_path: path, destination: dest, dry_run: true, plan: await this.plan(layout, manifests, dest, target.tag)}
+    let report: CopyReport | undefined
     for (const entry of manifests) {
+      // Each summary but the last is printed as the next push begins (nothing comes between), so
+      // that a later failure cannot lose it; the last is run()'s result.
+      if (report) this.printResult(report)
       const name = entry.annotations?.[REF_NAME]
       const source = {kind: 'layout' as const, ref: {digest: name === undefined || target.tag !== undefined ? entry.digest : undefined, input: path, path, tag: target.tag === undefined ? name : undefined}}
       const tag = target.tag ?? name
       const destination = {kind: 'registry' as const, ref: {...target, tag}}
-      const result = await this.copy(source, destination, {force, referrers})
-      this.report(source, destination, result)
+      report = this.report(source, destination, await this.copy(source, destination, {force, referrers}))
     }
+
+    return report as CopyReport
+  }
+
+  protected override renderText(result: LayoutPushResult): string {
+    return 'plan' in result ? result.plan : copyText(result)
+  }
+
+  protected override renderJson(result: LayoutPushResult): JsonObject {
+    if (!('plan' in result)) return copyJson(result)
+    const {plan: _plan, ...json} = result
+    return json
   }
 
   /** What a push would send (every blob, as no HEAD is made), children before parents, read and verified from the layout. */

@@ -3,7 +3,15 @@ import {resolve} from 'node:path'
 import {LayoutCommand, layoutFlags} from '../../command/layout-command.js'
 import {validateLayout} from '../../layout/validate.js'
 
-export default class LayoutValidate extends LayoutCommand<typeof LayoutValidate> {
+export interface LayoutValidateResult {
+  layout_path: string
+  valid: true
+  manifests: number
+  blobs: number
+  bytes: number
+}
+
+export default class LayoutValidate extends LayoutCommand<typeof LayoutValidate, LayoutValidateResult> {
   static override description = `Checks the oci-layout marker, that index.json is an OCI image index, and every blob reachable from it: each manifest and index parsed and followed, each blob present, of its descriptor's size, and hashing to its digest (streamed, whatever the size). The first violation is reported, naming the blob and what references it, with exit 1.`
 
   static override examples = ['<%= config.bin %> <%= command.id %> --path ./my-image']
@@ -12,9 +20,13 @@ export default class LayoutValidate extends LayoutCommand<typeof LayoutValidate>
 
   static override summary = 'Validate the structure and content of an OCI Image Layout'
 
-  async run(): Promise<void> {
+  async run(): Promise<LayoutValidateResult> {
     const {path} = this.flags
     const report = await validateLayout(path)
-    this.emitResult(`Layout at ${resolve(path)} is valid.`, {layout_path: resolve(path), valid: true, manifests: report.manifests, blobs: report.blobs, bytes: report.bytes})
+    return {layout_path: resolve(path), valid: true, manifests: report.manifests, blobs: report.blobs, bytes: report.bytes}
+  }
+
+  protected override renderText(result: LayoutValidateResult): string {
+    return `Layout at ${result.layout_path} is valid.`
   }
 }

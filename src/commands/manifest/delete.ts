@@ -1,7 +1,7 @@
 import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
 import {RegistryCommand} from '../../command/registry-command.js'
 import {formatImageRef} from '../../reference/image.js'
-import {type DeleteResult, ManifestWriter} from '../../registry/manifest-writes.js'
+import type {DeleteResult, SubjectReport} from '../../registry/manifest-writes.js'
 import {UsageError} from '../../errors.js'
 
 const messages = {
@@ -15,7 +15,16 @@ const messages = {
     `manifest delete requires a digest reference (registry/repo@sha256:...), not a tag; use 'manifest info' to find the digest, or 'tag delete' to remove only the tag: ${reference}`,
 }
 
-export default class ManifestDelete extends RegistryCommand<typeof ManifestDelete> {
+export interface ManifestDeleteResult {
+  deleted: string
+  reference: string
+  /** A deleted referrer's subject, and what became of its referrers tag. */
+  subject:
+    | undefined
+    | {digest: string; indexed_by: SubjectReport['indexedBy']; tag?: string; index?: SubjectReport['index']; updated?: boolean; superseded?: SubjectReport['superseded']}
+}
+
+export default class ManifestDelete extends RegistryCommand<typeof ManifestDelete, ManifestDeleteResult> {
   static override args = {reference: referenceArgs.image('Manifest to delete, host[:port]/repository@sha256:... (instead of -i)')}
 
   static override description = `Deletes a manifest by digest (DELETE /v2/<name>/manifests/<digest>); the registry removes every tag pointing at it too. A tag reference exits 2 before any request: use 'tag delete' for a tag. Exits 1 when the registry refuses (MANIFEST_UNKNOWN, UNSUPPORTED when deletes are disabled, DENIED).
@@ -30,17 +39,17 @@ A manifest with a subject (a signature, an SBOM) on a registry without the refer
 
   static override summary = 'Delete a manifest by digest'
 
-  async run(): Promise<void> {
+  async run(): Promise<ManifestDeleteResult> {
     const ref = imageRefFrom(this.args.reference, this.flags['image-ref'], {example: 'regshape manifest delete host/repository@sha256:...'})
     if (ref.digest === undefined) throw new UsageError(messages.needsDigest(formatImageRef(ref)))
 
     this.target = {reference: formatImageRef(ref), registry: ref.registry.host}
     const display = formatImageRef({...ref, digest: undefined, tag: undefined})
-    const writer = new ManifestWriter(ref.repository, await this.registryAccess(ref.registry), display)
-    const {notes, subject} = await writer.deleteManifest(ref.digest)
+    const repository = await this.repository(ref)
+    const {notes, subject} = await repository.deleteManifest(ref.digest)
     for (const note of notes) this.warning(note)
     if (subject) this.warning(messages.subject(subject))
-    this.emitResult(`Deleted: ${ref.digest}`, {
+    return {
       deleted: ref.digest,
       reference: `${display}@${ref.digest}`,
       subject: subject && {
@@ -51,6 +60,10 @@ A manifest with a subject (a signature, an SBOM) on a registry without the refer
         updated: subject.updated,
         superseded: subject.superseded,
       },
-    })
+    }
+  }
+
+  protected override renderText(result: ManifestDeleteResult): string {
+    return `Deleted: ${result.deleted}`
   }
 }

@@ -4,9 +4,11 @@ import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.j
 import type {ImageRef} from '../../reference/image.js'
 import type {Repository} from '../../registry/repository.js'
 
-import {RegistryCommand, terminalSafeJson} from '../../command/registry-command.js'
+import {RegistryCommand} from '../../command/registry-command.js'
+import {terminalSafeJson} from '../../util/text.js'
 import {reindentJson} from '../../content/json-text.js'
-import {type Manifest, ManifestError, type Platform, parseManifest, parsePlatform, selectPlatform} from '../../content/manifest.js'
+import {ManifestError, type Platform, parsePlatform} from '../../content/descriptor.js'
+import {type Manifest, parseManifest, selectPlatform} from '../../content/manifest.js'
 import {formatImageRef} from '../../reference/image.js'
 import {ProtocolError, UsageError} from '../../errors.js'
 

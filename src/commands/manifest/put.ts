@@ -9,7 +9,7 @@ import {RegistryCommand} from '../../command/registry-command.js'
 import {pushMediaType} from '../../content/manifest.js'
 import {terminalSafe} from '../../util/text.js'
 import {formatImageRef} from '../../reference/image.js'
-import {ManifestWriter, type PushResult} from '../../registry/manifest-writes.js'
+import type {PushResult, SubjectReport} from '../../registry/manifest-writes.js'
 import {MANIFEST_MAX_BYTES} from '../../registry/repository.js'
 import {InputError, RegshapeError, UsageError} from '../../errors.js'
 
@@ -27,7 +27,27 @@ const messages = {
       : `Note: the registry sent no OCI-Subject; the referrers tag ${tag} already lists this referrer of ${subject}`,
 }
 
-export default class ManifestPut extends RegistryCommand<typeof ManifestPut> {
+export interface ManifestPutResult {
+  digest: string
+  media_type: string
+  size: number
+  /** repository@digest, with the tag when the push went to it. */
+  reference: string
+  /** A pushed referrer's subject, and how it was indexed. */
+  subject:
+    | undefined
+    | {
+        digest: string
+        indexed_by: SubjectReport['indexedBy']
+        oci_subject?: string
+        tag?: string
+        index?: SubjectReport['index']
+        updated?: boolean
+        superseded?: SubjectReport['superseded']
+      }
+}
+
+export default class ManifestPut extends RegistryCommand<typeof ManifestPut, ManifestPutResult> {
   static override args = {reference: referenceArgs.image('Where to push, host[:port]/repository[:tag|@digest] (instead of -i)')}
 
   static override description = `Pushes the exact bytes of a manifest or index from -f FILE or --stdin (nothing is re-encoded). The Content-Type is --content-type, else the body's mediaType, else an OCI index for a body with "manifests" and no "layers", else an OCI manifest. Prints "Pushed: <digest>" with the digest computed locally, which must equal the registry's Docker-Content-Digest (exit 1 otherwise). A reference with a digest must be the digest of the bytes; a reference without tag or digest pushes by digest only (untagged, as oras does).
@@ -49,7 +69,7 @@ A manifest with a subject: when the registry answers OCI-Subject it indexed the 
 
   static override summary = 'Push a manifest or index, byte for byte'
 
-  async run(): Promise<void> {
+  async run(): Promise<ManifestPutResult> {
     const ref = imageRefFrom(this.args.reference, this.flags['image-ref'], {example: 'regshape manifest put host/repository:tag -f manifest.json'})
     const {file, stdin} = this.flags
     if (file !== undefined && stdin) throw new UsageError(messages.bothSources)
@@ -65,11 +85,11 @@ A manifest with a subject: when the registry answers OCI-Subject it indexed the 
     }
 
     const contentType = this.flags['content-type'] ?? pushMediaType(bytes)
-    const writer = new ManifestWriter(ref.repository, await this.registryAccess(ref.registry), repositoryDisplay(ref))
-    const result = await writer.put(bytes, {contentType, reference: ref.digest ?? ref.tag})
+    const repository = await this.repository(ref)
+    const result = await repository.putManifest(bytes, {contentType, reference: ref.digest ?? ref.tag})
     for (const note of result.notes) this.warning(note)
     this.reportSubject(result)
-    this.emitResult(`Pushed: ${result.digest}`, {
+    return {
       digest: result.digest,
       media_type: result.mediaType,
       size: result.size,
@@ -84,7 +104,11 @@ A manifest with a subject: when the registry answers OCI-Subject it indexed the 
         updated: result.subject.updated,
         superseded: result.subject.superseded,
       },
-    })
+    }
+  }
+
+  protected override renderText(result: ManifestPutResult): string {
+    return `Pushed: ${result.digest}`
   }
 
   private reportSubject({subject}: PushResult): void {

@@ -3,7 +3,13 @@ import {Flags} from '@oclif/core'
 import {imageRefFrom, referenceArgs, referenceFlags} from '../../command/flags.js'
 import {RegistryCommand, safeLines} from '../../command/registry-command.js'
 
-export default class TagList extends RegistryCommand<typeof TagList> {
+/** The tags of a repository, as the registry's tags/list names them. */
+export interface TagListResult {
+  name: string
+  tags: string[]
+}
+
+export default class TagList extends RegistryCommand<typeof TagList, TagListResult> {
   static override args = {reference: referenceArgs.image('Repository reference, host[:port]/repository (a tag or digest is ignored)')}
 
   static override description = `Prints one tag per line, following the registry's Link pagination to the last page. --n alone asks for one page of n tags (after --last, if given); --all with --n walks every page of n. A Link that repeats a page, or points to another host, is an error.`
@@ -24,12 +30,19 @@ export default class TagList extends RegistryCommand<typeof TagList> {
 
   static override summary = 'List the tags of a repository'
 
-  async run(): Promise<void> {
+  async run(): Promise<TagListResult> {
     const ref = imageRefFrom(this.args.reference, this.flags['image-ref'], {example: 'regshape tag list host/repository'})
-    const {all, last, n, output} = this.flags
+    const {all, last, n} = this.flags
     const repository = await this.repository(ref)
     const list = await repository.tags({follow: all || n === undefined, last, n})
-    const lines = safeLines(list.tags)
-    this.emitTo(output, lines, {name: list.name, tags: list.tags})
+    return {name: list.name, tags: list.tags}
+  }
+
+  protected override outputFile(): string | undefined {
+    return this.flags.output
+  }
+
+  protected override renderText(result: TagListResult): string {
+    return safeLines(result.tags)
   }
 }

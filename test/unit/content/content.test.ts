@@ -7,7 +7,8 @@ import fc from 'fast-check'
 
 import {DigestMismatchError, DigestVerifier, Digester, digestOf} from '../../../src/content/digest.js'
 import {nestsDeeperThan, reindentJson} from '../../../src/content/json-text.js'
-import {ManifestError, parseDescriptor, parseManifest, parsePlatform, selectPlatform} from '../../../src/content/manifest.js'
+import {ManifestError, parseDescriptor, parsePlatform} from '../../../src/content/descriptor.js'
+import {parseManifest, selectPlatform} from '../../../src/content/manifest.js'
 import {MediaType} from '../../../src/content/media-types.js'
 import {check} from '../../property/settings.js'
 

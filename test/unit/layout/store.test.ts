@@ -150,9 +150,9 @@ describe('the OCI layout store (src/layout/store.ts)', () => {
       (error: Error) => expect(error.message).to.match(/no manifest named v9/),
     )
     // tag names a manifest already stored (copy's last step); a manifest not there cannot be tagged.
-    await layout.tag('child', child)
+    await layout.setTag('child', child)
     expect((await layout.getManifest('child')).digest).to.equal(child.digest)
-    await layout.tag('ghost', {...child, digest: sha('ghost')}).then(
+    await layout.setTag('ghost', {...child, digest: sha('ghost')}).then(
       () => expect.fail('a missing manifest was tagged'),
       (error: Error) => expect(error.message).to.match(/^blob sha256:\w+ does not exist in the layout/),
     )

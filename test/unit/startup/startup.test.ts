@@ -14,7 +14,7 @@ import {pathToFileURL} from 'node:url'
 
 import {codeUnitOrder, collatesLikeRoot, isLiteralPattern, isSimpleId} from '../../../src/startup/oclif-patches.js'
 import {oclifDir} from '../../../src/startup/dirs.js'
-import {settleHome} from '../../../src/startup/home.js'
+import {settleHome} from '../../../src/util/home.js'
 import {versionLine} from '../../../src/startup/version.js'
 import {ROOT, RUN_JS, runCli, tempHome} from '../../helpers/cli.js'
 import {check} from '../../property/settings.js'

@@ -7,7 +7,7 @@ import {type BreakRule, EXPIRED_TOKEN, RuleSet, builtinRules, corruptText} from 
 import {type BreakEvent, BreakSession} from '../../../src/break/session.js'
 import {parseRegistry} from '../../../src/reference/registry.js'
 import type {HttpMethod} from '../../../src/transport/http.js'
-import {RegistryClient} from '../../../src/transport/registry-client.js'
+import {Transport} from '../../../src/transport/transport.js'
 import {type HostileServer, startHostile} from '../../helpers/hostile.js'
 
 /**
@@ -33,7 +33,7 @@ describe('break mode on the wire', () => {
   let captured: Captured[]
   let events: BreakEvent[]
   let lines: string[]
-  const clients: RegistryClient[] = []
+  const clients: Transport[] = []
   /** What the capture server answers: 400 DIGEST_INVALID, or a Basic challenge to requests without alice's Basic credentials. */
   let challengeBasic = false
 
@@ -69,7 +69,7 @@ describe('break mode on the wire', () => {
   async function send(rules: BreakRule[], request: {body?: (() => Readable) | Buffer | Readable; contentLength?: number; headers?: Record<string, string>; method?: HttpMethod; path?: string} = {}) {
     const session = new BreakSession(new RuleSet(rules), (line) => lines.push(line))
     events = session.events
-    const client = await RegistryClient.create({breakStage: session, retries: 0})
+    const client = await Transport.create({breakStage: session, retries: 0})
     clients.push(client)
     const response = await client.request(
       parseRegistry(`http://${server.host}`),
@@ -234,7 +234,7 @@ describe('break mode on the wire', () => {
     })
     try {
       const session = new BreakSession(new RuleSet([{action: 'replace', name: 'planted', target: 'auth', value: 'Bearer planted-by-rule'}]), (line) => lines.push(line))
-      const client = await RegistryClient.create({breakStage: session, retries: 0})
+      const client = await Transport.create({breakStage: session, retries: 0})
       clients.push(client)
       const response = await client.request(parseRegistry(`http://${redirecting.host}`), {method: 'GET', operation: 'blob.get', path: `/v2/a/blobs/${DIGEST}`}, async () => undefined)
       expect(response.status).to.equal(200)
@@ -258,7 +258,7 @@ describe('break mode on the wire', () => {
     })
     try {
       const session = new BreakSession(new RuleSet([{action: 'corrupt', match: {operation: ['token']}, name: 'bad creds', target: 'auth'}]), (line) => lines.push(line))
-      const client = await RegistryClient.create({breakStage: session, retries: 0})
+      const client = await Transport.create({breakStage: session, retries: 0})
       clients.push(client)
       await client.request(parseRegistry(registry.host), {method: 'GET', operation: 'tag.list', path: '/v2/a/tags/list'}, async () => ({password: 's3cr3t', username: 'alice'})).catch(() => undefined)
       expect(tokens.requests).to.have.length(1)

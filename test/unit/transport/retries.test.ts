@@ -6,8 +6,8 @@ import {Readable} from 'node:stream'
 
 import {parseRegistry} from '../../../src/reference/registry.js'
 import type {Tracer} from '../../../src/telemetry/tracer.js'
-import type {HttpExchange} from '../../../src/transport/http.js'
-import {RegistryClient, type RegistryClientOptions} from '../../../src/transport/registry-client.js'
+import type {HttpExchange} from '../../../src/telemetry/tracer.js'
+import {Transport, type TransportOptions} from '../../../src/transport/transport.js'
 import {isRetryableError} from '../../../src/transport/retry.js'
 import {expectNoStackTrace, runCli} from '../../helpers/cli.js'
 import {type Handler, type HostileServer, startHostile} from '../../helpers/hostile.js'
@@ -19,12 +19,12 @@ import {rejection} from './helpers.js'
  * (Docker Hub's rate limit, a proxy's 503, a load balancer dropping a connection).
  */
 describe('transport: retries', () => {
-  const clients: RegistryClient[] = []
+  const clients: Transport[] = []
   const servers: HostileServer[] = []
-  async function setup(handler: Handler, options: RegistryClientOptions = {}) {
+  async function setup(handler: Handler, options: TransportOptions = {}) {
     const server = await startHostile(handler)
     servers.push(server)
-    const client = await RegistryClient.create({retryPolicy: {baseDelayMs: 20}, ...options})
+    const client = await Transport.create({retryPolicy: {baseDelayMs: 20}, ...options})
     clients.push(client)
     return {client, ref: parseRegistry(`http://${server.host}`), server}
   }

@@ -13,11 +13,11 @@ import {Writable} from 'node:stream'
 import {finished, pipeline} from 'node:stream/promises'
 
 import {parseRegistry} from '../../../src/reference/registry.js'
-import {RegistryClient} from '../../../src/transport/registry-client.js'
+import {Transport} from '../../../src/transport/transport.js'
 
 const {BLOB_DIGEST, MODE, REGISTRY_HOST, REGISTRY_PASSWORD, REGISTRY_USER, REPOSITORY} = process.env as Record<string, string>
 if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc')
-const client = await RegistryClient.create({})
+const client = await Transport.create({})
 const ref = parseRegistry(REGISTRY_HOST)
 const credentials = async () => ({password: REGISTRY_PASSWORD, username: REGISTRY_USER})
 const request = {method: 'GET' as const, operation: 'blob.get', path: `/v2/${REPOSITORY}/blobs/${BLOB_DIGEST}`, scope: `repository:${REPOSITORY}:pull`}

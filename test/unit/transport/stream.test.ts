@@ -6,8 +6,8 @@ import {fileURLToPath} from 'node:url'
 
 import {parseRegistry} from '../../../src/reference/registry.js'
 import type {Tracer} from '../../../src/telemetry/tracer.js'
-import type {HttpExchange} from '../../../src/transport/http.js'
-import {readCapped, RegistryClient} from '../../../src/transport/registry-client.js'
+import type {HttpExchange} from '../../../src/telemetry/tracer.js'
+import {readCapped, Transport} from '../../../src/transport/transport.js'
 import {generated, ImagePusher} from '../../fixtures/images.js'
 import {basicRegistry, tokenRegistry, USERS} from '../../fixtures/servers.js'
 import {type HostileServer, startHostile} from '../../helpers/hostile.js'
@@ -66,11 +66,11 @@ function runChild(env: Record<string, string>): Promise<{bytes: number; digest: 
   })
 }
 
-describe('transport: streamed bodies (RegistryClient.stream)', () => {
-  const clients: RegistryClient[] = []
+describe('transport: streamed bodies (Transport.stream)', () => {
+  const clients: Transport[] = []
   const servers: HostileServer[] = []
-  async function client(options: Parameters<typeof RegistryClient.create>[0] = {}): Promise<RegistryClient> {
-    const created = await RegistryClient.create(options)
+  async function client(options: Parameters<typeof Transport.create>[0] = {}): Promise<Transport> {
+    const created = await Transport.create(options)
     clients.push(created)
     return created
   }

@@ -1,7 +1,7 @@
 import {expect} from 'chai'
 
 import {parseRegistry} from '../../../src/reference/registry.js'
-import {RegistryClient} from '../../../src/transport/registry-client.js'
+import {Transport} from '../../../src/transport/transport.js'
 import {type Handler, type HostileServer, startHostile} from '../../helpers/hostile.js'
 import {rejection} from './helpers.js'
 
@@ -11,12 +11,12 @@ import {rejection} from './helpers.js'
  * servers here stand for slow links and dead peers, which distribution never produces on loopback.
  */
 describe('transport: --timeout on streamed bodies', () => {
-  const clients: RegistryClient[] = []
+  const clients: Transport[] = []
   const servers: HostileServer[] = []
   async function setup(handler: Handler, timeoutMs = 1000) {
     const server = await startHostile(handler)
     servers.push(server)
-    const client = await RegistryClient.create({retries: 0, timeoutMs})
+    const client = await Transport.create({retries: 0, timeoutMs})
     clients.push(client)
     const open = () => client.stream(parseRegistry(`http://${server.host}`), {method: 'GET', operation: 'blob.get', path: '/v2/a/blobs/sha256:x'}, async () => undefined)
     return {open, server}

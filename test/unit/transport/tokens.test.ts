@@ -3,8 +3,8 @@ import {expect} from 'chai'
 import {repositoryScope} from '../../../src/reference/scope.js'
 import {parseRegistry} from '../../../src/reference/registry.js'
 import {AuthenticationError} from '../../../src/errors.js'
-import type {HttpExchange} from '../../../src/transport/http.js'
-import {RegistryClient} from '../../../src/transport/registry-client.js'
+import type {HttpExchange} from '../../../src/telemetry/tracer.js'
+import {Transport} from '../../../src/transport/transport.js'
 import {tokenRegistry, USERS} from '../../fixtures/servers.js'
 import {rejection} from './helpers.js'
 
@@ -12,19 +12,19 @@ const {alice, reader} = USERS
 
 /** Token handling against the real token registry; the token server's log is the witness. */
 describe('transport: tokens per scope, fetched once', () => {
-  const clients: RegistryClient[] = []
+  const clients: Transport[] = []
   afterEach(() => {
     for (const c of clients.splice(0)) c.close()
   })
 
-  async function client(exchanges?: HttpExchange[]): Promise<RegistryClient> {
+  async function client(exchanges?: HttpExchange[]): Promise<Transport> {
     const tracer = exchanges && {
       helper() {},
       http: (exchange: HttpExchange) => exchanges.push(exchange),
       method: <T>(_name: string, operation: () => Promise<T>) => operation(),
       step: <T>(_name: string, operation: () => Promise<T>) => operation(),
     }
-    const created = await RegistryClient.create({tracer})
+    const created = await Transport.create({tracer})
     clients.push(created)
     return created
   }

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {LayoutCommand, annotationLines, layoutFlags, parseAnnotations} from '../../../command/layout-command.js'
 import {stageLayer} from '../../../layout/build.js'
+import type {StagedLayer} from '../../../layout/stage.js'
 import {type CompressFormat, inspectLayerFile, layerMediaType} from '../../../layout/layer.js'
 import {LayoutError} from '../../../layout/errors.js'
 
@@ -10,7 +11,9 @@ const messages = {
   cannotInfer: (file: string) => `cannot infer media type for '${file}' (it is neither a tar archive nor gzip or zstd data); use --media-type`,
 }
 
-export default class LayoutAddLayer extends LayoutCommand<typeof LayoutAddLayer> {
+export type AddLayerResult = Pick<StagedLayer, 'annotations' | 'diff_id' | 'digest' | 'media_type' | 'size'>
+
+export default class LayoutAddLayer extends LayoutCommand<typeof LayoutAddLayer, AddLayerResult> {
   static override description = `A gzip or zstd file (recognised by its first bytes) is stored as it is; any other file is compressed on the way with --compress-format (gzip by default; zstd needs the zstd program). The bytes stream from the file to blobs/sha256/, and the digest of the uncompressed content is recorded beside the layer for the config's rootfs.diff_ids.
 
 Without --media-type, the media type follows from the content (tar, tar+gzip, tar+zstd) and, on a terminal, is offered for confirmation; elsewhere it is taken as inferred. Content that is not a tar archive needs --media-type.`
@@ -31,7 +34,7 @@ Without --media-type, the media type follows from the content (tar, tar+gzip, ta
 
   static override summary = 'Add a layer to the layout and stage it for the manifest'
 
-  async run(): Promise<void> {
+  async run(): Promise<AddLayerResult> {
     const {file, path} = this.flags
     const annotations = parseAnnotations(this.flags.annotation)
     const format = this.flags['compress-format'] as CompressFormat
@@ -51,8 +54,12 @@ Without --media-type, the media type follows from the content (tar, tar+gzip, ta
 
     if (info.compression === 'none' && !this.jsonMode) process.stderr.write(`${messages.compressing(format)}\n`)
     const layer = await stageLayer(layout, file, info, {annotations, format, mediaType})
+    return {digest: layer.digest, size: layer.size, media_type: layer.media_type, annotations: layer.annotations, diff_id: layer.diff_id}
+  }
+
+  protected override renderText(layer: AddLayerResult): string {
     const human = ['Staged layer:', `  digest: ${layer.digest}`, `    size: ${layer.size}`, `    type: ${layer.media_type}`, `  diff-id: ${layer.diff_id}`]
     if (Object.keys(layer.annotations).length > 0) human.push('  annotations:', ...annotationLines(layer.annotations))
-    this.emitResult(human.join('\n'), {digest: layer.digest, size: layer.size, media_type: layer.media_type, annotations: layer.annotations, diff_id: layer.diff_id})
+    return human.join('\n')
   }
 }

@@ -3,7 +3,14 @@ import {Flags} from '@oclif/core'
 import {LayoutCommand, annotationLines, layoutFlags, parseAnnotations} from '../../../command/layout-command.js'
 import {annotateLayer} from '../../../layout/build.js'
 
-export default class LayoutAnnotateLayer extends LayoutCommand<typeof LayoutAnnotateLayer> {
+export interface AnnotateLayerResult {
+  index: number
+  digest: string
+  media_type: string
+  annotations: Record<string, string>
+}
+
+export default class LayoutAnnotateLayer extends LayoutCommand<typeof LayoutAnnotateLayer, AnnotateLayerResult> {
   static override description = `Looks the layer up by its 0-based index (as layout status shows it) and merges the annotations into its staged descriptor (--replace: replaces them all). The blob is not changed; the annotations reach the manifest's layers at the next layout generate manifest.`
 
   static override examples = [
@@ -20,12 +27,15 @@ export default class LayoutAnnotateLayer extends LayoutCommand<typeof LayoutAnno
 
   static override summary = 'Add or replace annotations on a staged layer'
 
-  async run(): Promise<void> {
+  async run(): Promise<AnnotateLayerResult> {
     const annotations = parseAnnotations(this.flags.annotation)
     const layout = await this.openLayout(this.flags.path)
     const {index} = this.flags
     const layer = await annotateLayer(layout, index, annotations, this.flags.replace)
-    const human = [`Updated layer [${index}]:`, `  digest: ${layer.digest}`, `    type: ${layer.media_type}`, '  annotations:', ...annotationLines(layer.annotations)]
-    this.emitResult(human.join('\n'), {index, digest: layer.digest, media_type: layer.media_type, annotations: layer.annotations})
+    return {index, digest: layer.digest, media_type: layer.media_type, annotations: layer.annotations}
+  }
+
+  protected override renderText(layer: AnnotateLayerResult): string {
+    return [`Updated layer [${layer.index}]:`, `  digest: ${layer.digest}`, `    type: ${layer.media_type}`, '  annotations:', ...annotationLines(layer.annotations)].join('\n')
   }
 }

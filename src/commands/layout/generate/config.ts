@@ -3,8 +3,11 @@ import {Flags} from '@oclif/core'
 import {LayoutCommand, layoutFlags, parseAnnotations} from '../../../command/layout-command.js'
 import {MediaType} from '../../../content/media-types.js'
 import {generateConfig} from '../../../layout/build.js'
+import type {StagedConfig} from '../../../layout/stage.js'
 
-export default class LayoutGenerateConfig extends LayoutCommand<typeof LayoutGenerateConfig> {
+export type GenerateConfigResult = Pick<StagedConfig, 'digest' | 'media_type' | 'size'>
+
+export default class LayoutGenerateConfig extends LayoutCommand<typeof LayoutGenerateConfig, GenerateConfigResult> {
   static override description = `Builds an OCI image config from the staged layers: architecture, os, rootfs.diff_ids (the digests of the uncompressed layers, as the image spec requires) and, from --annotation, config.Labels. The config goes to blobs/sha256/ and is staged for layout generate manifest; a config staged before is replaced (its blob removed unless a manifest still references it).
 
 On a terminal, --architecture, --os and --media-type that are not given are asked for, with amd64, linux and the OCI config type offered; elsewhere those defaults are taken.`
@@ -24,7 +27,7 @@ On a terminal, --architecture, --os and --media-type that are not given are aske
 
   static override summary = 'Generate the image config from the staged layers'
 
-  async run(): Promise<void> {
+  async run(): Promise<GenerateConfigResult> {
     const labels = parseAnnotations(this.flags.annotation)
     const layout = await this.openLayout(this.flags.path)
     const ask = async (given: string | undefined, question: string, fallback: string) => given ?? (this.interactive ? this.askWithDefault(question, fallback) : fallback)
@@ -32,7 +35,10 @@ On a terminal, --architecture, --os and --media-type that are not given are aske
     const os = await ask(this.flags.os, 'OS', 'linux')
     const mediaType = await ask(this.flags['media-type'], 'Config media type', MediaType.OciConfig)
     const config = await generateConfig(layout, {architecture, labels, mediaType, os})
-    const human = ['Generated config:', `  digest: ${config.digest}`, `    size: ${config.size}`, `    type: ${config.media_type}`]
-    this.emitResult(human.join('\n'), {digest: config.digest, size: config.size, media_type: config.media_type})
+    return {digest: config.digest, size: config.size, media_type: config.media_type}
+  }
+
+  protected override renderText(config: GenerateConfigResult): string {
+    return ['Generated config:', `  digest: ${config.digest}`, `    size: ${config.size}`, `    type: ${config.media_type}`].join('\n')
   }
 }

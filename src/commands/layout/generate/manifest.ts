@@ -8,7 +8,16 @@ import {UsageError} from '../../../errors.js'
 
 const REF_NAME_PATTERN = /^[\w][\w.-]{0,127}$/
 
-export default class LayoutGenerateManifest extends LayoutCommand<typeof LayoutGenerateManifest> {
+export interface GenerateManifestResult {
+  digest: string
+  size: number
+  media_type: string
+  ref_name: null | string
+  /** The manifest's annotations, with the ref name its index.json entry carries. */
+  annotations: Record<string, string>
+}
+
+export default class LayoutGenerateManifest extends LayoutCommand<typeof LayoutGenerateManifest, GenerateManifestResult> {
   static override description = `Builds an OCI image manifest from the staged config and layers (with their annotations), stores it, and records it in index.json. With --ref-name the entry carries org.opencontainers.image.ref.name, which is what skopeo's oci:DIR:NAME and umoci's DIR:NAME find; an entry of that name already there is replaced, not duplicated. Without --ref-name the manifest is recorded untagged, replacing the untagged one this staging generated before.
 
 On a terminal, what is not given is asked for (ref name, media type, annotations); elsewhere the manifest is untagged, of the OCI manifest type, without annotations.`
@@ -27,7 +36,7 @@ On a terminal, what is not given is asked for (ref name, media type, annotations
 
   static override summary = 'Generate the manifest from the staged config and layers, and record it in index.json'
 
-  async run(): Promise<void> {
+  async run(): Promise<GenerateManifestResult> {
     let annotations = parseAnnotations(this.flags.annotation)
     let refName = this.flags['ref-name']
     let mediaType = this.flags['media-type']
@@ -53,14 +62,18 @@ On a terminal, what is not given is asked for (ref name, media type, annotations
     }
 
     const {descriptor} = await generateManifest(layout, {annotations, mediaType: mediaType ?? MediaType.OciManifest, refName})
-    const human = ['Generated manifest:', `      digest: ${descriptor.digest}`, `        size: ${descriptor.size}`, `  media-type: ${descriptor.mediaType}`]
-    if (refName !== undefined) human.push(`    ref-name: ${refName}`)
-    this.emitResult(human.join('\n'), {
+    return {
       digest: descriptor.digest,
       size: descriptor.size,
       media_type: descriptor.mediaType,
       ref_name: refName ?? null,
       annotations: {...annotations, ...(refName === undefined ? {} : {[REF_NAME]: refName})},
-    })
+    }
+  }
+
+  protected override renderText(result: GenerateManifestResult): string {
+    const human = ['Generated manifest:', `      digest: ${result.digest}`, `        size: ${result.size}`, `  media-type: ${result.media_type}`]
+    if (result.ref_name !== null) human.push(`    ref-name: ${result.ref_name}`)
+    return human.join('\n')
   }
 }

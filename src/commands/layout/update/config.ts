@@ -3,7 +3,15 @@ import {Flags} from '@oclif/core'
 import {LayoutCommand, layoutFlags, parseAnnotations} from '../../../command/layout-command.js'
 import {buildMessages, updateConfig} from '../../../layout/build.js'
 
-export default class LayoutUpdateConfig extends LayoutCommand<typeof LayoutUpdateConfig> {
+export interface UpdateConfigResult {
+  digest: string
+  size: number
+  media_type: string
+  /** When a generated manifest still names the old config. */
+  warning?: string
+}
+
+export default class LayoutUpdateConfig extends LayoutCommand<typeof LayoutUpdateConfig, UpdateConfigResult> {
   static override description = `Re-generates the staged config with the fields given (the others keep their values) and stages the new one. The old config's blob is removed only when no manifest in index.json still references it: a generated manifest keeps working (and layout validate passing) until layout generate manifest is run again, which this command reminds you of.`
 
   static override examples = [
@@ -22,18 +30,21 @@ export default class LayoutUpdateConfig extends LayoutCommand<typeof LayoutUpdat
 
   static override summary = 'Re-generate the staged config with changed fields'
 
-  async run(): Promise<void> {
+  async run(): Promise<UpdateConfigResult> {
     const {architecture, os} = this.flags
     const labels = this.flags.annotation === undefined ? undefined : parseAnnotations(this.flags.annotation)
     const layout = await this.openLayout(this.flags.path)
     const {config, manifestStale} = await updateConfig(layout, {architecture, labels, os, replaceLabels: this.flags['replace-annotations']})
-    const human = ['Updated config:', `  digest: ${config.digest}`, `    size: ${config.size}`, `    type: ${config.media_type}`]
     if (manifestStale && !this.jsonMode) this.warning(`Warning: ${buildMessages.staleManifest}`)
-    this.emitResult(human.join('\n'), {
+    return {
       digest: config.digest,
       size: config.size,
       media_type: config.media_type,
       ...(manifestStale ? {warning: buildMessages.staleManifestJson} : {}),
-    })
+    }
+  }
+
+  protected override renderText(config: UpdateConfigResult): string {
+    return ['Updated config:', `  digest: ${config.digest}`, `    size: ${config.size}`, `    type: ${config.media_type}`].join('\n')
   }
 }

@@ -2,17 +2,17 @@ import {expect} from 'chai'
 
 import {parseRegistry} from '../../../src/reference/registry.js'
 import {AuthenticationError} from '../../../src/errors.js'
-import type {HttpExchange} from '../../../src/transport/http.js'
-import {RegistryClient} from '../../../src/transport/registry-client.js'
+import type {HttpExchange} from '../../../src/telemetry/tracer.js'
+import {Transport} from '../../../src/transport/transport.js'
 import {basicRegistry, openRegistry, tokenRegistry, tokenTlsRegistry, USERS} from '../../fixtures/servers.js'
 import {startHostile} from '../../helpers/hostile.js'
 
 const {alice, reader} = USERS
 
-describe('RegistryClient and AuthMiddleware against the real registries', () => {
-  let clients: RegistryClient[] = []
-  async function client(options: Parameters<typeof RegistryClient.create>[0] = {}): Promise<RegistryClient> {
-    const created = await RegistryClient.create(options)
+describe('Transport and AuthMiddleware against the real registries', () => {
+  let clients: Transport[] = []
+  async function client(options: Parameters<typeof Transport.create>[0] = {}): Promise<Transport> {
+    const created = await Transport.create(options)
     clients.push(created)
     return created
   }

@@ -1,0 +1,50 @@
+import type {Tracer} from '../../telemetry/tracer.js'
+import type {HttpExchange} from '../../telemetry/tracer.js'
+import type {Exchange, Next, Reply, Stage} from '../pipeline.js'
+
+import {collect, discard, isReplayable} from '../body.js'
+import {redactUrl} from '../redact.js'
+import {type RetryPolicy, isRetryableError, isRetryableStatus, mayRetry, retryAfterMs, retryDelayMs} from '../retry.js'
+
+/**
+ * One request with its retries (registry.md §1, ../retry.ts): 429, 502, 503, 504 and broken
+ * connections, for requests safe to repeat (idempotent, with a body that can be sent again),
+ * backing off exponentially with jitter or as Retry-After says (capped). Each attempt has its own
+ * deadline (--timeout), and a buffered answer is read whole inside its attempt, so a connection
+ * that breaks in the middle of a JSON body is retried too.
+ */
+export class RetryStage implements Stage {
+  readonly name = 'retry'
+
+  constructor(
+    private readonly policy: RetryPolicy,
+    private readonly timeoutMs: number,
+    private readonly tracer: Tracer,
+  ) {}
+
+  async handle(exchange: Exchange, next: Next): Promise<Reply> {
+    const {policy} = this
+    let retry: HttpExchange['retry']
+    for (let attempt = 1; ; attempt++) {
+      const repeatable = attempt <= policy.retries && mayRetry(exchange.method, isReplayable(exchange.body))
+      let reason: string
+      let waitMs: number
+      try {
+        const clock = {deadline: performance.now() + this.timeoutMs, streaming: exchange.streaming, timeoutMs: this.timeoutMs}
+        const reply = await next({...exchange, clock, retry})
+        if (!repeatable || !isRetryableStatus(reply.status)) return exchange.streaming ? reply : {...reply, bytes: await collect(reply.body)}
+        reason = `HTTP ${reply.status}`
+        waitMs = retryDelayMs(attempt, policy, retryAfterMs(reply.headers['retry-after']?.[0]))
+        await discard(reply.body, reply.headers['content-length']?.[0])
+      } catch (error) {
+        if (!repeatable || !isRetryableError(error)) throw error
+        reason = (error as {code: string}).code
+        waitMs = retryDelayMs(attempt, policy)
+      }
+
+      const what = `${exchange.operation ?? exchange.method} ${redactUrl(exchange.url ?? '').replace(/\?.*$/, '')}`
+      await this.tracer.method(`retry ${what} after ${reason} (${attempt} of ${policy.retries})`, () => new Promise<void>((resolvePromise) => setTimeout(resolvePromise, waitMs)))
+      retry = {after: reason, attempt: attempt + 1, of: policy.retries + 1, waitedMs: waitMs}
+    }
+  }
+}

@@ -1,13 +1,13 @@
 import {createHash} from 'node:crypto'
-import {existsSync, mkdtempSync, writeFileSync} from 'node:fs'
-import {type IncomingMessage, createServer, request as httpRequest} from 'node:http'
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {type IncomingMessage, type ServerResponse, createServer, request as httpRequest} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {expect} from 'chai'
 
-import {ImagePusher, MEDIA} from '../fixtures/images.js'
+import {ImagePusher, MEDIA, seedImages} from '../fixtures/images.js'
 import {runProcess} from '../fixtures/proc.js'
 import {type AccessLogEntry, type RegistryHandle, startRegistry} from '../fixtures/registry.js'
 import {basicRegistry, tokenRegistry, USERS} from '../fixtures/servers.js'
@@ -129,10 +129,18 @@ interface FrontProxy {
   host: string
 }
 
-async function frontProxy(target: RegistryHandle, options: {corrupt?: (request: IncomingMessage) => boolean; fault?: (request: IncomingMessage) => undefined | {headers: Record<string, string>; status: number}}): Promise<FrontProxy> {
+async function frontProxy(
+  target: RegistryHandle,
+  options: {corrupt?: (request: IncomingMessage) => boolean; delayMs?: (request: IncomingMessage) => number; fault?: (request: IncomingMessage) => undefined | {headers: Record<string, string>; status: number}},
+): Promise<FrontProxy> {
   const arrivals: FrontProxy['arrivals'] = []
   const server = createServer((request, response) => {
     arrivals.push({at: performance.now(), method: request.method ?? '', url: request.url ?? ''})
+    const delay = options.delayMs?.(request) ?? 0
+    if (delay > 0) setTimeout(() => answer(request, response), delay)
+    else answer(request, response)
+  })
+  const answer = (request: IncomingMessage, response: ServerResponse) => {
     const fault = options.fault?.(request)
     if (fault) {
       request.resume()
@@ -161,7 +169,8 @@ async function frontProxy(target: RegistryHandle, options: {corrupt?: (request: 
     })
     forward.on('error', () => response.destroy())
     request.pipe(forward)
-  })
+  }
+
   await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise))
   const {port} = server.address() as AddressInfo
   return {
@@ -494,5 +503,68 @@ describe('regshape sync between two real registries, and through OCI layouts', f
     const during = proxy.arrivals.filter((arrival) => arrival.at > limitedAt! + 100 && arrival.at < limitedAt! + 1900)
     expect(during, JSON.stringify(during)).to.deep.equal([])
     expect(proxy.arrivals.some((arrival) => arrival.at >= limitedAt! + 1900)).to.equal(true)
+  })
+
+  it('--platform picks from an index and copies an image manifest as it is; --referrers brings the referrers; a re-sync compares what was copied', async () => {
+    // seedImages: an index of two platforms (multi), an image with a referrer (oci), a Docker image.
+    const seeded = await seedImages(source, 'sync/images', {bigLayerBytes: 64 * 1024})
+    const args = [`${source.host}/sync/images`, `${destination.host}/platform/app`, '--include', 'multi|oci|docker', '--platform', 'linux/arm64/v8', '--referrers', '--docker-config', config]
+    const result = await runCli(['sync', ...args, '--json'], {timeoutMs: 120_000})
+    expect(result.code, result.stdout).to.equal(0)
+    const arm64 = seeded.index.platforms.find((entry) => entry.platform === 'linux/arm64/v8')!.digest
+    const byTag = new Map(parsed(result).tags.map((entry) => [entry.tag, entry]))
+    expect(byTag.get('multi')).to.include({digest: arm64, status: 'copied'})
+    expect(byTag.get('oci')).to.include({digest: seeded.oci.digest, status: 'copied'})
+    expect(byTag.get('docker')).to.include({digest: seeded.docker.digest, status: 'copied'})
+    expect(await headDigest(destination, carol, 'platform/app', 'multi')).to.equal(arm64)
+    expect(await headDigest(destination, carol, 'platform/app', seeded.referrer.digest)).to.equal(seeded.referrer.digest)
+    // The platform's manifest is what DST's tag names: a dry run finds every tag there.
+    const plan = await dryRun(args.filter((arg) => arg !== '--docker-config' && arg !== config))
+    expect(plan.tags.map((entry) => entry.status)).to.deep.equal(['skip', 'skip', 'skip'])
+  })
+
+  it('on a terminal: one bar of the tags done, their total, and the bytes', async () => {
+    const {runOnPty} = await import('../helpers/pty.js')
+    const directory = mkdtempSync(join(tmpdir(), 'regshape-sync-pty-'))
+    writeFileSync(join(directory, 'config.json'), readFileSync(config))
+    const result = await runOnPty(['sync', `${source.host}/sync/lib`, `${destination.host}/bar/lib`], [], {DOCKER_CONFIG: directory, HOME: mkdtempSync(join(tmpdir(), 'regshape-home-'))}, 60)
+    expect(result.code, result.transcript).to.equal(0)
+    expect(result.transcript).to.match(/sync \[.*\] 3\/3 tags \| [\d.]+ (bytes|KiB) \| 0 failed/)
+    expect(result.transcript).to.include('Synced 3 tags in 1 repository: 3 copied')
+  })
+
+  it('Ctrl-C: exit 130, one Error line; the tags of the copies in flight are not pushed', async () => {
+    await seed(source, 'sync/slow', ['s1', 's2', 's3', 's4'], 4)
+    // A slow source (every blob GET waits 3 s), so that the copies are in flight when Ctrl-C comes.
+    let blobGets = 0
+    const proxy = await frontProxy(source, {
+      delayMs(request) {
+        if (request.method !== 'GET' || !request.url?.includes('/blobs/')) return 0
+        blobGets++
+        return 3000
+      },
+    })
+    proxies.push(proxy)
+    const slowConfig = configFor([
+      [proxy.host, alice],
+      [destination.host, carol],
+    ])
+    const {spawn} = await import('node:child_process')
+    const {RUN_JS, tempHome} = await import('../helpers/cli.js')
+    const child = spawn(process.execPath, [RUN_JS, 'sync', `${proxy.host}/sync/slow`, `${destination.host}/interrupted/app`, '--docker-config', slowConfig, '--concurrency', '4'], {
+      env: {HOME: tempHome(), PATH: process.env.PATH},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+    for (let waited = 0; blobGets === 0 && waited < 20_000; waited += 10) await new Promise((resolvePromise) => setTimeout(resolvePromise, 10))
+    child.kill('SIGINT')
+    const code = await new Promise<null | number>((resolvePromise) => child.once('close', resolvePromise))
+    expect(code, stderr).to.equal(130)
+    expect(stdout).to.equal('')
+    expect(stderr.trimEnd().split('\n')).to.deep.equal(['Error: sync: interrupted; the tags of the copies in flight were not changed'])
+    for (const tag of ['s1', 's2', 's3', 's4']) expect(await headDigest(destination, carol, 'interrupted/app', tag), tag).to.equal(undefined)
   })
 })

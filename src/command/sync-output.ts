@@ -90,7 +90,9 @@ export async function syncProgress(mode: ProgressMode, options: {json: boolean; 
       },
       done(result) {
         if (result.status === 'failed') failed++
-        if (started) bar.increment(1, payload())
+        if (!started) return
+        if (result.tag === undefined) bar.update(payload())
+        else bar.increment(1, payload())
       },
       planned(count) {
         bar.start(count, 0, payload())
@@ -106,18 +108,27 @@ export async function syncProgress(mode: ProgressMode, options: {json: boolean; 
     },
     close() {},
     done(result) {
-      done++
-      stream.write(`${terminalSafe(`[${done}/${total}] ${STATUS_WORDS[result.status]} ${tagLine(result)}`)}\n`)
+      // A source whose tags could not be listed is not one of the tags counted.
+      if (result.tag !== undefined) done++
+      const counter = result.tag === undefined ? '' : `[${done}/${total}] `
+      stream.write(`${terminalSafe(`${counter}${STATUS_WORDS[result.status]} ${tagLine(result)}`)}\n`)
     },
     planned(count) {
       total = count
-      stream.write(`sync: ${count} tag${count === 1 ? '' : 's'} to look at\n`)
+      stream.write(`sync: ${plural(count, 'tag', 'tags')} to look at\n`)
     },
   }
 }
 
 function shardText(result: SyncResult): string {
   return result.shard ? ` (shard ${result.shard.index}/${result.shard.count})` : ''
+}
+
+const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`
+
+/** `; 1 repository not read`: sources whose tags could not be listed (each is named below). */
+function unreadText(unread: number): string {
+  return unread === 0 ? '' : `; ${plural(unread, 'source', 'sources')} not read`
 }
 
 /**
@@ -130,13 +141,13 @@ export function syncText(result: SyncResult): string {
   if (result.dryRun) {
     for (const entry of result.tags) lines.push(`${STATUS_WORDS[entry.status].padEnd(8)}${tagLine(entry)}`)
     lines.push(
-      `Dry run${shardText(result)}, nothing written: ${summary.total} tag${summary.total === 1 ? '' : 's'} in ${result.repositories} repositor${result.repositories === 1 ? 'y' : 'ies'}; ` +
-        `${summary.copied} to copy, ${summary.skipped} to skip, ${summary.missing} missing at the source, ${summary.failed} failed`,
+      `Dry run${shardText(result)}, nothing written: ${plural(summary.total, 'tag', 'tags')} in ${plural(result.repositories, 'repository', 'repositories')}; ` +
+        `${summary.copied} to copy, ${summary.skipped} to skip, ${summary.missing} missing at the source, ${summary.failed} failed${unreadText(summary.unread)}`,
     )
   } else {
     lines.push(
-      `Synced ${summary.total} tag${summary.total === 1 ? '' : 's'} in ${result.repositories} repositor${result.repositories === 1 ? 'y' : 'ies'}${shardText(result)}: ` +
-        `${summary.copied} copied, ${summary.skipped} skipped, ${summary.missing} missing at the source, ${summary.failed} failed; ` +
+      `Synced ${plural(summary.total, 'tag', 'tags')} in ${plural(result.repositories, 'repository', 'repositories')}${shardText(result)}: ` +
+        `${summary.copied} copied, ${summary.skipped} skipped, ${summary.missing} missing at the source, ${summary.failed} failed${unreadText(summary.unread)}; ` +
         `${summary.bytes} bytes in ${result.seconds.toFixed(1)} s`,
     )
     for (const entry of result.tags) if (entry.status === 'failed') lines.push(`failed ${tagLine(entry)}`)

@@ -38,8 +38,8 @@ export interface CopyOptions {
   /** DST names a digest: what is copied must be it, and no tag is pushed. */
   digest?: string
   /**
-   * --platform picks from an index only: an image manifest is copied as it is, not refused (a
-   * sync, whose tags are of both kinds).
+   * --platform picks from an index of platforms only: an image manifest, or an index whose entries
+   * name no platform, is copied as it is, not refused (a sync, whose tags are of every kind).
    */
   platformsOfIndexesOnly?: boolean
   /** Shared by the Copiers of one run (a sync): each blob and manifest goes into a store once at a time. */
@@ -163,7 +163,10 @@ export class Copier {
     let bytes = fetched.bytes
     let descriptor: Descriptor = {digest: fetched.digest, mediaType: root.mediaType, size: bytes.length}
     const {platforms} = this.options
-    if (platforms.length > 0 && !(root.kind !== 'index' && this.options.platformsOfIndexesOnly)) {
+    // A sync copies as it is what --platform cannot narrow: an image manifest, or an index whose
+    // entries name no platform (the referrers tag schema's).
+    const narrowable = root.kind === 'index' && root.manifests.some((entry) => entry.platform !== undefined)
+    if (platforms.length > 0 && !(this.options.platformsOfIndexesOnly && !narrowable)) {
       if (root.kind !== 'index') throw new UsageError(`--platform picks manifests of an index; ${this.source.display}${suffix(reference)} is an image manifest (${root.mediaType})`)
       const chosen = platforms.map((platform) => {
         try {

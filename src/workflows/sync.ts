@@ -28,6 +28,9 @@ import {type Shard, inShard, selectTags} from './sync-filter.js'
  * A dry run does 1 to 3 without copying: the plan (copy, skip, missing) is the result.
  */
 
+/** A tag of the referrers tag schema: `<algorithm>-<hex>` of the subject's digest. */
+const REFERRERS_TAG = /^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{64})$/
+
 /** How the workflow reaches registries: the command builds these with each registry's own credentials. */
 export interface SyncStores {
   /** The repositories a registry lists (its catalog, every page). */
@@ -70,7 +73,7 @@ export interface SyncProgress {
   planned(total: number): void
   /** Blob bytes streamed, for whichever tag. */
   advanced(bytes: number): void
-  /** A tag is done, whatever happened to it. */
+  /** A tag is done, whatever happened to it; or a source's tags could not be listed (no tag: not one of the total). */
   done(result: SyncTagResult): void
   close(): void
 }
@@ -100,15 +103,21 @@ interface Work {
   tag: string
 }
 
-export function summarize(tags: readonly SyncTagResult[]): {bytes: number; copied: number; failed: number; missing: number; skipped: number; total: number} {
-  const count = (...statuses: SyncStatus[]) => tags.filter((entry) => statuses.includes(entry.status)).length
+/**
+ * The counts of a sync: tags by what happened to them, and the repositories (or whole entries: a
+ * catalog that could not be read) that failed before any of their tags could be looked at.
+ */
+export function summarize(tags: readonly SyncTagResult[]): {bytes: number; copied: number; failed: number; missing: number; skipped: number; total: number; unread: number} {
+  const ofTags = tags.filter((entry) => entry.tag !== undefined)
+  const count = (...statuses: SyncStatus[]) => ofTags.filter((entry) => statuses.includes(entry.status)).length
   return {
     bytes: tags.reduce((sum, entry) => sum + entry.bytes, 0),
     copied: count('copied', 'copy'),
     failed: count('failed'),
     missing: count('missing'),
     skipped: count('skipped', 'skip'),
-    total: tags.length,
+    total: ofTags.length,
+    unread: tags.length - ofTags.length,
   }
 }
 
@@ -155,7 +164,11 @@ export class Syncer {
             return {failures: [{bytes: 0, destination: pair.destinationDisplay, error: messageOf(error), seconds: 0, source: pair.sourceDisplay, status: 'failed'}], work: []}
           }
 
-          const taken = selectTags(tags, pair.entry.filter).filter((tag) => inShard(`${pair.sourceDisplay}\n${pair.destinationDisplay}\n${tag}`, shard))
+          // With --referrers, the referrers tag schema's tags are the referrers copy's to write
+          // (the destination's own, listing what it holds); copied as tags too, the two would
+          // rewrite one tag with different indexes.
+          const listedTags = pair.entry.referrers ? tags.filter((tag) => !REFERRERS_TAG.test(tag)) : tags
+          const taken = selectTags(listedTags, pair.entry.filter).filter((tag) => inShard(`${pair.sourceDisplay}\n${pair.destinationDisplay}\n${tag}`, shard))
           const failures: SyncTagResult[] = []
           const work: Work[] = []
           for (const tag of taken) {
@@ -170,7 +183,7 @@ export class Syncer {
     )
     this.stopIfAborted()
     const work = listed.flatMap((part) => part.work)
-    progress.planned(work.length + listed.reduce((sum, part) => sum + part.failures.length, 0))
+    progress.planned(work.length + listed.reduce((sum, part) => sum + part.failures.filter((failure) => failure.tag !== undefined).length, 0))
     for (const part of listed) for (const failure of part.failures) progress.done(failure)
     const images = new Limiter(Math.max(1, concurrency))
     const done = await Promise.all(

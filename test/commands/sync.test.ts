@@ -508,7 +508,8 @@ describe('regshape sync between two real registries, and through OCI layouts', f
   it('--platform picks from an index and copies an image manifest as it is; --referrers brings the referrers; a re-sync compares what was copied', async () => {
     // seedImages: an index of two platforms (multi), an image with a referrer (oci), a Docker image.
     const seeded = await seedImages(source, 'sync/images', {bigLayerBytes: 64 * 1024})
-    const args = [`${source.host}/sync/images`, `${destination.host}/platform/app`, '--include', 'multi|oci|docker', '--platform', 'linux/arm64/v8', '--referrers', '--docker-config', config]
+    // With --referrers, the referrers tag schema's tag (sha256-…) is the referrers copy's, not a tag to copy.
+    const args = [`${source.host}/sync/images`, `${destination.host}/platform/app`, '--include', 'multi|oci|docker|sha256-.*', '--platform', 'linux/arm64/v8', '--referrers', '--docker-config', config]
     const result = await runCli(['sync', ...args, '--json'], {timeoutMs: 120_000})
     expect(result.code, result.stdout).to.equal(0)
     const arm64 = seeded.index.platforms.find((entry) => entry.platform === 'linux/arm64/v8')!.digest
@@ -519,8 +520,14 @@ describe('regshape sync between two real registries, and through OCI layouts', f
     expect(await headDigest(destination, carol, 'platform/app', 'multi')).to.equal(arm64)
     expect(await headDigest(destination, carol, 'platform/app', seeded.referrer.digest)).to.equal(seeded.referrer.digest)
     // The platform's manifest is what DST's tag names: a dry run finds every tag there.
+    expect([...byTag.keys()].sort()).to.deep.equal(['docker', 'multi', 'oci'])
     const plan = await dryRun(args.filter((arg) => arg !== '--docker-config' && arg !== config))
     expect(plan.tags.map((entry) => entry.status)).to.deep.equal(['skip', 'skip', 'skip'])
+    // Without --referrers it is a tag like any other, and --platform leaves an index of referrers (no platforms) as it is.
+    const schemaTag = seeded.oci.digest.replace(':', '-')
+    const tagged = await runCli(['sync', `${source.host}/sync/images`, `${destination.host}/platform/schema`, '--include', 'sha256-.*', '--platform', 'linux/arm64/v8', '--docker-config', config, '--json'])
+    expect(tagged.code, tagged.stdout).to.equal(0)
+    expect(parsed(tagged).tags.map((entry) => [entry.tag, entry.status, entry.digest])).to.deep.equal([[schemaTag, 'copied', seeded.referrer.tagSchemaIndex.digest]])
   })
 
   it('on a terminal: one bar of the tags done, their total, and the bytes', async () => {

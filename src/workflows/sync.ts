@@ -123,6 +123,7 @@ export function summarize(tags: readonly SyncTagResult[]): {bytes: number; copie
 
 export class Syncer {
   private failure?: Error
+  private readonly firstHeads = new Map<SyncEntry, Promise<void>>()
   private readonly running = new Set<Copier>()
   private readonly uploads = new UploadCoordinator()
 
@@ -223,7 +224,7 @@ export class Syncer {
     let digest: string | undefined
     try {
       const [source, destination] = await Promise.all([pair.source(), pair.destination()])
-      const [atSource, atDestination] = await Promise.all([source.manifestDigest(tag), destination.manifestDigest(tag)])
+      const [atSource, atDestination] = await this.firstAlone(pair.entry, () => Promise.all([source.manifestDigest(tag), destination.manifestDigest(tag)]))
       if (atSource === undefined) return {...base, bytes: 0, seconds: seconds(), status: 'missing'}
       digest = atSource
       const {entry} = pair
@@ -257,6 +258,22 @@ export class Syncer {
       this.stopIfAborted()
       return {...base, bytes: 0, ...(digest ? {digest} : {}), error: messageOf(error), seconds: seconds(), status: 'failed'}
     }
+  }
+
+  /**
+   * The HEADs of an entry's first tag go alone, the others' after them: a registry's first
+   * answer is its 401 challenge, and --concurrency HEADs sent at once before it was known each
+   * met it (a request more for each). Then every HEAD carries the credentials.
+   */
+  private firstAlone<R>(entry: SyncEntry, heads: () => Promise<R>): Promise<R> {
+    const first = this.firstHeads.get(entry)
+    if (first) return first.then(heads)
+    const running = heads()
+    this.firstHeads.set(entry, running.then(
+      () => undefined,
+      () => undefined,
+    ))
+    return running
   }
 
   private blobProgress(): CopyProgress {

@@ -272,7 +272,7 @@ describe('regshape sync between two real registries, and through OCI layouts', f
     expectNoSecrets(result, [alice.password, carol.password])
   })
 
-  it('a re-sync with nothing changed sends two HEADs a tag (one each side) and nothing else but the tag list', async () => {
+  it('a re-sync with nothing changed sends two HEADs a tag (one each side) and nothing else but the tag list and one 401 challenge a side', async () => {
     const sourceMark = source.markLogs()
     const destinationMark = destination.markLogs()
     const result = await runCli(['sync', `${source.host}/sync/app`, `${destination.host}/mirror/app`, '--docker-config', config, '--json'], {timeoutMs: 120_000})
@@ -289,6 +289,10 @@ describe('regshape sync between two real registries, and through OCI layouts', f
     expect(heads(atDestination).map((entry) => entry.path).sort()).to.deep.equal(APP_TAGS.map((tag) => `/v2/mirror/app/manifests/${tag}`).sort())
     expect(atSource.filter((entry) => entry.method !== 'HEAD').map((entry) => `${entry.method} ${entry.path}`)).to.deep.equal(['GET /v2/sync/app/tags/list'])
     expect(atDestination.filter((entry) => entry.method !== 'HEAD')).to.deep.equal([])
+    // The first HEAD meets each registry's challenge alone; the others carry the credentials.
+    const challenged = (entries: AccessLogEntry[]) => entries.filter((entry) => entry.status === 401 && entry.path !== '/v2/')
+    expect(challenged(source.requestLog(sourceMark)).length, 'source 401s').to.be.at.most(1)
+    expect(challenged(destination.requestLog(destinationMark)).length, 'destination 401s').to.be.at.most(1)
   })
 
   it('--dry-run prints the plan: copy, skip, and missing at the source (a tag listed whose manifest is gone)', async () => {

@@ -123,7 +123,7 @@ export function summarize(tags: readonly SyncTagResult[]): {bytes: number; copie
 
 export class Syncer {
   private failure?: Error
-  private readonly firstHeads = new Map<SyncEntry, Promise<void>>()
+  private readonly firstHeads = new Map<string, Promise<void>>()
   private readonly running = new Set<Copier>()
   private readonly uploads = new UploadCoordinator()
 
@@ -224,7 +224,7 @@ export class Syncer {
     let digest: string | undefined
     try {
       const [source, destination] = await Promise.all([pair.source(), pair.destination()])
-      const [atSource, atDestination] = await this.firstAlone(pair.entry, () => Promise.all([source.manifestDigest(tag), destination.manifestDigest(tag)]))
+      const [atSource, atDestination] = await this.firstAlone(registriesOf(pair.entry), () => Promise.all([source.manifestDigest(tag), destination.manifestDigest(tag)]))
       if (atSource === undefined) return {...base, bytes: 0, seconds: seconds(), status: 'missing'}
       digest = atSource
       const {entry} = pair
@@ -261,15 +261,15 @@ export class Syncer {
   }
 
   /**
-   * The HEADs of an entry's first tag go alone, the others' after them: a registry's first
-   * answer is its 401 challenge, and --concurrency HEADs sent at once before it was known each
-   * met it (a request more for each). Then every HEAD carries the credentials.
+   * The HEADs of the first tag between two registries go alone, the others' after them: a
+   * registry's first answer is its 401 challenge, and --concurrency HEADs sent at once before it
+   * was known each met it (a request more for each). Then every HEAD carries the credentials.
    */
-  private firstAlone<R>(entry: SyncEntry, heads: () => Promise<R>): Promise<R> {
-    const first = this.firstHeads.get(entry)
+  private firstAlone<R>(registries: string, heads: () => Promise<R>): Promise<R> {
+    const first = this.firstHeads.get(registries)
     if (first) return first.then(heads)
     const running = heads()
-    this.firstHeads.set(entry, running.then(
+    this.firstHeads.set(registries, running.then(
       () => undefined,
       () => undefined,
     ))
@@ -340,6 +340,13 @@ export class Syncer {
       sourceDisplay,
     }
   }
+}
+
+/** The registries an entry reads and writes (`layout` for a side on disk), as one key. */
+function registriesOf(entry: SyncEntry): string {
+  const {destination, source} = entry
+  const from = source.kind === 'repository' ? source.ref.registry.key : source.kind === 'catalog' ? source.registry.key : 'layout'
+  return `${from}\n${destination.kind === 'registry' ? destination.registry.key : 'layout'}`
 }
 
 /** Where a repository of a many-repository source goes: under the destination's prefix or directory. */

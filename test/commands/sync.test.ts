@@ -339,10 +339,13 @@ describe('regshape sync between two real registries, and through OCI layouts', f
         '',
       ].join('\n'),
     )
-    const result = await runCli(['sync', '-f', file, '--docker-config', config, '--json'], {timeoutMs: 120_000})
+    const mark = destination.markLogs()
+    const result = await runCli(['sync', '-f', file, '--docker-config', config, '--json', '--concurrency', '16'], {timeoutMs: 120_000})
     expect(result.code, result.stderr).to.equal(0)
     const json = parsed(result)
     expect(json.repositories).to.equal(4)
+    // Two entries, one pair of registries: the destination's challenge is met once.
+    expect(destination.requestLog(mark).filter((entry) => entry.status === 401 && entry.path !== '/v2/'), 'destination 401s').to.have.length(1)
     const copied = json.tags.map((entry) => `${entry.destination}`).sort()
     expect(copied).to.deep.equal(
       [

@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import type {JsonObject} from '../command/base-command.js'
-import {CopyCommand, copyFlags, entryFromFlags, tagFilterFlags, wholeNumberFlag} from '../command/copy-command.js'
+import {CopyCommand, entryFromFlags, tagFilterFlags, wholeNumberFlag} from '../command/copy-command.js'
+import {PROGRESS_MODES} from '../command/progress.js'
 import {syncJson, syncText} from '../command/sync-output.js'
 import {UsageError} from '../errors.js'
 import {loadSyncFile} from '../workflows/sync-config.js'
@@ -36,7 +37,7 @@ Many repositories at once come from a file (-f sync.yaml): a "sync:" list of ent
     shards: wholeNumberFlag('--shards', 'The number of runners, when JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) gives this one\'s index'),
     concurrency: Flags.integer({default: 4, description: 'Tags copied at once', helpValue: 'N', max: 64, min: 1}),
     'blob-concurrency': Flags.integer({default: 4, description: 'Blobs transferred and manifest requests sent at once for each tag', helpValue: 'N', max: 64, min: 1}),
-    progress: copyFlags.progress,
+    progress: Flags.string({default: 'auto', description: 'Progress on stderr: a bar of the tags done on a terminal (auto), one line per tag (plain), or none', options: [...PROGRESS_MODES]}),
   }
 
   static override summary = 'Mirror the tags of repositories between registries and OCI layouts'

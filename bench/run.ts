@@ -664,6 +664,116 @@ async function copySection(source: RegistryHandle, destination: RegistryHandle):
   return {markdown, rows}
 }
 
+// --- sync of many images between two registries (issue 23) -------------------------------------
+
+const SYNC_TAGS = positiveInt('BENCH_SYNC_TAGS', 50)
+const SYNC_REPOS = positiveInt('BENCH_SYNC_REPOS', 10)
+const SYNC_LAYER = 4 * 1024
+const BUDGET_SYNC_RATIO = 1.0
+const BUDGET_SYNC_AGAIN_RATIO = 0.5
+const BUDGET_SYNC_RSS_MIB = 150
+
+/** Images of 3 small layers and a config, all their own, under `repository:tag`, pushed untimed. */
+async function pushSmallImages(registry: RegistryHandle, repository: string, tags: string[], seed: number): Promise<void> {
+  const pusher = new ImagePusher(registry)
+  for (const [at, tag] of tags.entries()) {
+    const config = await pusher.blob(repository, Buffer.from(JSON.stringify({architecture: 'amd64', os: 'linux', rootfs: {type: 'layers', diff_ids: []}, config: {Labels: {image: `${repository}:${tag}`}}})), 'application/vnd.oci.image.config.v1+json')
+    const layers = []
+    for (let layer = 0; layer < 3; layer++) layers.push(await pusher.blob(repository, {seed: seed + at * 3 + layer, size: SYNC_LAYER}, 'application/vnd.oci.image.layer.v1.tar+gzip'))
+    const bytes = Buffer.from(JSON.stringify({schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers}))
+    await pusher.manifest(repository, tag, bytes, 'application/vnd.oci.image.manifest.v1+json')
+  }
+}
+
+/**
+ * regshape sync against skopeo sync, registry to registry on loopback, Basic credentials both
+ * sides, in two shapes of the same number of images (3 small layers each): the tags of one
+ * repository, and the repositories under a prefix (regshape reads them from the catalog, skopeo
+ * from a YAML file naming them). A first sync goes into a new prefix each run; a re-sync goes
+ * into one that has everything.
+ */
+async function syncSection(source: RegistryHandle, destination: RegistryHandle): Promise<{markdown: string; rows: Row[]}> {
+  const perRepository = Math.max(1, Math.round(SYNC_TAGS / SYNC_REPOS))
+  log(`pushing ${SYNC_TAGS} images as tags of one repository, and ${SYNC_REPOS} repositories of ${perRepository} (untimed)`)
+  const tagNames = (count: number) => Array.from({length: count}, (_, at) => `1.${Math.floor(at / 10)}.${at % 10}`)
+  await pushSmallImages(source, 'bench-sync/one', tagNames(SYNC_TAGS), 7000)
+  const repositories = Array.from({length: SYNC_REPOS}, (_, at) => `bench-sync/many/r${at}`)
+  for (const [at, repository] of repositories.entries()) await pushSmallImages(source, repository, tagNames(perRepository), 9000 + at * 1000)
+  const auth = Buffer.from(`${USERS.alice.username}:${USERS.alice.password}`).toString('base64')
+  const dockerConfig = join(scratch, 'sync', 'docker')
+  mkdirSync(dockerConfig, {recursive: true})
+  writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({auths: {[source.host]: {auth}, [destination.host]: {auth}}}), {mode: 0o600})
+  const creds = `${USERS.alice.username}:${USERS.alice.password}`
+  const skopeoYaml = join(scratch, 'sync', 'skopeo-sync.yaml')
+  writeFileSync(
+    skopeoYaml,
+    [`${source.host}:`, '  tls-verify: false', '  credentials:', `    username: ${USERS.alice.username}`, `    password: ${JSON.stringify(USERS.alice.password)}`, '  images:', ...repositories.map((repository) => `    ${repository}: []`), ''].join('\n'),
+    {mode: 0o600},
+  )
+  let round = 0
+  /** Each run into a prefix of its own: the argument that names it gets a new number. */
+  const fresh = (argv: string[]) => () => {
+    const at = argv.findIndex((arg) => /\/sync-fresh-\d+/.test(arg))
+    argv[at] = argv[at]!.replace(/\/sync-fresh-\d+/, `/sync-fresh-${++round}`)
+  }
+
+  const expectSynced = new RegExp(`^Synced ${SYNC_TAGS === perRepository * SYNC_REPOS ? SYNC_TAGS : '\\d+'} tags`)
+  const regshape = (id: string, label: string, from: string, to: string, first: boolean): BenchCommand => {
+    const argv = [node, cli, 'sync', `${source.host}/${from}`, `${destination.host}/${to}`, '--progress', 'none']
+    return {id, label, kind: 'regshape', argv, env: commandEnv(id, {DOCKER_CONFIG: dockerConfig}), expect: id.startsWith('sync-one') ? new RegExp(`^Synced ${SYNC_TAGS} tags`) : expectSynced, reset: first ? fresh(argv) : undefined}
+  }
+
+  const skopeoSync = (id: string, label: string, from: string[], to: string, first: boolean): BenchCommand => {
+    // As for copy: a first sync gets an empty blob info cache of its own (a tmpfs in a private
+    // mount namespace), or skopeo mounts blobs from the previous run's repositories and moves no
+    // bytes; a re-sync keeps the cache.
+    const isolated = first ? ['unshare', '-m', 'sh', '-c', 'mount -t tmpfs none /var/lib/containers/cache && exec "$@"', 'sh'] : []
+    const argv = [...isolated, skopeo!, 'sync', ...from, '--dest', 'docker', '--dest-tls-verify=false', '--dest-creds', creds, `${destination.host}/${to}`]
+    return {id, label, kind: 'skopeo', argv, env: commandEnv(id), reset: first ? fresh(argv) : undefined}
+  }
+
+  const one = ['--src', 'docker', '--src-tls-verify=false', '--src-creds', creds, `${source.host}/bench-sync/one`]
+  const many = ['--src', 'yaml', skopeoYaml]
+  const timed = [
+    regshape('sync-one', `regshape sync, ${SYNC_TAGS} tags of one repository, into a new one`, 'bench-sync/one', 'sync-fresh-0/one', true),
+    regshape('sync-one-again', `regshape sync of the ${SYNC_TAGS} tags again (nothing changed)`, 'bench-sync/one', 'sync-complete/one', false),
+    regshape('sync-many', `regshape sync, ${SYNC_REPOS} repositories of ${perRepository} tags (catalog), into a new prefix`, 'bench-sync/many/*', 'sync-fresh-0', true),
+    regshape('sync-many-again', `regshape sync of the ${SYNC_REPOS} repositories again (nothing changed)`, 'bench-sync/many/*', 'sync-complete-many', false),
+  ]
+  if (skopeo) {
+    timed.push(
+      skopeoSync('skopeo-sync-one', 'skopeo sync, the same tags, into a new repository', one, 'sync-fresh-0', true),
+      skopeoSync('skopeo-sync-one-again', 'skopeo sync of the same tags again', one, 'sync-scomplete', false),
+      skopeoSync('skopeo-sync-many', 'skopeo sync, the same repositories (YAML), into a new prefix', many, 'sync-fresh-0', true),
+      skopeoSync('skopeo-sync-many-again', 'skopeo sync of the same repositories again', many, 'sync-scomplete-many', false),
+    )
+  }
+
+  log(`syncs: ${BLOB_WARMUP} warm-up and ${BLOB_RUNS} timed run(s) of each, interleaved`)
+  const timings = await timeAll(timed, BLOB_RUNS, BLOB_WARMUP)
+  log(`syncs: peak RSS, ${BLOB_RUNS} run(s) of each under ${TIME_BIN}`)
+  const rss = await peakRss(timed.filter((command) => command.kind === 'regshape'), BLOB_RUNS)
+  const rows: Row[] = timed.map((command) => ({command, timing: timings.get(command.id)!, rssKiB: rss.get(command.id)}))
+  const references: Reference[] = [{header: '× skopeo', of: (row) => (row.command.kind === 'regshape' ? `skopeo-${row.command.id}` : undefined)}]
+  const target = (row: Row) => {
+    if (row.command.kind !== 'regshape') return ''
+    const parts: string[] = []
+    const x = ratioTo(row, rows, references[0]!)
+    const budget = row.command.id.endsWith('-again') ? BUDGET_SYNC_AGAIN_RATIO : BUDGET_SYNC_RATIO
+    if (x !== undefined) parts.push(`≤${budget}× skopeo ${x <= budget ? 'pass' : 'over'}`)
+    if (row.rssKiB?.length) parts.push(`≤${BUDGET_SYNC_RSS_MIB} MiB ${mib(median(row.rssKiB)) <= BUDGET_SYNC_RSS_MIB ? 'pass' : 'over'}`)
+    return parts.join(', ')
+  }
+
+  const markdown = [
+    `Syncs between two loopback registries (Basic auth both sides): ${SYNC_TAGS} images of 3 layers of ${SYNC_LAYER / 1024} KiB and a config, as the tags of one repository, and as ${SYNC_REPOS} repositories of ${perRepository} tags. ` +
+      `regshape sync with its defaults (--concurrency 4 tags, --blob-concurrency 4); skopeo sync copies one image at a time. ${BLOB_RUNS} timed runs after ${BLOB_WARMUP} warm-up run(s), interleaved; a first sync goes into a new prefix each run, a re-sync into one that has every tag. Peak RSS = median of ${BLOB_RUNS} runs under GNU time:`,
+    '',
+    versusTable(rows, references, target),
+  ].join('\n')
+  return {markdown, rows}
+}
+
 /** How far the digest check alone already is from curl -o: the floor under the blob target. */
 function hashFloor(rows: Row[]): string {
   const at = (id: string) => rows.find((r) => r.command.id === id && r.timing.samplesMs.length > 0)?.timing.medianMs
@@ -1020,6 +1130,25 @@ async function main(): Promise<number> {
       writeFileSync(join(root, 'bench', 'results-upload.json'), `${JSON.stringify({date: new Date().toISOString(), loadBefore, loadAfter, commands, markdown}, null, 2)}\n`)
       return 0
     } finally {
+      await stopAll()
+    }
+  }
+
+  if (ONLY === 'sync') {
+    // Only the sync rows (a shared machine): printed, and written to bench/results-sync.json.
+    let destination: RegistryHandle | undefined
+    try {
+      const basic = await basicRegistry()
+      destination = await startRegistry({auth: {kind: 'htpasswd', users: {[USERS.alice.username]: USERS.alice.password}}})
+      const {markdown, rows} = await syncSection(basic, destination)
+      const loadAfter = loadavg()
+      const conditions = `_Node ${process.version}, ${cpus().length} CPUs, load average ${loadBefore[0]!.toFixed(2)} before / ${loadAfter[0]!.toFixed(2)} after; NODE_EXTRA_CA_CERTS unset for every command._`
+      process.stdout.write(`\n${markdown}\n\n${conditions}\n\n`)
+      const commands = rows.map((row) => ({id: row.command.id, label: row.command.label, ...row.timing, peakRssKiB: row.rssKiB ?? null}))
+      writeFileSync(join(root, 'bench', 'results-sync.json'), `${JSON.stringify({date: new Date().toISOString(), loadBefore, loadAfter, commands, markdown}, null, 2)}\n`)
+      return 0
+    } finally {
+      await destination?.close()
       await stopAll()
     }
   }

@@ -41,6 +41,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const outdir = join(root, 'dist', 'bundle')
 
 /**
+ * semver (sync's --semver and --latest) has no chunk of its own: @oclif/core requires it, so the
+ * main bundle carries it already, and evaluates it only when it is first required.
+ *
  * The lazily loaded bundles: each one's entry, and for each module that src imports dynamically
  * and that the chunk carries, what the main bundle gets in its place (a module requiring the
  * chunk). The specifiers are matched as src writes them.

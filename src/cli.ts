@@ -39,6 +39,7 @@ import ManifestPut from './commands/manifest/put.js'
 import Ping from './commands/ping.js'
 import Probe from './commands/probe.js'
 import ReferrerList from './commands/referrer/list.js'
+import Sync from './commands/sync.js'
 import TagDelete from './commands/tag/delete.js'
 import TagList from './commands/tag/list.js'
 
@@ -90,6 +91,7 @@ export const COMMANDS = {
   ping: Ping,
   probe: Probe,
   'referrer:list': ReferrerList,
+  sync: Sync,
   'tag:delete': TagDelete,
   'tag:list': TagList,
 }

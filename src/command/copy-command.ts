@@ -9,12 +9,20 @@ import {formatImageRef, parseImageRef} from '../reference/image.js'
 import {formatLayoutRef, isLayoutRef, parseLayoutRef} from '../reference/layout.js'
 import {OciLayout, refNameAsTag} from '../layout/store.js'
 import {ExitCode, RegshapeError, UsageError} from '../errors.js'
+import type {RegistryRef} from '../reference/registry.js'
 import {Copier, type CopyResult} from '../workflows/copy.js'
+import {type SyncEntry, type SyncEntrySpec, parseSyncEntry} from '../workflows/sync-config.js'
+import type {Shard} from '../workflows/sync-filter.js'
+import {type SyncResult, type SyncStores, Syncer} from '../workflows/sync.js'
+import {RegistryConnection} from '../registry/connection.js'
+import {Registry} from '../registry/registry.js'
+import {Repository} from '../registry/repository.js'
 import {copyProgress} from './copy-progress.js'
 import {asUsage} from './flags.js'
 import type {JsonObject} from './base-command.js'
 import {PROGRESS_MODES, type ProgressMode} from './progress.js'
 import {RegistryCommand} from './registry-command.js'
+import {syncProgress} from './sync-output.js'
 
 /** Each side of a copy: a registry reference or `oci:PATH[:TAG]`. */
 export type CopyEndpoint = {kind: 'layout'; ref: LayoutRef} | {kind: 'registry'; ref: ImageRef}
@@ -31,6 +39,34 @@ export function formatEndpoint(endpoint: CopyEndpoint): string {
 export const copyFlags = {
   concurrency: Flags.integer({default: 4, description: 'Blobs transferred and manifest requests sent at once', helpValue: 'N', max: 64, min: 1}),
   progress: Flags.string({default: 'auto', description: 'Progress on stderr: bars on a terminal (auto), one line per blob (plain), or none', options: [...PROGRESS_MODES]}),
+}
+
+/** The tag filters of `sync` and `copy --all-tags`, with the names the file's entries have too. */
+export const tagFilterFlags = {
+  include: Flags.string({description: 'Take the tags this regular expression matches, whole (repeatable; with none, every tag)', helpValue: 'REGEX', multiple: true}),
+  exclude: Flags.string({description: 'Leave out the tags this regular expression matches, whole (repeatable)', helpValue: 'REGEX', multiple: true}),
+  semver: Flags.string({description: 'Take only the tags that are versions within this npm range (">=1.2 <2", "^3"; a tag may start with v)', helpValue: 'RANGE'}),
+  latest: wholeNumberFlag('--latest', 'Of the tags taken, only the newest N by semver'),
+}
+
+/** A whole number of at least 1 whose error names the flag (oclif's integer flag does not). */
+export function wholeNumberFlag(name: string, description: string) {
+  return Flags.custom<number>({
+    description,
+    helpValue: 'N',
+    async parse(input) {
+      if (!/^\d{1,9}$/.test(input) || Number(input) < 1) throw new Error(`${name} expects a whole number of at least 1`)
+      return Number(input)
+    },
+  })()
+}
+
+/** Which flag a field of a sync entry came from, for a usage error. */
+const FIELD_FLAGS: Record<string, string> = {destination: 'DESTINATION', exclude: '--exclude', include: '--include', latest: '--latest', platforms: '--platform', semver: '--semver', source: 'SOURCE'}
+
+/** One sync entry from the command line; a bad part is a usage error naming its flag. */
+export async function entryFromFlags(spec: SyncEntrySpec): Promise<SyncEntry> {
+  return parseSyncEntry(spec, (field, problem) => new UsageError(field === 'source' || field === 'destination' ? problem : `${FIELD_FLAGS[field] ?? field}: ${problem}`))
 }
 
 /** A copy's summary, as --json prints it, except seconds: unrounded here (the text shows tenths, the JSON milliseconds). */
@@ -137,6 +173,62 @@ export abstract class CopyCommand<T extends typeof Command, R = CopyReport> exte
       process.removeListener('SIGINT', onSignal)
       progress.close()
     }
+  }
+
+  /**
+   * A sync of `entries` (the sync command's, or copy --all-tags'): each registry reached with the
+   * credentials the chain resolves for it alone, one connection per registry, progress on stderr.
+   * Ctrl-C stops it before the tags of the copies in flight are pushed, and exits 130.
+   */
+  protected async sync(entries: SyncEntry[], run: {blobConcurrency: number; concurrency: number; dryRun: boolean; shard?: Shard}): Promise<SyncResult> {
+    const flags = this.flags as {password?: string; progress: string; username?: string}
+    const registries = new Map<string, RegistryRef>()
+    for (const {destination, source} of entries) {
+      if (source.kind === 'repository') registries.set(source.ref.registry.key, source.ref.registry)
+      if (source.kind === 'catalog') registries.set(source.registry.key, source.registry)
+      if (destination.kind === 'registry') registries.set(destination.registry.key, destination.registry)
+    }
+
+    if ((flags.username !== undefined || flags.password !== undefined) && registries.size > 1) {
+      throw new UsageError(`-u/--username and -p/--password cannot be used when the sync reaches ${registries.size} registries (${[...registries.values()].map((ref) => ref.host).join(', ')}): one password would reach them all; store each registry's credentials (regshape auth login) instead`)
+    }
+
+    const destination = entries[0]?.destination
+    if (destination) this.target = {registry: destination.kind === 'registry' ? destination.registry.host : `oci:${destination.path}`}
+    const connections = new Map<string, Promise<RegistryConnection>>()
+    const connect = (registry: RegistryRef) => {
+      const key = `${registry.scheme ?? ''}${registry.endpoint}`
+      let connection = connections.get(key)
+      if (!connection) {
+        connection = this.connection(registry)
+        connections.set(key, connection)
+      }
+
+      return connection
+    }
+
+    const stores: SyncStores = {
+      catalog: async (registry) => new Registry(await connect(registry)).catalog(),
+      repository: async (registry, path) => new Repository(await connect(registry), path),
+    }
+    const progress = await syncProgress(flags.progress as ProgressMode, {json: this.jsonMode})
+    const syncer = new Syncer(entries, {...run, progress, stores})
+    const onSignal = () => {
+      syncer.abort(new RegshapeError('sync: interrupted; the tags of the copies in flight were not changed', {exitCode: ExitCode.Interrupted}))
+    }
+
+    process.once('SIGINT', onSignal)
+    try {
+      return await syncer.run()
+    } finally {
+      process.removeListener('SIGINT', onSignal)
+      progress.close()
+    }
+  }
+
+  /** After a sync's result is printed: exit 1 when a tag failed (the result names each). */
+  protected failIfAnyFailed(result: SyncResult): void {
+    if (result.tags.some((entry) => entry.status === 'failed')) this.exitWith(ExitCode.Failure)
   }
 
   /** A copy's summary: the destination as the copy tagged it. */

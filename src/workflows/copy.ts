@@ -37,6 +37,20 @@ export interface CopyOptions {
   tag?: string
   /** DST names a digest: what is copied must be it, and no tag is pushed. */
   digest?: string
+  /**
+   * --platform picks from an index of platforms only: an image manifest, or an index whose entries
+   * name no platform, is copied as it is, not refused (a sync, whose tags are of every kind).
+   */
+  platformsOfIndexesOnly?: boolean
+  /** Shared by the Copiers of one run (a sync): each blob and manifest goes into a store once at a time. */
+  uploads?: UploadCoordinator
+}
+
+/** What a copy writes last and tags: the manifest named, or what --platform made of it. */
+export interface CopyRoot {
+  bytes: Buffer
+  descriptor: Descriptor
+  manifest: Manifest
 }
 
 export interface CopyResult {
@@ -54,6 +68,42 @@ export interface CopyResult {
 
 /** A failure of one blob or manifest: the message names it. */
 export class CopyError extends RegshapeError {}
+
+/**
+ * The blobs and manifests that several Copiers (the images of a sync) are writing into their
+ * stores, by store and digest. Tags of a mirror share blobs: two images that both found a blob
+ * missing uploaded it twice at once, and distribution 2.8 then failed a later manifest PUT with
+ * MANIFEST_BLOB_UNKNOWN. Here the first Copier uploads and the others wait for it; once it is
+ * done, the others skip it without a HEAD. When the upload fails, a waiter tries itself: the
+ * failure may be the first Copier's own (it stopped after another blob failed).
+ */
+export class UploadCoordinator {
+  private readonly done = new Set<string>()
+  private readonly inFlight = new Map<string, Promise<unknown>>()
+
+  /** Runs `write` unless another Copier is writing, or wrote, `key`: 'written' by this one, else 'shared'. */
+  async once(key: string, write: () => Promise<unknown>): Promise<'shared' | 'written'> {
+    for (;;) {
+      if (this.done.has(key)) return 'shared'
+      const running = this.inFlight.get(key)
+      if (running === undefined) break
+      try {
+        await running
+        return 'shared'
+      } catch {}
+    }
+
+    const job = write()
+    this.inFlight.set(key, job)
+    try {
+      await job
+      this.done.add(key)
+      return 'written'
+    } finally {
+      if (this.inFlight.get(key) === job) this.inFlight.delete(key)
+    }
+  }
+}
 
 /**
  * Copies what a reference names from one store to another: a registry repository or an OCI
@@ -92,23 +142,31 @@ export class Copier {
     for (const stream of this.streams) stream.destroy(error)
   }
 
-  async run(reference: string): Promise<CopyResult> {
+  async run(reference: CopyRoot | string): Promise<CopyResult> {
     const started = performance.now()
     try {
-      return await this.copy(reference, started)
+      return await this.copy(typeof reference === 'string' ? await this.root(reference) : reference, started)
     } catch (error) {
       // Ctrl-C's error wins over what the destroyed streams reported.
       throw this.failure ?? error
     }
   }
 
-  private async copy(reference: string, started: number): Promise<CopyResult> {
+  /**
+   * The manifest a reference names at the source, or what --platform makes of it: the one
+   * platform's manifest, or a new index of the platforms asked for. Its digest is what DST's tag
+   * will name (a sync compares it with DST's before copying).
+   */
+  async root(reference: string): Promise<CopyRoot> {
     let fetched = await this.source.fetchManifest(reference)
     let root = parse(fetched, `manifest ${this.source.display}${suffix(reference)}`)
     let bytes = fetched.bytes
     let descriptor: Descriptor = {digest: fetched.digest, mediaType: root.mediaType, size: bytes.length}
     const {platforms} = this.options
-    if (platforms.length > 0) {
+    // A sync copies as it is what --platform cannot narrow: an image manifest, or an index whose
+    // entries name no platform (the referrers tag schema's).
+    const narrowable = root.kind === 'index' && root.manifests.some((entry) => entry.platform !== undefined)
+    if (platforms.length > 0 && !(this.options.platformsOfIndexesOnly && !narrowable)) {
       if (root.kind !== 'index') throw new UsageError(`--platform picks manifests of an index; ${this.source.display}${suffix(reference)} is an image manifest (${root.mediaType})`)
       const chosen = platforms.map((platform) => {
         try {
@@ -132,6 +190,10 @@ export class Copier {
       }
     }
 
+    return {bytes, descriptor, manifest: root}
+  }
+
+  private async copy({bytes, descriptor, manifest: root}: CopyRoot, started: number): Promise<CopyResult> {
     const {digest: pinned} = this.options
     if (pinned !== undefined && pinned !== descriptor.digest) {
       throw new UsageError(`the destination names ${pinned}, but what is copied is ${descriptor.digest}`)
@@ -159,11 +221,19 @@ export class Copier {
     if (this.failure) throw this.failure
   }
 
-  /** A manifest and everything it references, once per digest. */
+  /** A manifest and everything it references, once per digest (and with `uploads`, once per store at a time). */
   private manifest(descriptor: Descriptor, known: {bytes: Buffer; manifest: Manifest} | undefined, referrer: boolean): Promise<void> {
     let job = this.manifests.get(descriptor.digest)
     if (!job) {
-      job = this.copyManifest(descriptor, known, referrer)
+      const {uploads} = this.options
+      job = uploads
+        ? uploads.once(`${this.destination.display}\nmanifest\n${descriptor.digest}`, () => this.copyManifest(descriptor, known, referrer)).then((outcome) => {
+            if (outcome === 'written') return
+            // Another image wrote it (and what it references): as if found at DST.
+            this.result.manifests.skipped++
+            if (this.options.referrers) this.referrersSeen.add(descriptor.digest)
+          })
+        : this.copyManifest(descriptor, known, referrer)
       this.manifests.set(descriptor.digest, job)
     }
 
@@ -249,11 +319,20 @@ export class Copier {
     })
   }
 
-  /** One blob, once per digest: skipped, mounted or streamed. */
+  /** One blob, once per digest: skipped, mounted or streamed; with `uploads`, once per store at a time. */
   private blob(descriptor: Descriptor): Promise<void> {
     let job = this.blobs.get(descriptor.digest)
     if (!job) {
-      job = this.io(() => this.transfer(descriptor))
+      const {uploads} = this.options
+      // A slot is taken for the transfer only, not for the wait on another image's upload.
+      const transfer = () => this.io(() => this.transfer(descriptor))
+      job = uploads
+        ? uploads.once(`${this.destination.display}\nblob\n${descriptor.digest}`, transfer).then((outcome) => {
+            if (outcome === 'written') return
+            this.result.blobs.skipped++
+            this.options.progress.finished(descriptor, 'skipped')
+          })
+        : transfer()
       this.blobs.set(descriptor.digest, job)
     }
 

@@ -79,6 +79,40 @@ describe('transport: retries', () => {
     expect(methods).to.include(`retry tag.list http://${server.host}/v2/a/tags/list after HTTP 429 (1 of 3)`)
   })
 
+  it('a 429 with Retry-After pauses every request to that host, not just the one that met it; another host goes on', async () => {
+    // Docker Hub's rate limit is per client, not per request: the first 429 (Retry-After: 1) must
+    // hold back the requests sent after it to that host, while a second host is not held.
+    const arrivals: Array<{at: number; path: string}> = []
+    let limited = false
+    const {client, ref} = await setup((request, response, self) => {
+      arrivals.push({at: performance.now(), path: request.url ?? ''})
+      if (!limited && request.url === '/v2/a/tags/list') {
+        limited = true
+        status(429, {'retry-after': '1'})(request, response, self)
+        return
+      }
+
+      ok(request, response, self)
+    })
+    const other = await startHostile(ok)
+    servers.push(other)
+    const first = client.request(ref, {method: 'GET', operation: 'tag.list', path: '/v2/a/tags/list'}, async () => undefined)
+    while (!limited) await new Promise((resolvePromise) => setTimeout(resolvePromise, 5))
+    const limitedAt = arrivals[0].at
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 50))
+    const elsewhereStarted = performance.now()
+    const [second, elsewhere] = await Promise.all([
+      client.request(ref, {method: 'GET', operation: 'tag.list', path: '/v2/b/tags/list'}, async () => undefined),
+      client.request(parseRegistry(`http://${other.host}`), {method: 'GET', operation: 'tag.list', path: '/v2/c/tags/list'}, async () => undefined).then((response) => ({elapsed: performance.now() - elsewhereStarted, response})),
+    ])
+    expect((await first).status).to.equal(200)
+    expect(second.status).to.equal(200)
+    const secondArrival = arrivals.find((arrival) => arrival.path === '/v2/b/tags/list')
+    expect(secondArrival!.at - limitedAt, 'the second request reached the limited host before Retry-After ran out').to.be.at.least(950)
+    expect(elsewhere.response.status).to.equal(200)
+    expect(elsewhere.elapsed, 'another host waited too').to.be.below(500)
+  })
+
   it('gives up after --retries 2 on a 503 that stays: three attempts, the 503 returned', async () => {
     // A registry behind a proxy whose backend is down.
     const {client, ref, server} = await setup(status(503), {retries: 2})

@@ -4,7 +4,7 @@ import type {Descriptor} from '../../../src/content/descriptor.js'
 import type {BlobOutcome} from '../../../src/content/store.js'
 
 import {MediaType} from '../../../src/content/media-types.js'
-import {Copier, CopyError, type CopyOptions, type CopyProgress} from '../../../src/workflows/copy.js'
+import {Copier, CopyError, type CopyOptions, type CopyProgress, UploadCoordinator} from '../../../src/workflows/copy.js'
 import {MemoryStore} from '../../helpers/memory-store.js'
 
 /**
@@ -231,5 +231,59 @@ describe('Copier over two stores (src/workflows/copy.ts)', () => {
     )
     expect(error?.message).to.equal('interrupted')
     expect(destination.tags.size).to.equal(0)
+  })
+
+  describe('several Copiers into one store (a sync), with an UploadCoordinator', () => {
+    /** Two images sharing two layers (and, as tags of one image, one manifest), copied at once. */
+    function mirror() {
+      const source = new MemoryStore('src')
+      const one = source.addImage('one', ['shared base', 'shared tools', 'one only'])
+      const two = source.addImage('two', ['shared base', 'shared tools', 'two only'])
+      source.tags.set('one-again', one.digest)
+      const destination = new MemoryStore('dst')
+      // Slow enough that every Copier finds every blob missing before any upload ends.
+      destination.delayMs = 20
+      return {destination, one, source, two}
+    }
+
+    const pushes = (log: string[], operation: string) => {
+      const counts = new Map<string, number>()
+      for (const line of log.filter((entry) => entry.startsWith(`${operation} `))) counts.set(line, (counts.get(line) ?? 0) + 1)
+      return counts
+    }
+
+    it('a blob or manifest that several images need is written once: the others wait for it and skip it', async () => {
+      const {destination, one, source, two} = mirror()
+      const uploads = new UploadCoordinator()
+      const results = await Promise.all(
+        (['one', 'two', 'one-again'] as const).map((tag) => new Copier(source, destination, options({tag, uploads})).run(tag)),
+      )
+      for (const [line, count] of pushes(destination.log, 'pushBlob')) expect(count, line).to.equal(1)
+      for (const [line, count] of pushes(destination.log, 'pushManifest')) expect(count, line).to.equal(1)
+      expect(pushes(destination.log, 'pushBlob').size).to.equal(6)
+      expect(destination.tags.get('one')).to.equal(one.digest)
+      expect(destination.tags.get('one-again')).to.equal(one.digest)
+      expect(destination.tags.get('two')).to.equal(two.digest)
+      // Every blob (two configs, four layers) counted once as copied over the three copies; the rest as skipped.
+      expect(results.reduce((sum, result) => sum + result.blobs.copied, 0)).to.equal(6)
+      expect(results.reduce((sum, result) => sum + result.manifests.copied, 0)).to.equal(2)
+    })
+
+    it('when the image that was uploading a shared blob stops (another blob of it failed), the waiting image uploads it itself', async () => {
+      const {destination, one, source, two} = mirror()
+      const uploads = new UploadCoordinator()
+      // One at a time, the config first: image one fails on its own config, and the shared layers
+      // it had queued fail with that failure, unsent.
+      const onlyOne = (JSON.parse(source.manifests.get(one.digest)!.bytes.toString()) as {config: Descriptor}).config.digest
+      destination.failures.set(`pushBlob ${onlyOne}`, new Error('HTTP 500'))
+      const [first, second] = await Promise.allSettled([
+        new Copier(source, destination, options({concurrency: 1, tag: 'one', uploads})).run('one'),
+        new Copier(source, destination, options({concurrency: 1, tag: 'two', uploads})).run('two'),
+      ])
+      expect(first.status).to.equal('rejected')
+      expect((first as PromiseRejectedResult).reason.message).to.include(onlyOne)
+      expect(second.status, String((second as PromiseRejectedResult).reason)).to.equal('fulfilled')
+      expect(destination.tags.get('two')).to.equal(two.digest)
+    })
   })
 })

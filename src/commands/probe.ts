@@ -10,7 +10,7 @@ import {RegistryCommand} from '../command/registry-command.js'
 import {terminalSafe} from '../util/text.js'
 import {RegshapeError, UsageError, describeError} from '../errors.js'
 import {scrubSecrets} from '../util/secrets.js'
-import {type CaseResult, PROBE_CASES, ProbeStage, type ProbeReport, runProbe} from '../workflows/probe.js'
+import {type CaseResult, PROBE_CASES, ProbeStage, type ProbeReport, runProbe} from '../workflows/probe/index.js'
 
 /** The probe's report, with the registry it probed. */
 export type ProbeResult = ProbeReport & {registry: string}

@@ -162,6 +162,8 @@ export const PULL: ProbeCase[] = [
     return pass(response)
   }),
   read('pull-manifest-unknown', 'MUST', SPEC.manifests, 'GET of a manifest under a tag no one pushed', '404 MANIFEST_UNKNOWN', async (context) => {
+    // In a repository that exists: one that does not is pull-repository-unknown.
+    await context.fixture()
     const response = await context.send({method: 'GET', operation: 'manifest.get', path: manifestPath(context, `${context.runId}-missing`)})
     return judge(response, {codes: ['MANIFEST_UNKNOWN'], codesIfAny: true, statuses: [404]})
   }),

@@ -144,7 +144,7 @@ export const PUSH: ProbeCase[] = [
     const chunk = await patch(context, session, randomBytes(size), 0)
     need(chunk, [202], 'the PATCH')
     const next = context.sessionPath(chunk)
-    const status = await context.send({method: 'GET', operation: 'blob.upload', path: next})
+    const status = await context.send({method: 'GET', operation: 'blob.upload', path: next, scope: context.pushScope(context.repository)})
     await context.cancel(next)
     need(status, [204])
     expectRange(status, size - 1, 'the status')
@@ -210,7 +210,7 @@ export const PUSH: ProbeCase[] = [
     const session = await context.startSession()
     const cancelled = await context.send(context.cancelRequest(session))
     need(cancelled, [204], 'the DELETE')
-    const after = await context.send({method: 'GET', operation: 'blob.upload', path: session})
+    const after = await context.send({method: 'GET', operation: 'blob.upload', path: session, scope: context.pushScope(context.repository)})
     const verdict = judge(after, {codes: ['BLOB_UPLOAD_UNKNOWN'], codesIfAny: true, statuses: [404]})
     return verdict.verdict === 'pass' ? pass(cancelled) : {...verdict, detail: `after the cancel, the session answers ${after.status}${codeText(after)}`}
   }),

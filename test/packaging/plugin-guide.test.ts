@@ -76,7 +76,7 @@ describe('docs/plugins.md', () => {
     const tracked = execFileSync('git', ['ls-files'], {cwd: example, encoding: 'utf8'}).trim().split('\n')
     expect(listed.sort()).to.deep.equal(tracked.sort())
     expect(blocks('json')).to.deep.equal([readFileSync(join(example, 'package.json'), 'utf8')])
-    expect(blocks('ts')).to.deep.equal([readFileSync(join(example, 'src', 'commands', 'example', 'whoami.ts'), 'utf8')])
+    expect(blocks('ts')).to.deep.equal([join('src', 'commands', 'example', 'whoami.ts'), join('src', 'hooks', 'probe-cases.ts')].map((file) => readFileSync(join(example, file), 'utf8')))
   })
 
   it('works from a fresh clone as written: build, link, login, run, install from a directory, pack', async function () {
@@ -144,7 +144,7 @@ describe('docs/plugins.md', () => {
     // `npm pack -w …` left both tarballs, with what the plugin needs in them
     const clone = join(work, 'start', 'regshape')
     const plugin = execFileSync('tar', ['-tzf', join(clone, 'regshape-plugin-whoami-0.1.0.tgz')], {encoding: 'utf8'}).trim().split('\n').sort()
-    expect(plugin).to.deep.equal(['package/README.md', 'package/dist/commands/example/whoami.js', 'package/oclif.manifest.json', 'package/package.json'])
+    expect(plugin).to.deep.equal(['package/README.md', 'package/dist/commands/example/whoami.js', 'package/dist/hooks/probe-cases.js', 'package/oclif.manifest.json', 'package/package.json'])
     const sdk = execFileSync('tar', ['-tzf', join(clone, 'regshape-sdk-0.1.0.tgz')], {encoding: 'utf8'})
     expect(sdk).to.include('package/dist/index.js').and.include('package/dist/index.d.ts')
   })

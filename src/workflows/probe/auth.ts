@@ -61,7 +61,7 @@ function got(response: HttpResponse): {status: number} {
 }
 
 export const AUTH: ProbeCase[] = [
-  auth('auth-challenge', 'MUST', SPEC.challenge, 'GET of /v2/ and of the tag list without credentials', '401 with WWW-Authenticate: Basic realm=…, or Bearer realm=…,service=… and, for the repository, scope=repository:<name>:pull', async (context) => {
+  auth('auth-challenge', 'MUST', SPEC.challenge, 'GET of /v2/ and of the tag list without credentials', '401 and a challenge: Basic realm, or Bearer realm, service and the repository\'s scope', async (context) => {
     const challenge = await context.challenge()
     const ping = await context.unauthenticated()
     if (ping.status !== 401) fail(`GET /v2/ without credentials answered ${ping.status}`, ping)

@@ -104,7 +104,7 @@ export function htmlReport(report: ProbeReport, registry: string): string {
           `<td><a href="${html(r.spec.url)}">${html(r.spec.section)}</a></td></tr>`,
       )
     return `<h2 id="${area}">${AREA_TITLES[area]}</h2>
-<table class="cases"><colgroup><col style="width:17%"><col style="width:6%"><col style="width:22%"><col style="width:16%"><col style="width:10%"><col style="width:16%"><col style="width:13%"></colgroup>
+<table class="cases"><colgroup><col style="width:16%"><col style="width:7%"><col style="width:22%"><col style="width:16%"><col style="width:10%"><col style="width:16%"><col style="width:13%"></colgroup>
 <tr><th>case</th><th>level</th><th>request</th><th>expected</th><th>got</th><th>verdict</th><th>spec</th></tr>
 ${rows.join('\n')}
 </table>`

@@ -1114,6 +1114,39 @@ function replaceReadmeSection(markdown: string): void {
   log('README.md benchmark section updated')
 }
 
+// --- probe (issue 22) ---------------------------------------------------------------------------
+
+/**
+ * The whole probe catalogue against a local distribution 2.8 (Basic, deletes on): the wall time
+ * of `regshape probe` from spawn to exit, and the probe's own time by area (from its --json).
+ * The issue's bar is under 30 s; BENCH_PROBE_RUNS runs (default 3), median.
+ */
+async function probeSection(registry: RegistryHandle): Promise<{markdown: string; runs: Array<{areas: Record<string, number>; probeMs: number; wallMs: number}>}> {
+  const count = positiveInt('BENCH_PROBE_RUNS', 3)
+  const env = commandEnv('probe', {DOCKER_CONFIG: loggedInConfig('probe', registry.host)})
+  const runs: Array<{areas: Record<string, number>; probeMs: number; wallMs: number}> = []
+  for (let run = 0; run < count; run++) {
+    const started = process.hrtime.bigint()
+    const result = spawnSync(node, [cli, 'probe', `${registry.host}/bench/probe`, '--json'], {encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024})
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6
+    const report = JSON.parse(result.stdout) as {cases: Array<{area: string; durationMs: number}>; durationMs: number}
+    const areas: Record<string, number> = {}
+    for (const c of report.cases) areas[c.area] = (areas[c.area] ?? 0) + c.durationMs
+    runs.push({areas, probeMs: report.durationMs, wallMs})
+    log(`probe run ${run + 1}/${count}: ${(wallMs / 1000).toFixed(1)} s (${report.cases.length} cases)`)
+  }
+
+  const areas = Object.keys(runs[0]!.areas)
+  const lines = [
+    `| the whole catalogue (${count} runs) | median | min | bar |`,
+    '|---|---|---|---|',
+    `| \`regshape probe\`, spawn to exit | ${(median(runs.map((r) => r.wallMs)) / 1000).toFixed(1)} s | ${(Math.min(...runs.map((r) => r.wallMs)) / 1000).toFixed(1)} s | < 30 s |`,
+    `| the probe's own time (durationMs) | ${(median(runs.map((r) => r.probeMs)) / 1000).toFixed(1)} s | ${(Math.min(...runs.map((r) => r.probeMs)) / 1000).toFixed(1)} s | |`,
+    ...areas.map((area) => `| ${area} | ${(median(runs.map((r) => r.areas[area] ?? 0)) / 1000).toFixed(2)} s | ${(Math.min(...runs.map((r) => r.areas[area] ?? 0)) / 1000).toFixed(2)} s | |`),
+  ]
+  return {markdown: lines.join('\n'), runs}
+}
+
 // --- main ------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -1149,6 +1182,19 @@ async function main(): Promise<number> {
       return 0
     } finally {
       await destination?.close()
+      await stopAll()
+    }
+  }
+
+  if (ONLY === 'probe') {
+    // Only the probe (a shared machine): printed, and written to bench/results-probe.json.
+    try {
+      const {markdown, runs} = await probeSection(await basicRegistry())
+      const loadAfter = loadavg()
+      process.stdout.write(`\n${markdown}\n\n_Node ${process.version}, ${cpus().length} CPUs, load average ${loadBefore[0]!.toFixed(2)} before / ${loadAfter[0]!.toFixed(2)} after._\n\n`)
+      writeFileSync(join(root, 'bench', 'results-probe.json'), `${JSON.stringify({date: new Date().toISOString(), loadAfter, loadBefore, markdown, runs}, null, 2)}\n`)
+      return 0
+    } finally {
       await stopAll()
     }
   }

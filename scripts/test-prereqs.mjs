@@ -34,6 +34,9 @@ const needed = {
   zsh: 'zsh',
   // test/hardening/durable-writes.test.ts reads the fsync and rename calls of a run
   strace: 'strace',
+  // the probe's HTML reports are looked at in a real headless browser (test/helpers/chromium.ts),
+  // driven by playwright-core: Debian's chromium, never a browser build downloaded by Playwright
+  chromium: 'chromium',
 }
 
 // npm run test:packaging also unpacks the standalone tarballs and checks the Homebrew formula

@@ -38,6 +38,7 @@ import ManifestInfo from './commands/manifest/info.js'
 import ManifestPut from './commands/manifest/put.js'
 import Ping from './commands/ping.js'
 import Probe from './commands/probe.js'
+import ProbeCompare from './commands/probe/compare.js'
 import ReferrerList from './commands/referrer/list.js'
 import Sync from './commands/sync.js'
 import TagDelete from './commands/tag/delete.js'
@@ -90,6 +91,7 @@ export const COMMANDS = {
   'manifest:put': ManifestPut,
   ping: Ping,
   probe: Probe,
+  'probe:compare': ProbeCompare,
   'referrer:list': ReferrerList,
   sync: Sync,
   'tag:delete': TagDelete,

@@ -8,8 +8,9 @@
  *   @regshape/sdk/layout     OciLayout
  *   @regshape/sdk/copy       Copier and the Store interface it copies between
  *   @regshape/sdk/break      break mode's rules
+ *   @regshape/sdk/probe      defineProbeCase: cases a plugin adds to `regshape probe`
  *
- * Everything named in these five files is stable within a major version (README: "Plugins").
+ * Everything named in these six files is stable within a major version (README: "Plugins").
  * Nothing else of src/ is: import from these entries only.
  */
 export {type JsonObject, RegshapeCommand, type RegshapeArgs, type RegshapeFlags} from './command/base-command.js'

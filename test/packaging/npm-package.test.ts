@@ -58,7 +58,7 @@ describe('npm package contents', () => {
   it('ships exactly the code that its entries load (the SDK subpaths included), and the declarations their types read', () => {
     const pjson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
     const entries = Object.values(pjson.exports as Record<string, unknown>).filter((target): target is {default: string; types: string} => typeof target === 'object')
-    expect(entries.map((target) => target.default)).to.include.members(['./dist/index.js', './dist/sdk/registry.js', './dist/sdk/layout.js', './dist/sdk/copy.js', './dist/sdk/break.js'])
+    expect(entries.map((target) => target.default)).to.include.members(['./dist/index.js', './dist/sdk/registry.js', './dist/sdk/layout.js', './dist/sdk/copy.js', './dist/sdk/break.js', './dist/sdk/probe.js'])
     const code = reachable(['bin/run.js', ...entries.map((target) => target.default), pjson.oclif.commands.target].map((file: string) => normalize(file)), false)
     const declarations = reachable(entries.map((target) => normalize(target.types)), true)
     // the bundles that the main bundle requires lazily are reached through require('./got.cjs') and such

@@ -84,10 +84,12 @@ describe('docs/plugins.md', () => {
 
     const [whoami, promote] = examples
     expect(blocks('json')).to.deep.equal([readFileSync(join(whoami, 'package.json'), 'utf8')])
-    // The guide says promote's package.json is whoami's with another name and description.
+    // The guide says promote's package.json is whoami's with another name and description, and no hooks.
     const [first, second] = [whoami, promote].map((example) => JSON.parse(readFileSync(join(example, 'package.json'), 'utf8')))
-    expect({...second, description: first.description, name: first.name}).to.deep.equal(first)
-    expect(blocks('ts')).to.deep.equal([readFileSync(join(whoami, 'src', 'commands', 'example', 'whoami.ts'), 'utf8'), readFileSync(join(promote, 'src', 'commands', 'example', 'promote.ts'), 'utf8')])
+    const {hooks: _hooks, ...firstOclif} = first.oclif
+    expect({...second, description: first.description, name: first.name}).to.deep.equal({...first, oclif: firstOclif})
+    const sources = [join(whoami, 'src', 'commands', 'example', 'whoami.ts'), join(whoami, 'src', 'hooks', 'probe-cases.ts'), join(promote, 'src', 'commands', 'example', 'promote.ts')]
+    expect(blocks('ts')).to.deep.equal(sources.map((file) => readFileSync(file, 'utf8')))
     expect(blocks('js')).to.deep.equal([readFileSync(join(ROOT, 'examples', 'sdk-script', 'tags.mjs'), 'utf8')])
   })
 
@@ -163,7 +165,7 @@ describe('docs/plugins.md', () => {
     // `npm pack -w …` left both tarballs, with what the plugin needs in them
     const clone = join(work, 'start', 'regshape')
     const plugin = execFileSync('tar', ['-tzf', join(clone, 'regshape-plugin-whoami-0.1.0.tgz')], {encoding: 'utf8'}).trim().split('\n').sort()
-    expect(plugin).to.deep.equal(['package/README.md', 'package/dist/commands/example/whoami.js', 'package/oclif.manifest.json', 'package/package.json'])
+    expect(plugin).to.deep.equal(['package/README.md', 'package/dist/commands/example/whoami.js', 'package/dist/hooks/probe-cases.js', 'package/oclif.manifest.json', 'package/package.json'])
     const sdk = execFileSync('tar', ['-tzf', join(clone, 'regshape-sdk-0.1.0.tgz')], {encoding: 'utf8'})
     expect(sdk).to.include('package/dist/index.js').and.include('package/dist/index.d.ts')
   })

@@ -152,6 +152,31 @@ describe('plugins built on @regshape/sdk', function () {
     expect(usage.stderr).to.equal('Error: Missing required flag registry (see --help)\n')
   })
 
+  it('adds its probe case through @regshape/sdk/probe: it runs and reports like a built-in one, with the plugin\'s name', async () => {
+    const env = pluginEnv()
+    const registry = await basicRegistry()
+    expectOk(await runCli(['plugins', 'install', `file:${plugin.tarball}`], {env, timeoutMs: 240_000}))
+    expectOk(await runCli(['auth', 'login', '-r', registry.host, '-u', 'alice', '--password-stdin'], {env, stdin: alice.password}))
+    const json = await runCli(['probe', `${registry.host}/probe/plugin`, '--case', 'whoami-*', '--case', 'pull-manifest-by-tag', '--json'], {env})
+    expectOk(json)
+    const report = JSON.parse(json.stdout) as {cases: Array<{area: string; level: string; name: string; plugin?: string; verdict: string}>}
+    expect(report.cases.map(({area, level, name, plugin: from, verdict}) => ({area, level, name, plugin: from, verdict}))).to.deep.equal([
+      {area: 'pull', level: 'MUST', name: 'pull-manifest-by-tag', plugin: undefined, verdict: 'pass'},
+      {area: 'pull', level: 'MAY', name: 'whoami-api-version-header', plugin: 'regshape-plugin-whoami', verdict: 'pass'},
+    ])
+    const text = await runCli(['probe', `${registry.host}/probe/plugin`, '--case', 'whoami-*'], {env})
+    expectOk(text)
+    expect(text.stdout).to.match(/^whoami-api-version-header +MAY +200 and Docker-Distribution-API-Version: registry\/2\.0 +200 +pass \[regshape-plugin-whoami\]$/m)
+    // Selected out like any case; and without the plugin, the name is unknown.
+    const skipped = await runCli(['probe', `${registry.host}/probe/plugin`, '--case', 'whoami-*', '--skip', 'whoami-api-*'], {env})
+    expect(skipped.code).to.equal(2)
+    expect(skipped.stderr).to.equal('Error: the selection (--area, --case, --skip, --level) leaves no case to run\n')
+    expectOk(await runCli(['plugins', 'uninstall', 'regshape-plugin-whoami'], {env, timeoutMs: 120_000}))
+    const gone = await runCli(['probe', `${registry.host}/probe/plugin`, '--case', 'whoami-*'], {env})
+    expect(gone.code).to.equal(2)
+    expect(gone.stderr).to.match(/^Error: no probe case matches "whoami-\*"/)
+  })
+
   it('works from a directory with `plugins link`', async () => {
     const env = pluginEnv()
     const registry = await basicRegistry()

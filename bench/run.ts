@@ -1147,6 +1147,62 @@ async function probeSection(registry: RegistryHandle): Promise<{markdown: string
   return {markdown: lines.join('\n'), runs}
 }
 
+// --- start-up against a baseline checkout (issue 20) ------------------------------------------
+
+/**
+ * BENCH_ONLY=startup: the start-up rows (`--version`, offline logout, Basic and Bearer login) next
+ * to the floor, and, with BENCH_BASELINE=DIR (another checkout, built), the same rows of DIR's CLI
+ * in the same interleaved rounds, so a refactoring's "start-up within noise" is one run's ratio.
+ */
+function baselineCommand(command: BenchCommand, baselineCli: string): BenchCommand {
+  const id = `${command.id}-baseline`
+  const dockerConfig = command.env.DOCKER_CONFIG
+  let env = commandEnv(id, dockerConfig ? {DOCKER_CONFIG: dockerConfig} : {})
+  let reset = command.reset
+  if (command.login) {
+    // A login writes its config.json: the baseline gets its own, reset the same way.
+    const own = join(scratch, id, 'docker')
+    mkdirSync(own, {recursive: true})
+    env = commandEnv(id, {DOCKER_CONFIG: own})
+    reset = () => rmSync(join(own, 'config.json'), {force: true})
+  }
+
+  return {...command, argv: command.argv.map((arg) => (arg === cli ? baselineCli : arg)), env, id, label: `${command.label} — baseline`, reset}
+}
+
+async function startupSection(basicHost: string, bearerHost: string): Promise<{markdown: string; rows: Row[]}> {
+  const wanted = new Set(['floor', 'version', 'logout', 'login-basic', 'login-bearer'])
+  const current = timedCommands(basicHost, bearerHost).filter((command) => wanted.has(command.id))
+  const baselineDir = process.env.BENCH_BASELINE
+  let baselineRev = ''
+  const baseline: BenchCommand[] = []
+  if (baselineDir) {
+    const baselineCli = join(baselineDir, 'bin', 'run.js')
+    if (!existsSync(baselineCli)) throw new Error(`BENCH_BASELINE: no ${baselineCli}`)
+    baselineRev = spawnSync('git', ['-C', baselineDir, 'rev-parse', '--short', 'HEAD'], {encoding: 'utf8'}).stdout.trim()
+    for (const command of current) if (command.kind === 'regshape') baseline.push(baselineCommand(command, baselineCli))
+  }
+
+  const commands = [...current, ...baseline]
+  const timings = await timeAll(commands)
+  const rss = await peakRss(commands)
+  const rows: Row[] = commands.map((command) => ({command, rssKiB: rss.get(command.id), timing: timings.get(command.id)!}))
+  const byId = new Map(rows.map((row) => [row.command.id, row]))
+  const head = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], {encoding: 'utf8'}).stdout.trim()
+  const header = ['command', `median ms (${head})`, 'min ms', 'peak RSS MiB', ...(baselineDir ? [`median ms (${baselineRev})`, 'min ms', 'peak RSS MiB', 'ratio of medians'] : [])]
+  const body = current.map((command) => {
+    const row = byId.get(command.id)!
+    const cells = [command.label, fmt(row.timing.medianMs), fmt(row.timing.minMs), row.rssKiB?.length ? fmt(mib(median(row.rssKiB))) : '—']
+    const before = byId.get(`${command.id}-baseline`)
+    if (baselineDir) {
+      cells.push(...(before ? [fmt(before.timing.medianMs), fmt(before.timing.minMs), before.rssKiB?.length ? fmt(mib(median(before.rssKiB))) : '—', fmt(row.timing.medianMs / before.timing.medianMs, 2)] : ['', '', '', '']))
+    }
+
+    return cells
+  })
+  return {markdown: markdownTable(header, body, header.map((_, i) => i > 0)), rows}
+}
+
 // --- main ------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -1161,6 +1217,22 @@ async function main(): Promise<number> {
       process.stdout.write(`\n${markdown}\n\n${conditions}\n\n`)
       const commands = rows.map((row) => ({id: row.command.id, label: row.command.label, ...row.timing, ratioToCurl: ratioTo(row, rows, UPLOAD_REFERENCES[0]!) ?? null, peakRssKiB: row.rssKiB ?? null}))
       writeFileSync(join(root, 'bench', 'results-upload.json'), `${JSON.stringify({date: new Date().toISOString(), loadBefore, loadAfter, commands, markdown}, null, 2)}\n`)
+      return 0
+    } finally {
+      await stopAll()
+    }
+  }
+
+  if (ONLY === 'startup') {
+    // Only the start-up rows (and BENCH_BASELINE's): printed, and written to bench/results-startup.json.
+    try {
+      const [basic, bearer] = await Promise.all([basicRegistry(), tokenRegistry()])
+      const {markdown, rows} = await startupSection(basic.host, bearer.host)
+      const loadAfter = loadavg()
+      const conditions = `_Node ${process.version}, ${cpus().length} CPUs, load average ${loadBefore[0]!.toFixed(2)} before / ${loadAfter[0]!.toFixed(2)} after; ${RUNS} timed runs after ${WARMUP} warm-up runs, interleaved; NODE_EXTRA_CA_CERTS unset for every command._`
+      process.stdout.write(`\n${markdown}\n\n${conditions}\n\n`)
+      const commands = rows.map((row) => ({id: row.command.id, label: row.command.label, ...row.timing, peakRssKiB: row.rssKiB ?? null}))
+      writeFileSync(join(root, 'bench', 'results-startup.json'), `${JSON.stringify({date: new Date().toISOString(), loadBefore, loadAfter, commands, markdown}, null, 2)}\n`)
       return 0
     } finally {
       await stopAll()

@@ -212,13 +212,15 @@ describe('probe', function () {
     const report = JSON.parse(result.stdout) as Report
     expect(report.cases.map((c) => c.name)).to.deep.equal(['push-blob-post-put', 'management-delete-manifest', 'management-delete-tag', 'management-delete-blob', 'management-delete-manifest-unknown', 'management-delete-blob-unknown'])
     expectVerdicts(report, Object.fromEntries(report.cases.filter((c) => c.name.startsWith('management-')).map((c) => [c.name, 'disabled'])))
-    expect(report.cases.find((c) => c.name === 'management-delete-blob')!.detail).to.match(/^disabled: the registry answered 405 UNSUPPORTED/)
+    expect(report.cases.find((c) => c.name === 'management-delete-blob')!.detail).to.match(/^the registry answered 405 UNSUPPORTED/)
+    expect(report.cases.find((c) => c.name === 'management-delete-blob')!.disabled).to.equal(true)
     expect(result.code, result.stderr).to.equal(0)
     expect(report.cleanup.removed).to.deep.equal([])
     expect(report.cleanup.left.length).to.be.greaterThan(3)
     for (const item of report.cleanup.left) expect(item.problem).to.equal('HTTP 405 UNSUPPORTED')
     const text = await regshape(['probe', `${noDeletes.host}/probe/nodelete`, '--case', 'management-delete-blob'])
     expect(text.stdout).to.match(/^management-delete-blob .* disabled: the registry answered 405 UNSUPPORTED/m)
+    expect(text.stdout).not.to.match(/disabled: disabled/)
     expect(text.stdout).to.match(/^Not removed:$/m)
   })
 

@@ -22,7 +22,7 @@ function remove(context: ProbeContext, path: string, operation: string): Promise
 /** 400 or 405 to a DELETE: the registry has deletes switched off, as the spec lets it answer (distribution 2.8 answers a tag delete 400 DIGEST_INVALID: it deletes by digest only). */
 function disabledBy(response: RegistryResponse): void {
   if (response.status === 405 || response.status === 400) {
-    throw new CaseEnd({detail: `disabled: the registry answered ${response.status}${codeText(response)} (deletes are switched off)`, disabled: true, got: {status: response.status}, verdict: 'skip'})
+    throw new CaseEnd({detail: `the registry answered ${response.status}${codeText(response)} (deletes are switched off)`, disabled: true, got: {status: response.status}, verdict: 'skip'})
   }
 }
 

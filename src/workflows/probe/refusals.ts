@@ -159,7 +159,7 @@ export const REFUSALS: ProbeCase[] = [
   refuse('rights-delete', 'MUST', SPEC.rights, true, 'DELETE of a blob by the read-only identity', '401/403', async (context) => {
     const digest = await context.pushBlob(randomBytes(128))
     const response = await context.asReader({method: 'DELETE', operation: 'blob.delete', path: urls.blob(context.repository, digest), scope: repositoryScope(context.repository, ['pull', 'delete'])})
-    if (response.status === 405) return {detail: 'disabled: deletes are switched off, for every identity', disabled: true, got: answer(response), verdict: 'skip'}
+    if (response.status === 405) return {detail: 'deletes are switched off, for every identity', disabled: true, got: answer(response), verdict: 'skip'}
     return judge(response, refused)
   }),
   refuse('rights-mount', 'MUST', SPEC.rights, true, 'POST mount= into the scratch repository by the read-only identity', '401/403 (neither a mount nor an upload session)', async (context) => {

@@ -1,5 +1,7 @@
 import {expect} from 'chai'
+import {execFileSync} from 'node:child_process'
 import {PassThrough} from 'node:stream'
+import {fileURLToPath} from 'node:url'
 
 import {BREAK_FLAGS, GLOBAL_FLAGS, hoistGlobalFlags} from '../../src/command/argv.js'
 import {RegshapeCommand} from '../../src/command/base-command.js'
@@ -171,20 +173,13 @@ describe('small parts', () => {
       expect(scrubValues({[password]: [password, 1, null], n: 'v'})).to.deep.equal({[password]: [MASK, 1, null], n: 'v'})
     })
 
-    it('scrubs a 100 000-tag result and megabytes of hostile text in linear time', () => {
-      rememberCredentials({password: 'linear-time-pw', username: 'u'})
-      const tags = Array.from({length: 100_000}, (_, i) => `v1.${i}.0-build-${i * 7919}`)
-      const result = {name: 'repo', tags}
-      const started = performance.now()
-      // Nothing to mask: the very same object comes back, after one search over all its strings.
-      expect(scrubValues(result)).to.equal(result)
-      const withSecret = {name: 'repo', tags: [...tags.slice(0, 50_000), 'linear-time-pw', ...tags.slice(50_000)]}
-      expect(scrubValues(withSecret).tags[50_000]).to.equal(MASK)
-      expect(scrubSecrets(tags.join('\n'))).to.have.length(tags.join('\n').length)
-      const hostile = [`&${'password'.repeat(125_000)}`, `?${'token'.repeat(200_000)}`, '://'.repeat(300_000), '%3D%26%3F'.repeat(100_000), `&sig=${'x'.repeat(1_000_000)}`]
-      for (const text of hostile) scrubSecrets(text)
+    it('scrubs a 100 000-tag result and megabytes of hostile text in linear time', function () {
+      this.timeout(60_000)
+      // In a process of its own, holding one secret as a run does (test/fixtures/scrub-linear.ts).
+      const fixture = fileURLToPath(new URL('../fixtures/scrub-linear.ts', import.meta.url))
+      const elapsedMs = Number(execFileSync(process.execPath, ['--import', 'tsx', fixture], {encoding: 'utf8'}).trim())
       // Quadratic work on these would take minutes; linear work takes tens of milliseconds.
-      expect(performance.now() - started).to.be.below(5000)
+      expect(elapsedMs).to.be.below(5000)
     })
 
     it('masks secret fields in JSON and form bodies', () => {

@@ -88,6 +88,8 @@ export interface RegistryRequest {
   path: string
   /** Token scope for Bearer registries, e.g. `repository:library/alpine:pull`. */
   scope?: string
+  /** The request goes on with a body that broke (a Range request): telemetry shows it. */
+  resume?: {after: string; attempt: number; from: number; of: number}
 }
 
 export interface RegistryResponse extends HttpResponse {
@@ -215,6 +217,11 @@ export class Transport {
   async send(request: HttpRequest): Promise<HttpResponse> {
     const reply = await this.pipeline.send({...request, headers: {...request.headers}, streaming: false})
     return toHttpResponse(reply)
+  }
+
+  /** --retries: how many times a request is tried again, and a broken body resumed. */
+  get retries(): number {
+    return this.options.retries ?? DEFAULT_RETRY_POLICY.retries
   }
 
   /** The URL a registry path resolves to, with the scheme this process settled on. */

@@ -1,16 +1,18 @@
-import {type Readable, pipeline} from 'node:stream'
+import {Readable} from 'node:stream'
 
 import type {BlobDownload, BlobInfo, FetchedManifest, MountSource, PushBlobOptions, Store} from '../content/store.js'
 import type {RegistryResponse, RegistryStreamResponse} from '../transport/transport.js'
 
-import {DigestMismatchError, DigestVerifier, digestOf} from '../content/digest.js'
+import {DigestMismatchError, digestOf} from '../content/digest.js'
+import {type BlobSegment, Checkpoints, type HashState, type ResumeInfo, VerifiedBlob} from '../content/resumable.js'
 import {nestsDeeperThan} from '../content/json-text.js'
 import {type Descriptor, parseDescriptor} from '../content/descriptor.js'
 import {tooDeep} from '../content/manifest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {repositoryScope} from '../reference/scope.js'
-import {ProtocolError} from '../errors.js'
+import {NetworkError, ProtocolError} from '../errors.js'
+import {terminalSafe} from '../util/text.js'
 import {formatImageRef} from '../reference/image.js'
 import {readCapped} from '../transport/body.js'
 import {apiError} from './api-error.js'
@@ -66,6 +68,8 @@ export class Repository implements Store {
   private readonly blobWriter: BlobWriter
   private readonly manifestWriter: ManifestWriter
   private readonly pull: string
+  /** Hash states of the blobs read, so a second read from an offset need not start at 0. */
+  private readonly checkpoints = new Checkpoints()
 
   constructor(
     readonly connection: RegistryConnection,
@@ -225,21 +229,86 @@ export class Repository implements Store {
    * A blob's bytes as they stream, through a digest check: nothing is held, and whoever reads
    * `body` gets an error, not a quiet end, if the bytes (or their count, against Content-Length)
    * are not the blob's. A redirect to storage elsewhere is followed without the Authorization.
+   *
+   * A body that breaks (a reset, an end before Content-Length, a stall of --timeout) is asked for
+   * again with `Range: bytes=N-` and the hash goes on from byte N, at most --retries times; a 206
+   * must say it starts at N, and a 200 instead starts the blob over (content/resumable.ts).
+   * `offset`: the body starts there, the bytes before it hashed from a checkpoint of an earlier
+   * read of this blob, or read again (an upload going on from where its destination stands).
+   * `start`: the hash of bytes the caller already holds (a `.part` file), asked from its offset.
    */
-  async getBlob(digest: string): Promise<BlobDownload> {
+  async getBlob(digest: string, options: {offset?: number; start?: HashState} = {}): Promise<BlobDownload & {body: VerifiedBlob}> {
     const what = `blob get ${this.display}@${digest}`
-    const response: RegistryStreamResponse = await this.connection.open(what, {method: 'GET', operation: 'blob.get', path: urls.blob(this.path, digest), scope: this.pull})
-    if (response.status !== 200) throw apiError(what, {body: await readCapped(response.body, 64 * 1024), status: response.status, statusText: response.statusText})
+    const start = options.start ?? (options.offset ? this.checkpoints.before(digest, options.offset) : undefined)
+    const first = await this.blobSegment(digest, start?.offset ?? 0, what)
+    let pending: BlobSegment | undefined = first
+    const body = new VerifiedBlob({
+      checkpoints: this.checkpoints,
+      deliverFrom: options.offset,
+      digest,
+      isBreak: isNetworkBreak,
+      async open(offset, resume) {
+        const segment = pending
+        pending = undefined
+        if (segment && offset === (start?.offset ?? 0) && !resume) return segment
+        segment?.body.destroy()
+        return open(offset, resume)
+      },
+      resumes: this.connection.transport.retries,
+      size: first.size,
+      start,
+    })
+    const open = async (offset: number, resume?: ResumeInfo): Promise<BlobSegment> => {
+      // A failure here reaches the reader of the body, which names the blob already.
+      const segment = await this.blobSegment(digest, offset, `resuming at byte ${offset}`, resume)
+      if (first.size !== undefined && segment.size !== undefined && segment.size !== first.size) {
+        segment.body.destroy()
+        throw new ProtocolError(`resuming at byte ${offset}: the registry gave the blob's size as ${first.size} bytes, then as ${segment.size}`)
+      }
 
-    const length = Number(response.headers['content-length']?.[0])
-    const size = Number.isSafeInteger(length) && length >= 0 ? length : undefined
-    const verifier = new DigestVerifier(digest, size)
-    // Failures on either side reach the reader through the verifier, and a reader that stops
-    // early closes the connection. pipeline, not pipe: the body may already have failed by now
-    // (bytes beyond Content-Length break the connection as soon as the headers are read), and
-    // an error emitted before anyone listened would leave the reader waiting forever.
-    pipeline(response.body, verifier, () => {})
-    return {body: verifier, contentType: response.headers['content-type']?.[0], size, verifier}
+      return segment
+    }
+
+    return {body, contentType: first.contentType, offset: options.offset ?? 0, size: first.size, verifier: body}
+  }
+
+  /**
+   * One GET of a blob's bytes from `offset`: the whole blob (200), or the rest of it (206, whose
+   * Content-Range must start at `offset`). A 416 whose Content-Range says the blob ends at
+   * `offset` is an empty rest: a `.part` file that was complete.
+   */
+  private async blobSegment(digest: string, offset: number, what: string, resume?: ResumeInfo): Promise<BlobSegment & {contentType?: string; size?: number}> {
+    const response: RegistryStreamResponse = await this.connection.open(what, {
+      headers: offset > 0 ? {range: `bytes=${offset}-`} : undefined,
+      method: 'GET',
+      operation: 'blob.get',
+      path: urls.blob(this.path, digest),
+      resume,
+      scope: this.pull,
+    })
+    const contentType = response.headers['content-type']?.[0]
+    const range = response.headers['content-range']?.[0]
+    if (response.status === 200) {
+      const length = Number(response.headers['content-length']?.[0])
+      return {body: response.body, contentType, size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, start: 0}
+    }
+
+    if (response.status === 206 && offset > 0) {
+      const parsed = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(range?.trim() ?? '')
+      if (!parsed || Number(parsed[1]) !== offset) {
+        response.body.destroy()
+        throw new ProtocolError(`${what}: the registry answered Range bytes=${offset}- with Content-Range ${terminalSafe(range ?? '(none)')}, not the bytes from ${offset}`)
+      }
+
+      return {body: response.body, contentType, size: parsed[3] === '*' ? undefined : Number(parsed[3]), start: offset}
+    }
+
+    if (response.status === 416 && offset > 0 && range?.trim() === `bytes */${offset}`) {
+      response.body.destroy()
+      return {body: Readable.from([]), contentType, size: offset, start: offset}
+    }
+
+    throw apiError(what, {body: await readCapped(response.body, 64 * 1024), status: response.status, statusText: response.statusText})
   }
 
   /**
@@ -355,8 +424,8 @@ export class Repository implements Store {
     return this.hasBlob(descriptor.digest)
   }
 
-  fetchBlob(descriptor: Descriptor): Promise<BlobDownload> {
-    return this.getBlob(descriptor.digest)
+  fetchBlob(descriptor: Descriptor, options: {offset?: number} = {}): Promise<BlobDownload> {
+    return this.getBlob(descriptor.digest, {offset: options.offset})
   }
 
   async listTags(): Promise<string[]> {
@@ -406,6 +475,14 @@ export class Repository implements Store {
 
     return apiError(what, head)
   }
+}
+
+/** Failures of a body that another request from the same byte may get past: the network's, not the content's. */
+const BREAKS = new Set(['ECONNABORTED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET'])
+
+export function isNetworkBreak(error: unknown): boolean {
+  const code = (error as {code?: unknown})?.code
+  return typeof code === 'string' && BREAKS.has(code) && (error instanceof NetworkError || !(error instanceof ProtocolError))
 }
 
 /** Blob bytes for the upload writer: the source's stream, opened when the writer reads it. */

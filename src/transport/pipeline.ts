@@ -112,6 +112,11 @@ export interface Reply {
   challenge?: Challenge
   /** auth: whether the registry asked for credentials, in this request or earlier in this process. */
   challenged?: boolean
+  /**
+   * auth: the registry refused the token sent with a one-shot body; a new token is cached, but the
+   * request was not sent again (its body is spent).
+   */
+  renewed?: boolean
   headers: Record<string, string[]>
   startedAt: number
   status: number

@@ -99,6 +99,11 @@ export interface RegistryResponse extends HttpResponse {
   challenge?: Challenge
   /** Whether the registry asked for credentials, in this request or earlier in this process. */
   challenged: boolean
+  /**
+   * The registry refused the token sent with a one-shot body (it expired on the way): a new one
+   * is cached, and the request, whose body is spent, was not sent again.
+   */
+  renewed?: boolean
 }
 
 /**
@@ -190,7 +195,7 @@ export class Transport {
    */
   async request(ref: RegistryRef, request: RegistryRequest, credentials: CredentialsProvider): Promise<RegistryResponse> {
     const reply = await this.pipeline.send(registryExchange(ref, request, {credentials}, false))
-    return {...toHttpResponse(reply), authScheme: reply.authScheme, challenge: reply.challenge, challenged: reply.challenged ?? false}
+    return {...toHttpResponse(reply), authScheme: reply.authScheme, challenge: reply.challenge, challenged: reply.challenged ?? false, renewed: reply.renewed}
   }
 
   /**

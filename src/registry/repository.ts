@@ -11,12 +11,12 @@ import {tooDeep} from '../content/manifest.js'
 import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.js'
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {repositoryScope} from '../reference/scope.js'
-import {NetworkError, ProtocolError} from '../errors.js'
+import {ProtocolError} from '../errors.js'
 import {terminalSafe} from '../util/text.js'
 import {formatImageRef} from '../reference/image.js'
 import {readCapped} from '../transport/body.js'
 import {apiError} from './api-error.js'
-import {type LabelledRequest, MANIFEST_MAX_BYTES, type RegistryConnection, header, parseJsonAnswer} from './connection.js'
+import {type LabelledRequest, MANIFEST_MAX_BYTES, type RegistryConnection, header, isNetworkBreak, parseJsonAnswer} from './connection.js'
 import {type DeleteResult, ManifestWriter, type PushResult} from './manifest-writes.js'
 import {type BlobSource, BlobWriter, type MountResult, type UploadOptions, type UploadResult} from './upload.js'
 import {ListBudget, PageWalker, walkList} from './pagination.js'
@@ -29,7 +29,7 @@ import {urls} from './urls.js'
  * Errors name what was asked for (`manifest get host/repo:tag: MANIFEST_UNKNOWN: …`).
  */
 
-export {MANIFEST_MAX_BYTES} from './connection.js'
+export {MANIFEST_MAX_BYTES, isNetworkBreak} from './connection.js'
 export {referrersTag} from './referrers.js'
 export type {BlobDownload, BlobInfo, FetchedManifest} from '../content/store.js'
 
@@ -441,11 +441,11 @@ export class Repository implements Store {
     return index.manifests.map((entry, at) => parseDescriptor(entry, `manifests[${at}]`))
   }
 
-  async pushBlob(descriptor: Descriptor, content: () => Readable, options: PushBlobOptions = {}): Promise<void> {
+  async pushBlob(descriptor: Descriptor, content: (offset?: number) => Readable, options: PushBlobOptions = {}): Promise<void> {
     await this.blobWriter.upload(lazySource(descriptor, content), {chunkSize: 0, chunked: false, digest: descriptor.digest, progress: options.progress})
   }
 
-  async mountBlob(descriptor: Descriptor, from: MountSource, content: () => Readable, options: PushBlobOptions = {}): Promise<'copied' | 'mounted'> {
+  async mountBlob(descriptor: Descriptor, from: MountSource, content: (offset?: number) => Readable, options: PushBlobOptions = {}): Promise<'copied' | 'mounted'> {
     if (from.endpoint !== this.mountSource.endpoint) {
       await this.pushBlob(descriptor, content, options)
       return 'copied'
@@ -477,17 +477,12 @@ export class Repository implements Store {
   }
 }
 
-/** Failures of a body that another request from the same byte may get past: the network's, not the content's. */
-const BREAKS = new Set(['ECONNABORTED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET'])
-
-export function isNetworkBreak(error: unknown): boolean {
-  const code = (error as {code?: unknown})?.code
-  return typeof code === 'string' && BREAKS.has(code) && (error instanceof NetworkError || !(error instanceof ProtocolError))
-}
-
-/** Blob bytes for the upload writer: the source's stream, opened when the writer reads it. */
-function lazySource(descriptor: Descriptor, open: () => Readable): BlobSource {
-  return {name: descriptor.digest, read: open, seekable: false, size: descriptor.size}
+/**
+ * Blob bytes for the upload writer: the source store's stream, opened when the writer reads it,
+ * from any offset (an upload going on where its session stands), verified by the source's check.
+ */
+function lazySource(descriptor: Descriptor, open: (offset?: number) => Readable): BlobSource {
+  return {name: descriptor.digest, read: (start = 0) => open(start), seekable: true, size: descriptor.size, verified: true}
 }
 
 /** A manifest's media type: the body's own, else its Content-Type. */

@@ -38,6 +38,7 @@ import ManifestInfo from './commands/manifest/info.js'
 import ManifestPut from './commands/manifest/put.js'
 import Ping from './commands/ping.js'
 import Probe from './commands/probe.js'
+import RateLimit from './commands/ratelimit.js'
 import ReferrerList from './commands/referrer/list.js'
 import TagDelete from './commands/tag/delete.js'
 import TagList from './commands/tag/list.js'
@@ -89,6 +90,7 @@ export const COMMANDS = {
   'manifest:put': ManifestPut,
   ping: Ping,
   probe: Probe,
+  ratelimit: RateLimit,
   'referrer:list': ReferrerList,
   'tag:delete': TagDelete,
   'tag:list': TagList,

@@ -13,6 +13,7 @@ import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {repositoryScope} from '../reference/scope.js'
 import {ProtocolError} from '../errors.js'
 import {terminalSafe} from '../util/text.js'
+import {type RateLimit, parseRateLimit} from '../transport/ratelimit.js'
 import {formatImageRef} from '../reference/image.js'
 import {readCapped} from '../transport/body.js'
 import {apiError} from './api-error.js'
@@ -70,6 +71,7 @@ export class Repository implements Store {
   private readonly pull: string
   /** Hash states of the blobs read, so a second read from an offset need not start at 0. */
   private readonly checkpoints = new Checkpoints()
+  private seenRateLimit?: RateLimit
 
   constructor(
     readonly connection: RegistryConnection,
@@ -135,6 +137,7 @@ export class Repository implements Store {
       scope: this.pull,
     })
 
+    this.noteRateLimit(response)
     if (response.status !== 200) throw apiError(what, response)
     const {body: bytes} = response
     const headerDigest = header(response, 'docker-content-digest')
@@ -166,6 +169,7 @@ export class Repository implements Store {
     const accept = options.accept ?? MANIFEST_ACCEPT
     const path = urls.manifest(this.path, reference)
     const response = await this.connection.send(what, {headers: {accept}, method: 'HEAD', operation: 'manifest.head', path, scope: this.pull})
+    this.noteRateLimit(response)
     if (response.status !== 200) throw await this.explainHead(response, what, {headers: {accept}, maxBodyBytes: MANIFEST_MAX_BYTES, operation: 'manifest.get', path})
     const digest = header(response, 'docker-content-digest')
     const mediaType = baseMediaType(header(response, 'content-type'))
@@ -196,11 +200,15 @@ export class Repository implements Store {
 
   /**
    * The digest a tag or digest resolves to in the repository (HEAD), or undefined on 404: what a
-   * copy asks before pushing a manifest. A HEAD without Docker-Content-Digest falls back to a GET.
+   * copy asks before pushing a manifest. HEAD only, never a GET (which a registry that counts
+   * pulls would count): a digest the registry answers 200 for is there, whatever headers came
+   * with it; a tag whose HEAD lacks Docker-Content-Digest is undefined, as if absent, so the copy
+   * sets it again (the same PUT, harmless).
    */
   async manifestDigest(reference: string): Promise<string | undefined> {
     const what = `manifest head ${this.display}${referenceSuffix(reference)}`
     const response = await this.connection.send(what, {headers: {accept: MANIFEST_ACCEPT}, method: 'HEAD', operation: 'manifest.head', path: urls.manifest(this.path, reference), scope: this.pull})
+    this.noteRateLimit(response)
     if (response.status === 404) return undefined
     if (response.status !== 200) throw apiError(what, response)
     const digest = header(response, 'docker-content-digest')
@@ -209,7 +217,30 @@ export class Repository implements Store {
       return digest
     }
 
-    return (await this.getManifest(reference)).digest
+    return isDigest(reference) ? reference : undefined
+  }
+
+  /**
+   * The rate limit the registry announces (Docker Hub's RateLimit-Limit and RateLimit-Remaining),
+   * from a HEAD of a manifest, which Docker Hub does not count as a pull; undefined when the
+   * answer announces none. A missing manifest still tells: the HEAD's answer carries the headers.
+   */
+  async rateLimit(reference = 'latest'): Promise<RateLimit | undefined> {
+    const what = `rate limit ${this.display}${referenceSuffix(reference)}`
+    const response = await this.connection.send(what, {headers: {accept: MANIFEST_ACCEPT}, method: 'HEAD', operation: 'manifest.head', path: urls.manifest(this.path, reference), scope: this.pull})
+    if (response.status !== 200 && response.status !== 404) throw apiError(what, response)
+    return this.noteRateLimit(response)
+  }
+
+  /** The rate limit of the last manifest answer that announced one (a copy compares it with the pulls it needs). */
+  get lastRateLimit(): RateLimit | undefined {
+    return this.seenRateLimit
+  }
+
+  private noteRateLimit(response: {headers: Record<string, string[]>}): RateLimit | undefined {
+    const limit = parseRateLimit(response.headers)
+    if (limit) this.seenRateLimit = limit
+    return limit
   }
 
   /** A blob's metadata from a HEAD; a Docker-Content-Digest other than the one asked for is refused. */

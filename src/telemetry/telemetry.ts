@@ -69,6 +69,7 @@ export class Telemetry implements Tracer {
         operation: exchange.operation,
         retry: exchange.retry && {attempt: exchange.retry.attempt, of: exchange.retry.of, after: exchange.retry.after, waited_ms: round(exchange.retry.waitedMs)},
         resume: exchange.resume,
+        rate_limit: exchange.rateLimit,
         status: exchange.status ?? null,
         status_text: exchange.statusText ?? null,
         request_headers: exchange.requestHeaders,
@@ -105,6 +106,7 @@ export class Telemetry implements Tracer {
       for (const [name, values] of Object.entries(exchange.responseHeaders)) for (const value of values) lines.push(`< ${name}: ${value}`)
       if (exchange.responseBody !== undefined) lines.push(`< (body) ${exchange.responseBody}`)
       lines.push('<')
+      if (exchange.rateLimit) lines.push(`* rate limit: ${exchange.rateLimit}`)
       if (exchange.error !== undefined) lines.push(`* the body failed: ${exchange.error}`)
     }
 

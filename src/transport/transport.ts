@@ -20,7 +20,7 @@ import {AuthStage} from './stages/auth.js'
 import {BreakModeStage} from './stages/break.js'
 import {OperationStage} from './stages/operation.js'
 import {RedirectStage} from './stages/redirect.js'
-import {RetryStage} from './stages/retry.js'
+import {type RateLimitedWait, RetryStage} from './stages/retry.js'
 import {SchemeStage} from './stages/scheme.js'
 import {TelemetryStage} from './stages/telemetry.js'
 import {WireStage} from './stages/wire.js'
@@ -52,6 +52,8 @@ export interface TransportOptions {
   resolve?: Resolver
   /** Retries after the first attempt (--retries; default 3, 0 disables). */
   retries?: number
+  /** Told of each wait on a 429 before it starts (the CLI shows it on stderr). */
+  onRateLimited?: (wait: RateLimitedWait) => void
   /** The backoff's timing, for tests that cannot wait for the real one. */
   retryPolicy?: Partial<Omit<RetryPolicy, 'retries'>>
   /**
@@ -123,6 +125,7 @@ export interface RegistryStreamResponse {
 
 export {readCapped} from './body.js'
 export {TransportError, isLoopback} from './tls.js'
+export type {RateLimitedWait} from './stages/retry.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
@@ -166,7 +169,7 @@ export class Transport {
       new AuthStage(this.auth, tracer),
       this.scheme,
       new BreakModeStage(options.breakStage),
-      new RetryStage(policy, timeoutMs, tracer),
+      new RetryStage(policy, timeoutMs, tracer, options.onRateLimited),
       new RedirectStage(),
       new TelemetryStage(tracer),
       this.wire,

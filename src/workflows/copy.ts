@@ -37,6 +37,11 @@ export interface CopyOptions {
   tag?: string
   /** DST names a digest: what is copied must be it, and no tag is pushed. */
   digest?: string
+  /**
+   * Told, once the first manifest is read, how many more manifests the copy reads from the source
+   * (an index's children): a registry that counts pulls may have fewer left.
+   */
+  planned?(reads: {manifests: number}): void
 }
 
 export interface CopyResult {
@@ -132,6 +137,7 @@ export class Copier {
       }
     }
 
+    this.options.planned?.({manifests: root.kind === 'index' ? new Set(root.manifests.map((entry) => entry.digest)).size : 0})
     const {digest: pinned} = this.options
     if (pinned !== undefined && pinned !== descriptor.digest) {
       throw new UsageError(`the destination names ${pinned}, but what is copied is ${descriptor.digest}`)

@@ -4,6 +4,7 @@ import type {Exchange, Next, Reply, Stage, WireObserver} from '../pipeline.js'
 import {scrubSecrets} from '../../util/secrets.js'
 import {rememberGrantSecrets} from '../auth.js'
 import {isStreamBody} from '../body.js'
+import {describeRateLimit, parseRateLimit} from '../ratelimit.js'
 import {describeBody, redactHeaders, redactUrl} from '../redact.js'
 
 /** Of a streamed error answer, what --debug-calls may show. */
@@ -43,6 +44,7 @@ export class TelemetryStage implements Stage {
         // A token server's answer is shown before the auth layer reads it: its tokens are learnt
         // first, so headers of the same answer that echo them are masked too.
         if (exchange.operation === 'token' && answer?.status === 200) rememberGrantSecrets(captured)
+        const rateLimit = answer && parseRateLimit(answer.headers)
         this.tracer.http({
           bulk,
           bytesReceived: bytes,
@@ -60,6 +62,7 @@ export class TelemetryStage implements Stage {
           requestHeaders: redactHeaders(requestHeaders),
           responseBody: answer && captured.length > 0 ? describeBody(captured, answer.headers['content-type']?.[0]) : undefined,
           responseHeaders: redactHeaders(answer?.headers ?? {}),
+          rateLimit: rateLimit && scrubSecrets(describeRateLimit(rateLimit)),
           resume: exchange.resume,
           retry: exchange.retry,
           status: answer?.status,

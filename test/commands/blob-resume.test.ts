@@ -140,10 +140,12 @@ describe('blob get through a network that breaks', function () {
       env: {DOCKER_CONFIG: config, HOME: mkdtempSync(join(tmpdir(), 'regshape-home-')), PATH: process.env.PATH},
       stdio: 'ignore',
     })
+    // Listened for at once: a run that ends on its own before the kill must not leave the test waiting.
+    const closed = new Promise((resolvePromise) => child.on('close', resolvePromise))
     const deadline = Date.now() + 60_000
     while (!(existsSync(`${file}.part`) && statSync(`${file}.part`).size >= 4 * MiB) && Date.now() < deadline) await new Promise((resolvePromise) => setTimeout(resolvePromise, 20))
     child.kill('SIGKILL')
-    await new Promise((resolvePromise) => child.on('close', resolvePromise))
+    await closed
     const kept = statSync(`${file}.part`).size
     expect(kept).to.be.within(4 * MiB, size - 1)
 
@@ -235,6 +237,66 @@ describe('blob get through a network that breaks', function () {
       expect(seen).to.deep.equal([undefined, `bytes=${MiB}-`])
       expect(output.equals(blob)).to.equal(true)
     })
+  })
+
+  it('a body from storage on another origin that breaks is asked again at the registry, and the new redirect followed with Range and without the Authorization (node:http servers standing for a registry that redirects blobs to object storage)', async () => {
+    const blob = Buffer.alloc(3 * MiB)
+    for (let i = 0; i < blob.length; i++) blob[i] = (i * 13 + (i >> 11)) & 0xff
+    const digest = sha256(blob)
+    const authorization = `Basic ${Buffer.from(`${alice.username}:${alice.password}`).toString('base64')}`
+    const registrySaw: Array<string | undefined> = []
+    const storageSaw: Array<{authorization?: string; range?: string}> = []
+    const storage = createServer((request, response) => {
+      storageSaw.push({authorization: request.headers.authorization, range: request.headers.range})
+      const range = /^bytes=(\d+)-$/.exec(request.headers.range ?? '')
+      if (!range) {
+        // The first answer breaks off after 1 MiB, as a storage connection dropped by a load balancer.
+        response.writeHead(200, {'content-length': String(blob.length)})
+        response.write(blob.subarray(0, MiB), () => setTimeout(() => response.socket?.destroy(), 50))
+        return
+      }
+
+      const from = Number(range[1])
+      response.writeHead(206, {'content-length': String(blob.length - from), 'content-range': `bytes ${from}-${blob.length - 1}/${blob.length}`}).end(blob.subarray(from))
+    })
+    const storagePort = await listen(storage)
+    const registry = createServer((request, response) => {
+      if (request.headers.authorization !== authorization) {
+        response.writeHead(401, {'content-type': 'application/json', 'www-authenticate': 'Basic realm="registry"'}).end('{"errors":[{"code":"UNAUTHORIZED"}]}')
+        return
+      }
+
+      if (request.url === '/v2/') {
+        response.writeHead(200).end('{}')
+        return
+      }
+
+      registrySaw.push(request.headers.range)
+      response.writeHead(307, {location: `http://localhost:${storagePort}/bucket/blob?X-Amz-Signature=s3cr3tsig`}).end()
+    })
+    const registryPort = await listen(registry)
+    try {
+      const directory = mkdtempSync(join(tmpdir(), 'regshape-out-'))
+      const file = join(directory, 'blob')
+      const result = await runCli(['blob', 'get', `127.0.0.1:${registryPort}/storage/app@${digest}`, '-u', 'alice', '-p', alice.password, '-o', file, '--debug-calls'])
+      expect(result.code, result.stderr).to.equal(0)
+      expect(readFileSync(file).equals(blob)).to.equal(true)
+      // The resume starts at the registry again (a signed URL may have expired), with its Range...
+      expect(registrySaw).to.have.length(2)
+      expect(registrySaw[0]).to.equal(undefined)
+      expect(registrySaw[1]).to.match(/^bytes=\d+-$/)
+      // ...and storage sees the same Range, and never the registry's credentials.
+      expect(storageSaw).to.deep.equal([{authorization: undefined, range: undefined}, {authorization: undefined, range: registrySaw[1]}])
+      expect(Number(/^bytes=(\d+)-$/.exec(registrySaw[1] ?? '')?.[1])).to.be.within(1, MiB)
+      expect(result.stderr).to.match(/^\* resume 1 of 3: from byte \d+, after \w+$/m)
+      expect(result.stderr).not.to.include('s3cr3tsig')
+      expect(result.stderr).not.to.include(alice.password)
+    } finally {
+      for (const server of [registry, storage]) {
+        server.closeAllConnections()
+        server.close()
+      }
+    }
   })
 
   it('a 206 whose Content-Range does not start at the byte asked for is refused, in one line (a node:http server standing for a broken cache)', async () => {

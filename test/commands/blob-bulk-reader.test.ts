@@ -111,6 +111,34 @@ describe('blob get through the bulk reader', function () {
       expectNoSecrets(result, [alice.password, 's3cr3tsig'])
     })
 
+    it('keeps the address guard: a redirect to the metadata address is refused before connecting; storage on 127.0.0.2 is read by the bulk reader', async () => {
+      const guarded = createServer((request, response) => {
+        if (request.url === '/v2/') response.writeHead(200).end('{}')
+        else response.writeHead(307, {location: request.url?.includes('metadata') ? 'http://169.254.169.254/latest/meta-data/' : `http://127.0.0.2:${privatePort}/bucket/blob`}).end()
+      })
+      const privateStorage = createServer((_request, response) => {
+        response.writeHead(200, {'content-length': String(blob.length)}).end(blob)
+      })
+      await new Promise<void>((resolvePromise) => privateStorage.listen(0, '127.0.0.2', resolvePromise))
+      const privatePort = (privateStorage.address() as AddressInfo).port
+      const port = await listen(guarded)
+      try {
+        const refused = await runCli(['blob', 'get', `127.0.0.1:${port}/metadata/app@${digest}`, '--debug-calls'])
+        expect(refused.code).to.equal(1)
+        expect(refused.stderr).to.match(new RegExp(`\\nError: blob get 127\\.0\\.0\\.1:${port}/metadata/app@${digest}: the registry redirects to 169\\.254\\.169\\.254, a link-local or cloud metadata address; refusing to follow it\\n$`))
+        expect(refused.stderr).not.to.include('* GET http://169.254.169.254')
+        const followed = await runCli(['blob', 'get', `127.0.0.1:${port}/private/app@${digest}`, '--debug-calls'])
+        expect(followed.code, followed.stderr).to.equal(0)
+        expect(followed.stderr).to.include(`* GET http://127.0.0.2:${privatePort}/bucket/blob`)
+        expect(followed.stderr).to.match(BULK)
+      } finally {
+        for (const server of [guarded, privateStorage]) {
+          server.closeAllConnections()
+          server.close()
+        }
+      }
+    })
+
     it('applies break rules to the request the bulk reader sends, and reports them', async () => {
       registrySaw.length = 0
       storageSaw.length = 0

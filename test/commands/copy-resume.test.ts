@@ -1,5 +1,5 @@
 import {createHash, randomUUID} from 'node:crypto'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs'
 import {type IncomingMessage, type Server, type ServerResponse, createServer, request as httpRequest} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -105,6 +105,30 @@ describe('copy through a network that breaks', function () {
     // The tag is the last thing written.
     const writes = log.filter((entry) => entry.method === 'PUT')
     expect(writes.at(-1)).to.deep.include({path: '/v2/resume/three/manifests/v1', status: 201})
+  })
+
+  it('into an oci: layout through a source that breaks: every blob whole and verified, each read about once', async () => {
+    const image = await pushImage(source, 'resume/layout', [1, 2, 3].map((seed) => ({seed: 7600 + seed, size: 6 * MiB})))
+    const from = await faulty(source.port)
+    from.reset({down: [{at: 4 * MiB, kind: 'reset'}, {at: 11 * MiB, kind: 'cut'}, {at: 15 * MiB, kind: 'reset'}]})
+    const directory = mkdtempSync(join(tmpdir(), 'regshape-layout-'))
+    const result = await runCli(['copy', `${from.host}/resume/layout:v1`, `oci:${directory}`, '--progress', 'none', '--concurrency', '1'], {
+      env: {DOCKER_CONFIG: configFor(from.host)},
+      timeoutMs: 120_000,
+    })
+    expect(result.code, result.stderr).to.equal(0)
+    expectNoStackTrace(result)
+    expect(from.pending().down, 'every source fault was met').to.deep.equal([])
+    expect(result.stdout).to.include(`-> oci:${directory}:v1: ${image.manifest.digest}`)
+    // Each blob in the layout is whole and hashes to its name; nothing is left half-written beside them.
+    const blobs = join(directory, 'blobs', 'sha256')
+    for (const layer of image.layers) expect(sha256(readFileSync(join(blobs, layer.digest.slice('sha256:'.length))))).to.equal(layer.digest)
+    expect(readdirSync(blobs).filter((name) => !/^[0-9a-f]{64}$/.test(name))).to.deep.equal([])
+    const index = JSON.parse(readFileSync(join(directory, 'index.json'), 'utf8')) as {manifests: Array<{digest: string}>}
+    expect(index.manifests.map((manifest) => manifest.digest)).to.deep.equal([image.manifest.digest])
+    // Each resume went on from where the body broke: the layers crossed the wire about once.
+    const total = image.layers.reduce((sum, layer) => sum + layer.size, 0)
+    expect(from.bytesDown - total).to.be.within(0, 2 * MiB)
   })
 
   it('a destination that says where a broken upload stands gets the rest from there, nothing sent twice (a node:http server standing for a registry that keeps what a broken request wrote, as zot and Artifactory do)', async () => {

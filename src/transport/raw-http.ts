@@ -218,6 +218,8 @@ class RawConnection {
   private sinkBuffer?: Buffer
   /** Whether a request was ever completed on it: a reused socket's early failure is retried once. */
   reused = false
+  /** Whether the pool already watches its socket's close. */
+  watched = false
 
   /** Set as soon as the socket exists (the buffer function may be asked for a buffer before). */
   socket!: Socket
@@ -283,9 +285,14 @@ export class RawPool {
     connection.socket.resume()
     list.push(connection)
     this.idle.set(connection.key, list)
+    // One watcher per socket, not one per return to the pool: a socket reused for many blobs (a
+    // copy of 22 layers) would otherwise gather a listener each time, past Node's warning at 11.
+    if (connection.watched) return
+    connection.watched = true
     connection.socket.once('close', () => {
-      const at = list.indexOf(connection)
-      if (at !== -1) list.splice(at, 1)
+      const idle = this.idle.get(connection.key) ?? []
+      const at = idle.indexOf(connection)
+      if (at !== -1) idle.splice(at, 1)
     })
   }
 

@@ -7,8 +7,8 @@ import {join} from 'node:path'
 
 import {expect} from 'chai'
 
-import {seedImages} from '../fixtures/images.js'
-import {basicTlsRegistry, tokenRegistry, USERS} from '../fixtures/servers.js'
+import {ImagePusher, MEDIA, seedImages} from '../fixtures/images.js'
+import {basicRegistry, basicTlsRegistry, tokenRegistry, USERS} from '../fixtures/servers.js'
 import {expectNoSecrets, expectNoStackTrace, runCli} from '../helpers/cli.js'
 
 /**
@@ -60,6 +60,20 @@ describe('blob get through the bulk reader', function () {
     expect(result.stderr).to.include('> authorization: Bearer ***')
     expect(registry.tokenServer.issuedTokens).to.have.length.above(0)
     expectNoSecrets(result, [alice.password, ...registry.tokenServer.issuedTokens])
+  })
+
+  it('reuses one socket for many blobs without gathering listeners (a copy of 22 layers, one at a time, warns of nothing)', async () => {
+    const registry = await basicRegistry()
+    const pusher = new ImagePusher(registry)
+    const config = await pusher.blob('bulk/many', Buffer.from('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'), MEDIA.ociConfig)
+    const layers = []
+    for (let i = 0; i < 22; i++) layers.push(await pusher.blob('bulk/many', Buffer.from(`layer ${i} `.repeat(100 + i)), 'application/vnd.oci.image.layer.v1.tar+gzip'))
+    await pusher.manifest('bulk/many', 'v1', Buffer.from(JSON.stringify({config, layers, mediaType: MEDIA.ociManifest, schemaVersion: 2})), MEDIA.ociManifest)
+    const directory = mkdtempSync(join(tmpdir(), 'regshape-layout-'))
+    const result = await runCli(['copy', `${registry.host}/bulk/many:v1`, `oci:${directory}`, '-u', 'alice', '-p', alice.password, '--concurrency', '1', '--progress', 'none'])
+    expect(result.code, result.stderr).to.equal(0)
+    expect(result.stdout).to.match(/blobs 23 copied/)
+    expect(result.stderr).not.to.include('MaxListenersExceededWarning')
   })
 
   describe('a registry that redirects blobs to storage on another origin, and under break rules (node:http servers standing for a registry with object storage)', () => {

@@ -39,6 +39,7 @@ import ManifestPut from './commands/manifest/put.js'
 import Ping from './commands/ping.js'
 import Probe from './commands/probe.js'
 import ProbeCompare from './commands/probe/compare.js'
+import RateLimit from './commands/ratelimit.js'
 import ReferrerList from './commands/referrer/list.js'
 import Sync from './commands/sync.js'
 import TagDelete from './commands/tag/delete.js'
@@ -92,6 +93,7 @@ export const COMMANDS = {
   ping: Ping,
   probe: Probe,
   'probe:compare': ProbeCompare,
+  ratelimit: RateLimit,
   'referrer:list': ReferrerList,
   sync: Sync,
   'tag:delete': TagDelete,

@@ -23,6 +23,7 @@ import type {JsonObject} from './base-command.js'
 import {PROGRESS_MODES, type ProgressMode} from './progress.js'
 import {RegistryCommand} from './registry-command.js'
 import {syncProgress} from './sync-output.js'
+import {terminalSafe} from '../util/text.js'
 
 /** Each side of a copy: a registry reference or `oci:PATH[:TAG]`. */
 export type CopyEndpoint = {kind: 'layout'; ref: LayoutRef} | {kind: 'registry'; ref: ImageRef}
@@ -159,6 +160,7 @@ export abstract class CopyCommand<T extends typeof Command, R = CopyReport> exte
       force: run.force,
       platforms,
       progress,
+      planned: ({manifests}) => this.warnOfRateLimit(sourceStore, manifests),
       referrers: run.referrers ?? false,
       tag,
     })
@@ -229,6 +231,20 @@ export abstract class CopyCommand<T extends typeof Command, R = CopyReport> exte
   /** After a sync's result is printed: exit 1 when a tag failed (the result names each). */
   protected failIfAnyFailed(result: SyncResult): void {
     if (result.tags.some((entry) => entry.status === 'failed')) this.exitWith(ExitCode.Failure)
+  }
+
+  /**
+   * A source that announced fewer pulls left than the copy still has to make (Docker Hub's
+   * RateLimit-Remaining, on the answer to the first manifest) is named on stderr before the copy
+   * goes on and meets its 429s.
+   */
+  private warnOfRateLimit(source: Store, manifests: number): void {
+    const limit = source instanceof Repository ? source.lastRateLimit : undefined
+    if (limit?.remaining === undefined || limit.remaining >= manifests) return
+    const window = limit.windowSeconds === undefined ? '' : ` (window ${limit.windowSeconds} s)`
+    process.stderr.write(
+      `${terminalSafe(`Warning: ${source.display} has ${limit.remaining} pulls left${limit.limit === undefined ? '' : ` of ${limit.limit}`}${window}, and this copy reads ${manifests} more manifests from it; the rest may be refused with 429 until the window resets`)}\n`,
+    )
   }
 
   /** A copy's summary: the destination as the copy tagged it. */

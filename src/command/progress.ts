@@ -13,6 +13,8 @@ export const PROGRESS_MODES: readonly ProgressMode[] = ['auto', 'plain', 'none']
 export interface TransferProgress {
   /** Counts the bytes that pass, unchanged. */
   readonly counter: Transform
+  /** Counts bytes that went by another way (a sink). */
+  advance(bytes: number): void
   /** The transfer is over: the bar is closed, the plain line printed (on success). */
   finish(succeeded: boolean): void
 }
@@ -24,10 +26,16 @@ interface Bar {
   stop(): void
 }
 
-export async function transferProgress(mode: ProgressMode, label: string, total: number | undefined, options: {json: boolean; stream?: NodeJS.WriteStream}): Promise<TransferProgress> {
+export async function transferProgress(
+  mode: ProgressMode,
+  label: string,
+  total: number | undefined,
+  options: {json: boolean; start?: number; stream?: NodeJS.WriteStream},
+): Promise<TransferProgress> {
   const stream = options.stream ?? process.stderr
   const started = performance.now()
-  let bytes = 0
+  // A download that goes on from a .part starts with what it holds.
+  let bytes = options.start ?? 0
   let bar: Bar | undefined
   if (mode === 'auto' && stream.isTTY && !options.json) {
     // A CommonJS package: its exports are the namespace's default under Node and in the bundle alike.
@@ -42,17 +50,22 @@ export async function transferProgress(mode: ProgressMode, label: string, total:
       },
       cliProgress.Presets.shades_classic,
     ) as Bar
-    bar.start(total ?? 0, 0)
+    bar.start(total ?? 0, bytes)
+  }
+
+  const advance = (length: number) => {
+    bytes += length
+    bar?.increment(length)
   }
 
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      bytes += chunk.length
-      bar?.increment(chunk.length)
+      advance(chunk.length)
       callback(null, chunk)
     },
   })
   return {
+    advance,
     counter,
     finish(succeeded) {
       if (bar) {

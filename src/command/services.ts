@@ -9,7 +9,7 @@ import {CredentialResolver} from '../credentials/resolve.js'
 import {rememberSecret, scrubSecrets} from '../util/secrets.js'
 import {type Prompter, TerminalPrompter} from './prompt.js'
 import type {Tracer} from '../telemetry/tracer.js'
-import type {Transport} from '../transport/transport.js'
+import type {RateLimitedWait, Transport} from '../transport/transport.js'
 
 /**
  * Services are built lazily, per command run, from the shared flags, through one replaceable
@@ -105,6 +105,7 @@ export class DefaultServices implements Services {
         caFile: this.options.caFile,
         env: this.options.env,
         insecure: this.options.insecure,
+        onRateLimited: (wait) => process.stderr.write(`${terminalSafe(scrubSecrets(rateLimitedLine(wait)))}\n`),
         retries: this.options.retries,
         tracer: this.options.tracer,
         timeoutMs: this.options.timeoutMs,
@@ -130,6 +131,13 @@ export class DefaultServices implements Services {
       process.stderr.write(`${terminalSafe(scrubSecrets(`WARNING! ${ref.input}'s token server replaced the stored identity token, and the new one could not be stored (${reason}): log in again.`))}\n`)
     }
   }
+}
+
+/** The line a wait on a 429 shows on stderr. */
+export function rateLimitedLine(wait: RateLimitedWait): string {
+  const seconds = wait.waitMs / 1000
+  const after = wait.retryAfter === undefined ? '' : `, Retry-After: ${wait.retryAfter}`
+  return `Rate limited: ${wait.operation ? `${wait.operation} ` : ''}${wait.request} answered 429 Too Many Requests${after}; waiting ${seconds < 10 ? seconds.toFixed(1) : seconds.toFixed(0)} s before retry ${wait.attempt} of ${wait.of}`
 }
 
 const defaultFactory: ServiceFactory = (options) => new DefaultServices(options)

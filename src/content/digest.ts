@@ -30,9 +30,14 @@ export class Digester extends Transform {
   private received = 0
   private result?: string
 
-  constructor(readonly algorithm: DigestAlgorithm = 'sha256') {
+  constructor(
+    readonly algorithm: DigestAlgorithm = 'sha256',
+    /** The hash of bytes that came before (an upload going on from an offset): counted, not passed. */
+    start?: {hash: Hash; offset: number},
+  ) {
     super()
-    this.hash = createHash(algorithm)
+    this.hash = start?.hash ?? createHash(algorithm)
+    this.received = start?.offset ?? 0
   }
 
   /** Bytes seen so far. */

@@ -1,6 +1,5 @@
 import type {Readable, Transform} from 'node:stream'
 
-import type {DigestVerifier} from './digest.js'
 import type {Descriptor} from './descriptor.js'
 
 /**
@@ -25,9 +24,15 @@ export interface FetchedManifest {
 export interface BlobDownload {
   body: Readable
   contentType?: string
+  /**
+   * Where `body` starts in the blob: the offset asked for (the bytes before it still covered by
+   * the digest check), or 0 when the store read from the start whatever it was asked (absent: 0).
+   */
+  offset?: number
   /** From Content-Length (a registry) or the file's size (a layout), when known. */
   size?: number
-  verifier: DigestVerifier
+  /** The check's outcome once `body` ended: the digest it matched, and the blob's size. */
+  verifier: {readonly digest?: string; readonly size: number}
 }
 
 export interface BlobInfo {
@@ -48,6 +53,11 @@ export type BlobOutcome = 'copied' | 'mounted' | 'skipped'
 export interface PushBlobOptions {
   /** Counts the bytes as they pass (progress), handing them on unchanged. */
   progress?: Transform
+  /**
+   * The source's download of the blob itself (what `content` relays), for a destination that
+   * would rather read it in bulk: its bytes are verified by the source's own check.
+   */
+  download?: () => Promise<BlobDownload>
 }
 
 export interface Store {
@@ -64,20 +74,28 @@ export interface Store {
   fetchManifest(reference: string): Promise<FetchedManifest>
   /** Whether the store holds a blob. */
   exists(descriptor: Descriptor): Promise<boolean>
-  /** A blob's bytes as they stream, checked against its digest (and size) on the way. */
-  fetchBlob(descriptor: Descriptor): Promise<BlobDownload>
+  /**
+   * A blob's bytes as they stream, checked against its digest (and size) on the way. With
+   * `offset`, the bytes from there (an upload going on where its destination stands): the check
+   * still covers the whole blob. A store may start at 0 instead and say so (BlobDownload.offset).
+   */
+  fetchBlob(descriptor: Descriptor, options?: {offset?: number}): Promise<BlobDownload>
   /** The store's tags, in its order. */
   listTags(): Promise<string[]>
   /** The referrers of a manifest (descriptors, checked), filtered by artifactType when one is given. */
   listReferrers(digest: string, options?: {artifactType?: string}): Promise<Descriptor[]>
 
-  /** Streams a blob in from `content` (called once, when the bytes are wanted), verified against its digest. */
-  pushBlob(descriptor: Descriptor, content: () => Readable, options?: PushBlobOptions): Promise<void>
+  /**
+   * Streams a blob in from `content` (called when the bytes are wanted), verified against its
+   * digest. A destination that lost its connection mid-blob may call it again, with the offset it
+   * holds (0 to start over).
+   */
+  pushBlob(descriptor: Descriptor, content: (offset?: number) => Readable, options?: PushBlobOptions): Promise<void>
   /**
    * Mounts a blob from `from` when both are repositories of one registry; otherwise, or when the
    * registry declines (it opens an upload instead), the bytes are pushed from `content`.
    */
-  mountBlob?(descriptor: Descriptor, from: MountSource, content: () => Readable, options?: PushBlobOptions): Promise<Exclude<BlobOutcome, 'skipped'>>
+  mountBlob?(descriptor: Descriptor, from: MountSource, content: (offset?: number) => Readable, options?: PushBlobOptions): Promise<Exclude<BlobOutcome, 'skipped'>>
   /** A manifest by its digest. `referrer`: it is a referrer, listed where the store lists them (a layout's index.json). */
   pushManifest(bytes: Buffer, descriptor: Descriptor, options?: {referrer?: boolean}): Promise<void>
   /**

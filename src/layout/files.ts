@@ -45,10 +45,11 @@ export async function writeFileAtomic(target: string, data: Buffer | string, mod
  * on disk before a rename names it (fs.createWriteStream's `flush` needs Node 20.10). The caller
  * closes the handle.
  */
-export function flushingWriter(handle: FileHandle): Writable {
+export function flushingWriter(handle: FileHandle, flush = true): Writable {
   return new Writable({
     final(callback) {
-      handle.sync().then(() => callback(), callback)
+      if (flush) handle.sync().then(() => callback(), callback)
+      else callback()
     },
     write(chunk: Buffer, _encoding, callback) {
       writeAll(handle, chunk).then(() => callback(), callback)

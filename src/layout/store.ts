@@ -1,7 +1,7 @@
-import {constants as fsConstants} from 'node:fs'
+import {constants as fsConstants, writeSync} from 'node:fs'
 import {type FileHandle, open, readdir, rename, rm, stat, unlink} from 'node:fs/promises'
 import {join, resolve} from 'node:path'
-import {PassThrough, type Readable} from 'node:stream'
+import {PassThrough, type Readable, type Transform} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 
 import type {BlobDownload, BlobInfo, FetchedManifest, PushBlobOptions, Store} from '../content/store.js'
@@ -316,6 +316,67 @@ export class OciLayout implements Store {
     }
   }
 
+  /**
+   * Writes a blob from another store's download, checked by that download's own digest check
+   * (the bytes are not hashed a second time): each read of the source written where it lands
+   * when the download can hand its reads over (a registry's), else as it streams. Flushed, then
+   * renamed to its digest, as putBlob does.
+   */
+  private async putDownload(descriptor: Descriptor, fetch: () => Promise<BlobDownload>, progress?: Transform): Promise<void> {
+    const {digest} = descriptor
+    const directory = join(this.directory, 'blobs', parseDigest(digest).algorithm)
+    const temporary = temporaryBeside(join(directory, 'blob'))
+    const stopWatching = removeOnSignal(temporary)
+    let body: Readable | undefined
+    try {
+      await makeDirectoryDurably(directory)
+      const handle = await open(temporary, 'wx', 0o644)
+      try {
+        const download = await fetch()
+        body = download.body
+        const sinkable = body as Readable & {sink?(write: (chunk: Buffer) => void): void}
+        if (typeof sinkable.sink === 'function') {
+          // The caller's counter only counts: what it passes on is dropped.
+          progress?.resume()
+          const {fd} = handle
+          let position = 0
+          await new Promise<void>((resolvePromise, rejectPromise) => {
+            sinkable.once('end', () => resolvePromise())
+            sinkable.once('error', rejectPromise)
+            sinkable.sink!((chunk) => {
+              for (let done = 0; done < chunk.length; ) done += writeSync(fd, chunk, done, chunk.length - done, position + done)
+              position += chunk.length
+              progress?.write(chunk)
+            })
+          })
+        } else {
+          if (progress) await pipeline(body, progress, flushingWriter(handle, false))
+          else await pipeline(body, flushingWriter(handle, false))
+        }
+
+        if (download.verifier.digest !== digest || (descriptor.size !== undefined && download.verifier.size !== descriptor.size)) {
+          throw new DigestMismatchError(`the source's check ended at ${download.verifier.digest ?? 'no digest'}, not ${digest}`, digest, download.verifier.digest ?? 'unknown')
+        }
+
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+
+      await rename(temporary, this.blobPath(digest))
+      await syncDirectory(directory)
+    } catch (error) {
+      body?.destroy()
+      await rm(temporary, {force: true})
+      if (error instanceof DigestMismatchError) throw new LayoutError(`blob ${digest}: ${error.message}; not written`, {about: digest, cause: error})
+      if (error instanceof RegshapeError) throw error
+      throw new LayoutError(messages.cannotWrite(this.path, (error as NodeJS.ErrnoException).code ?? (error as Error).message), {cause: error})
+    } finally {
+      if (progress && !progress.writableEnded) progress.end()
+      stopWatching()
+    }
+  }
+
   /** A small blob (a config, a manifest) from bytes. */
   async putBytes(bytes: Buffer): Promise<{digest: string; size: number}> {
     const digest = digestOf(bytes)
@@ -518,8 +579,13 @@ export class OciLayout implements Store {
     return (await this.referrers(digest, options)).index.manifests
   }
 
-  async pushBlob(descriptor: Descriptor, content: () => Readable, options: PushBlobOptions = {}): Promise<void> {
+  async pushBlob(descriptor: Descriptor, content: (offset?: number) => Readable, options: PushBlobOptions = {}): Promise<void> {
     await this.create()
+    if (options.download) {
+      if (!(await this.hasBlob(descriptor.digest, descriptor.size))) await this.putDownload(descriptor, options.download, options.progress)
+      return
+    }
+
     const source = content()
     const {progress} = options
     let bytes: Readable = source

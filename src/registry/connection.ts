@@ -3,7 +3,8 @@ import type {CredentialsProvider} from '../transport/auth.js'
 import type {HttpResponse} from '../transport/http.js'
 import type {RegistryRequest, RegistryResponse, RegistryStreamResponse, Transport} from '../transport/transport.js'
 
-import {ProtocolError, RegshapeError, withContext} from '../errors.js'
+import {NetworkError, ProtocolError, RegshapeError, withContext} from '../errors.js'
+import {isBreak} from '../transport/retry.js'
 import {registryGuard} from '../transport/addresses.js'
 import {terminalSafe} from '../util/text.js'
 import {nestsDeeperThan} from '../content/json-text.js'
@@ -73,7 +74,7 @@ export class RegistryConnection {
    * it is a registry request with the registry's credentials, on the scheme this process uses;
    * elsewhere, it goes without credentials, and never to a link-local or metadata address.
    */
-  async to(url: string, what: string, request: Omit<LabelledRequest, 'path'>): Promise<HttpResponse & {authScheme?: string}> {
+  async to(url: string, what: string, request: Omit<LabelledRequest, 'path'>): Promise<HttpResponse & {authScheme?: string; renewed?: boolean}> {
     const target = new URL(url)
     const registry = new URL(this.origin())
     if (target.host === registry.host) return this.send(what, {...request, path: `${target.pathname}${target.search}`})
@@ -92,6 +93,17 @@ export class RegistryConnection {
       throw new ProtocolError(`the upload Location ${terminalSafe(location)} is not a URL`)
     }
   }
+}
+
+/** Failures of a body that another request from the same byte may get past: the network's, not the content's. */
+export function isNetworkBreak(error: unknown): boolean {
+  // A failure named with what was asked for (withContext) carries the network's error as its cause.
+  for (let cause = error, depth = 0; cause !== undefined && depth < 4; cause = (cause as {cause?: unknown}).cause, depth++) {
+    if (isBreak(cause)) return cause instanceof NetworkError || !(cause instanceof ProtocolError)
+    if (cause instanceof ProtocolError && !(cause instanceof NetworkError)) return false
+  }
+
+  return false
 }
 
 /** The first value of a response header (names are lower-case). */

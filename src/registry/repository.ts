@@ -1,9 +1,10 @@
-import {type Readable, pipeline} from 'node:stream'
+import {Readable} from 'node:stream'
 
 import type {BlobDownload, BlobInfo, FetchedManifest, MountSource, PushBlobOptions, Store} from '../content/store.js'
 import type {RegistryResponse, RegistryStreamResponse} from '../transport/transport.js'
 
-import {DigestMismatchError, DigestVerifier, digestOf} from '../content/digest.js'
+import {DigestMismatchError, digestOf} from '../content/digest.js'
+import {type BlobSegment, Checkpoints, type HashState, type ResumeInfo, VerifiedBlob} from '../content/resumable.js'
 import {nestsDeeperThan} from '../content/json-text.js'
 import {type Descriptor, parseDescriptor} from '../content/descriptor.js'
 import {tooDeep} from '../content/manifest.js'
@@ -11,10 +12,12 @@ import {MANIFEST_ACCEPT, MediaType, baseMediaType} from '../content/media-types.
 import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {repositoryScope} from '../reference/scope.js'
 import {ProtocolError} from '../errors.js'
+import {terminalSafe} from '../util/text.js'
+import {type RateLimit, parseRateLimit} from '../transport/ratelimit.js'
 import {formatImageRef} from '../reference/image.js'
 import {readCapped} from '../transport/body.js'
 import {apiError} from './api-error.js'
-import {type LabelledRequest, MANIFEST_MAX_BYTES, type RegistryConnection, header, parseJsonAnswer} from './connection.js'
+import {type LabelledRequest, MANIFEST_MAX_BYTES, type RegistryConnection, header, isNetworkBreak, parseJsonAnswer} from './connection.js'
 import {type DeleteResult, ManifestWriter, type PushResult} from './manifest-writes.js'
 import {type BlobSource, BlobWriter, type MountResult, type UploadOptions, type UploadResult} from './upload.js'
 import {ListBudget, PageWalker, walkList} from './pagination.js'
@@ -27,7 +30,7 @@ import {urls} from './urls.js'
  * Errors name what was asked for (`manifest get host/repo:tag: MANIFEST_UNKNOWN: …`).
  */
 
-export {MANIFEST_MAX_BYTES} from './connection.js'
+export {MANIFEST_MAX_BYTES, isNetworkBreak} from './connection.js'
 export {referrersTag} from './referrers.js'
 export type {BlobDownload, BlobInfo, FetchedManifest} from '../content/store.js'
 
@@ -66,6 +69,9 @@ export class Repository implements Store {
   private readonly blobWriter: BlobWriter
   private readonly manifestWriter: ManifestWriter
   private readonly pull: string
+  /** Hash states of the blobs read, so a second read from an offset need not start at 0. */
+  private readonly checkpoints = new Checkpoints()
+  private seenRateLimit?: RateLimit
 
   constructor(
     readonly connection: RegistryConnection,
@@ -131,6 +137,7 @@ export class Repository implements Store {
       scope: this.pull,
     })
 
+    this.noteRateLimit(response)
     if (response.status !== 200) throw apiError(what, response)
     const {body: bytes} = response
     const headerDigest = header(response, 'docker-content-digest')
@@ -162,6 +169,7 @@ export class Repository implements Store {
     const accept = options.accept ?? MANIFEST_ACCEPT
     const path = urls.manifest(this.path, reference)
     const response = await this.connection.send(what, {headers: {accept}, method: 'HEAD', operation: 'manifest.head', path, scope: this.pull})
+    this.noteRateLimit(response)
     if (response.status !== 200) throw await this.explainHead(response, what, {headers: {accept}, maxBodyBytes: MANIFEST_MAX_BYTES, operation: 'manifest.get', path})
     const digest = header(response, 'docker-content-digest')
     const mediaType = baseMediaType(header(response, 'content-type'))
@@ -192,11 +200,15 @@ export class Repository implements Store {
 
   /**
    * The digest a tag or digest resolves to in the repository (HEAD), or undefined on 404: what a
-   * copy asks before pushing a manifest. A HEAD without Docker-Content-Digest falls back to a GET.
+   * copy asks before pushing a manifest. HEAD only, never a GET (which a registry that counts
+   * pulls would count): a digest the registry answers 200 for is there, whatever headers came
+   * with it; a tag whose HEAD lacks Docker-Content-Digest is undefined, as if absent, so the copy
+   * sets it again (the same PUT, harmless).
    */
   async manifestDigest(reference: string): Promise<string | undefined> {
     const what = `manifest head ${this.display}${referenceSuffix(reference)}`
     const response = await this.connection.send(what, {headers: {accept: MANIFEST_ACCEPT}, method: 'HEAD', operation: 'manifest.head', path: urls.manifest(this.path, reference), scope: this.pull})
+    this.noteRateLimit(response)
     if (response.status === 404) return undefined
     if (response.status !== 200) throw apiError(what, response)
     const digest = header(response, 'docker-content-digest')
@@ -205,7 +217,30 @@ export class Repository implements Store {
       return digest
     }
 
-    return (await this.getManifest(reference)).digest
+    return isDigest(reference) ? reference : undefined
+  }
+
+  /**
+   * The rate limit the registry announces (Docker Hub's RateLimit-Limit and RateLimit-Remaining),
+   * from a HEAD of a manifest, which Docker Hub does not count as a pull; undefined when the
+   * answer announces none. A missing manifest still tells: the HEAD's answer carries the headers.
+   */
+  async rateLimit(reference = 'latest'): Promise<RateLimit | undefined> {
+    const what = `rate limit ${this.display}${referenceSuffix(reference)}`
+    const response = await this.connection.send(what, {headers: {accept: MANIFEST_ACCEPT}, method: 'HEAD', operation: 'manifest.head', path: urls.manifest(this.path, reference), scope: this.pull})
+    if (response.status !== 200 && response.status !== 404) throw apiError(what, response)
+    return this.noteRateLimit(response)
+  }
+
+  /** The rate limit of the last manifest answer that announced one (a copy compares it with the pulls it needs). */
+  get lastRateLimit(): RateLimit | undefined {
+    return this.seenRateLimit
+  }
+
+  private noteRateLimit(response: {headers: Record<string, string[]>}): RateLimit | undefined {
+    const limit = parseRateLimit(response.headers)
+    if (limit) this.seenRateLimit = limit
+    return limit
   }
 
   /** A blob's metadata from a HEAD; a Docker-Content-Digest other than the one asked for is refused. */
@@ -225,21 +260,86 @@ export class Repository implements Store {
    * A blob's bytes as they stream, through a digest check: nothing is held, and whoever reads
    * `body` gets an error, not a quiet end, if the bytes (or their count, against Content-Length)
    * are not the blob's. A redirect to storage elsewhere is followed without the Authorization.
+   *
+   * A body that breaks (a reset, an end before Content-Length, a stall of --timeout) is asked for
+   * again with `Range: bytes=N-` and the hash goes on from byte N, at most --retries times; a 206
+   * must say it starts at N, and a 200 instead starts the blob over (content/resumable.ts).
+   * `offset`: the body starts there, the bytes before it hashed from a checkpoint of an earlier
+   * read of this blob, or read again (an upload going on from where its destination stands).
+   * `start`: the hash of bytes the caller already holds (a `.part` file), asked from its offset.
    */
-  async getBlob(digest: string): Promise<BlobDownload> {
+  async getBlob(digest: string, options: {offset?: number; start?: HashState} = {}): Promise<BlobDownload & {body: VerifiedBlob}> {
     const what = `blob get ${this.display}@${digest}`
-    const response: RegistryStreamResponse = await this.connection.open(what, {method: 'GET', operation: 'blob.get', path: urls.blob(this.path, digest), scope: this.pull})
-    if (response.status !== 200) throw apiError(what, {body: await readCapped(response.body, 64 * 1024), status: response.status, statusText: response.statusText})
+    const start = options.start ?? (options.offset ? this.checkpoints.before(digest, options.offset) : undefined)
+    const first = await this.blobSegment(digest, start?.offset ?? 0, what)
+    let pending: BlobSegment | undefined = first
+    const body = new VerifiedBlob({
+      checkpoints: this.checkpoints,
+      deliverFrom: options.offset,
+      digest,
+      isBreak: isNetworkBreak,
+      async open(offset, resume) {
+        const segment = pending
+        pending = undefined
+        if (segment && offset === (start?.offset ?? 0) && !resume) return segment
+        segment?.body.destroy()
+        return open(offset, resume)
+      },
+      resumes: this.connection.transport.retries,
+      size: first.size,
+      start,
+    })
+    const open = async (offset: number, resume?: ResumeInfo): Promise<BlobSegment> => {
+      // A failure here reaches the reader of the body, which names the blob already.
+      const segment = await this.blobSegment(digest, offset, `resuming at byte ${offset}`, resume)
+      if (first.size !== undefined && segment.size !== undefined && segment.size !== first.size) {
+        segment.body.destroy()
+        throw new ProtocolError(`resuming at byte ${offset}: the registry gave the blob's size as ${first.size} bytes, then as ${segment.size}`)
+      }
 
-    const length = Number(response.headers['content-length']?.[0])
-    const size = Number.isSafeInteger(length) && length >= 0 ? length : undefined
-    const verifier = new DigestVerifier(digest, size)
-    // Failures on either side reach the reader through the verifier, and a reader that stops
-    // early closes the connection. pipeline, not pipe: the body may already have failed by now
-    // (bytes beyond Content-Length break the connection as soon as the headers are read), and
-    // an error emitted before anyone listened would leave the reader waiting forever.
-    pipeline(response.body, verifier, () => {})
-    return {body: verifier, contentType: response.headers['content-type']?.[0], size, verifier}
+      return segment
+    }
+
+    return {body, contentType: first.contentType, offset: options.offset ?? 0, size: first.size, verifier: body}
+  }
+
+  /**
+   * One GET of a blob's bytes from `offset`: the whole blob (200), or the rest of it (206, whose
+   * Content-Range must start at `offset`). A 416 whose Content-Range says the blob ends at
+   * `offset` is an empty rest: a `.part` file that was complete.
+   */
+  private async blobSegment(digest: string, offset: number, what: string, resume?: ResumeInfo): Promise<BlobSegment & {contentType?: string; size?: number}> {
+    const response: RegistryStreamResponse = await this.connection.open(what, {
+      headers: offset > 0 ? {range: `bytes=${offset}-`} : undefined,
+      method: 'GET',
+      operation: 'blob.get',
+      path: urls.blob(this.path, digest),
+      resume,
+      scope: this.pull,
+    })
+    const contentType = response.headers['content-type']?.[0]
+    const range = response.headers['content-range']?.[0]
+    if (response.status === 200) {
+      const length = Number(response.headers['content-length']?.[0])
+      return {body: response.body, contentType, size: Number.isSafeInteger(length) && length >= 0 ? length : undefined, start: 0}
+    }
+
+    if (response.status === 206 && offset > 0) {
+      const parsed = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(range?.trim() ?? '')
+      if (!parsed || Number(parsed[1]) !== offset) {
+        response.body.destroy()
+        throw new ProtocolError(`${what}: the registry answered Range bytes=${offset}- with Content-Range ${terminalSafe(range ?? '(none)')}, not the bytes from ${offset}`)
+      }
+
+      return {body: response.body, contentType, size: parsed[3] === '*' ? undefined : Number(parsed[3]), start: offset}
+    }
+
+    if (response.status === 416 && offset > 0 && range?.trim() === `bytes */${offset}`) {
+      response.body.destroy()
+      return {body: Readable.from([]), contentType, size: offset, start: offset}
+    }
+
+    throw apiError(what, {body: await readCapped(response.body, 64 * 1024), status: response.status, statusText: response.statusText})
   }
 
   /**
@@ -355,8 +455,8 @@ export class Repository implements Store {
     return this.hasBlob(descriptor.digest)
   }
 
-  fetchBlob(descriptor: Descriptor): Promise<BlobDownload> {
-    return this.getBlob(descriptor.digest)
+  fetchBlob(descriptor: Descriptor, options: {offset?: number} = {}): Promise<BlobDownload> {
+    return this.getBlob(descriptor.digest, {offset: options.offset})
   }
 
   async listTags(): Promise<string[]> {
@@ -372,11 +472,11 @@ export class Repository implements Store {
     return index.manifests.map((entry, at) => parseDescriptor(entry, `manifests[${at}]`))
   }
 
-  async pushBlob(descriptor: Descriptor, content: () => Readable, options: PushBlobOptions = {}): Promise<void> {
+  async pushBlob(descriptor: Descriptor, content: (offset?: number) => Readable, options: PushBlobOptions = {}): Promise<void> {
     await this.blobWriter.upload(lazySource(descriptor, content), {chunkSize: 0, chunked: false, digest: descriptor.digest, progress: options.progress})
   }
 
-  async mountBlob(descriptor: Descriptor, from: MountSource, content: () => Readable, options: PushBlobOptions = {}): Promise<'copied' | 'mounted'> {
+  async mountBlob(descriptor: Descriptor, from: MountSource, content: (offset?: number) => Readable, options: PushBlobOptions = {}): Promise<'copied' | 'mounted'> {
     if (from.endpoint !== this.mountSource.endpoint) {
       await this.pushBlob(descriptor, content, options)
       return 'copied'
@@ -408,9 +508,12 @@ export class Repository implements Store {
   }
 }
 
-/** Blob bytes for the upload writer: the source's stream, opened when the writer reads it. */
-function lazySource(descriptor: Descriptor, open: () => Readable): BlobSource {
-  return {name: descriptor.digest, read: open, seekable: false, size: descriptor.size}
+/**
+ * Blob bytes for the upload writer: the source store's stream, opened when the writer reads it,
+ * from any offset (an upload going on where its session stands), verified by the source's check.
+ */
+function lazySource(descriptor: Descriptor, open: (offset?: number) => Readable): BlobSource {
+  return {name: descriptor.digest, read: (start = 0) => open(start), seekable: true, size: descriptor.size, verified: true}
 }
 
 /** A manifest's media type: the body's own, else its Content-Type. */

@@ -1,7 +1,7 @@
 import {createHash} from 'node:crypto'
 import {createReadStream} from 'node:fs'
 import {open, stat} from 'node:fs/promises'
-import {Readable, type Transform, pipeline} from 'node:stream'
+import {Readable, Transform, pipeline} from 'node:stream'
 
 import type {HttpResponse} from '../transport/http.js'
 
@@ -11,7 +11,7 @@ import {type DigestAlgorithm, parseDigest} from '../reference/image.js'
 import {joinScopes, repositoryScope} from '../reference/scope.js'
 import {ProtocolError, RegshapeError, describeError} from '../errors.js'
 import {RegistryApiError, apiError} from './api-error.js'
-import {type LabelledRequest, type RegistryConnection, header} from './connection.js'
+import {type LabelledRequest, type RegistryConnection, header, isNetworkBreak} from './connection.js'
 import {urls} from './urls.js'
 
 /**
@@ -38,6 +38,11 @@ export interface BlobSource {
   size?: number
   /** A file can be read again from any offset (resume); stdin only once, from the start. */
   seekable: boolean
+  /**
+   * The bytes are checked against the digest by their source as they are read (a copy's
+   * download): an upload going on from an offset need not hash again what its session holds.
+   */
+  verified?: boolean
   /** The bytes from `start` (to `end`, inclusive). */
   read(start?: number, end?: number): Readable
   /** A file's bytes at `position` into `buffer` (chunks read in place, no stream buffers between); 0 at its end. */
@@ -143,6 +148,9 @@ const OCTET_STREAM = 'application/octet-stream'
 /** A failure after the session holds bytes: `--resume` can continue it. */
 export class UploadInterruptedError extends RegshapeError {}
 
+/** The registry refused the token a one-shot body went with (it expired on the way); a new one is cached. */
+class TokenRenewedError extends RegshapeError {}
+
 const messages = {
   answeredEarly: (what: string) => `${what}: the registry answered before it had read the whole body; refused`,
   cancelled: 'the upload session expired or was cancelled; start the upload again',
@@ -154,6 +162,7 @@ const messages = {
   noLocation: (what: string, status: number) => `${what}: the registry answered ${status} without a Location for the upload session`,
   mountNotGranted: (repository: string, from: string) => `a mount needs push on ${repository} and pull on ${from}; these credentials were not granted both`,
   notGranted: (action: string, repository: string) => `${action} on ${repository} was not granted to these credentials`,
+  renewed: (what: string) => `${what}: the registry refused the token mid-upload (it expired on the way); a new one was fetched`,
   resume: (offset: number, url: string) => `the session holds ${offset} bytes; continue it with --resume '${url}'`,
   shorter: (source: string, offset: number) => `${source} is shorter than the ${offset} bytes the session already holds`,
   stdinResume: '--resume needs -f FILE: stdin cannot be read again from an offset',
@@ -237,47 +246,85 @@ export class BlobWriter {
     return {minimumChunk: minimumChunk(response), offset: end <= 0 ? 0 : end + 1, url: header(response, 'location') ? this.sessionUrl(response, what) : url}
   }
 
-  /** The bytes into an open session: monolithic PUT, one streamed PATCH, or chunks. */
+  /**
+   * The bytes into an open session: monolithic PUT, one streamed PATCH, or chunks. When the
+   * connection breaks under the bytes (or the token they went with expired on the way) and the
+   * source can be read again, the session is asked where it stands (GET on its Location, its
+   * Range) and the rest is sent from there, at most --retries times; a registry that cannot say
+   * (distribution cancels a session whose request broke) gets the blob again in a new session.
+   */
   private async into(session: Session, source: BlobSource, options: UploadOptions, what: string): Promise<UploadResult> {
     if (options.chunked) return this.chunks(session, source, options, what)
+    const counter = new ProgressTap(options.progress)
+    let current = session
     try {
-      return options.digest === undefined ? await this.streamed(session, source, options, what) : await this.monolithic(session, source, options, options.digest, what)
+      for (let resumes = 0; ; resumes++) {
+        try {
+          return options.digest === undefined
+            ? await this.streamed(current, source, options, what, counter)
+            : await this.monolithic(current, source, options, options.digest, what, counter)
+        } catch (error) {
+          const again = source.seekable && resumes < this.connection.transport.retries && (error instanceof TokenRenewedError || isNetworkBreak(error))
+          if (!again) throw error
+          current = await this.standing(current, source, what)
+        }
+      }
     } catch (error) {
-      // Nothing can be resumed from a one-shot body: the session goes, as a failed docker push's does.
-      await this.cancel(session)
+      // A session that failed for good goes, as a failed docker push's does.
+      await this.cancel(current)
       throw error
+    } finally {
+      counter.end()
     }
   }
 
-  /** POST was done; one PUT ?digest= carries the whole body. */
-  private async monolithic(session: Session, source: BlobSource, options: UploadOptions, digest: string, what: string): Promise<UploadResult> {
-    const digester = new Digester(parseDigest(digest).algorithm)
-    const body = bytesOf(source, options.progress, digester)
+  /** Where a session whose request broke stands, or a new session when the registry cannot say. */
+  private async standing(session: Session, source: BlobSource, what: string): Promise<Session> {
+    const known = await this.status(session.url, what).catch(() => undefined)
+    if (known && (source.size === undefined || known.offset <= source.size)) return known
+    await this.cancel(session)
+    const started = await this.start(what, {operation: 'blob.upload', path: urls.uploads(this.path), scope: this.push}, 'push')
+    if (started.session === undefined) throw new ProtocolError(messages.unexpected(what, 201, 202))
+    return started.session
+  }
+
+  /** POST was done; one PUT ?digest= carries the body (the rest of it, from the session's offset). */
+  private async monolithic(session: Session, source: BlobSource, options: UploadOptions, digest: string, what: string, counter: ProgressTap): Promise<UploadResult> {
+    const {offset} = session
+    // What the session holds was checked by the source as it was read, or is hashed again here.
+    const digester = offset > 0 && source.verified ? undefined : new Digester(parseDigest(digest).algorithm, await hashedPrefix(source, offset, parseDigest(digest).algorithm, what))
+    const body = bytesFrom(source, offset, counter, digester)
     const response = await this.connection.to(withDigest(session.url, digest), what, {
       body,
-      contentLength: source.size,
+      contentLength: source.size === undefined ? undefined : source.size - offset,
       headers: {'content-type': options.contentType ?? OCTET_STREAM},
       method: 'PUT',
       operation: 'blob.upload',
       scope: this.push,
     })
-    if (response.status !== 201) throw this.finalError(what, response, digester, digest)
+    if (response.status === 401 && response.renewed) throw new TokenRenewedError(messages.renewed(what))
+    if (response.status !== 201) throw digester ? this.finalError(what, response, digester, digest) : this.sessionError(what, response)
+    if (!digester) return this.confirmed(response, {digest, size: source.size ?? offset}, source, digest, what)
     await hashedToTheEnd(digester)
     return this.confirmed(response, digester, source, digest, what)
   }
 
-  /** POST was done; one streamed PATCH, hashed on the way, then PUT ?digest= with that digest. */
-  private async streamed(session: Session, source: BlobSource, options: UploadOptions, what: string): Promise<UploadResult> {
-    const digester = new Digester('sha256')
-    const body = bytesOf(source, options.progress, digester)
+  /** POST was done; one streamed PATCH (the rest, from the session's offset), hashed on the way, then PUT ?digest= with that digest. */
+  private async streamed(session: Session, source: BlobSource, options: UploadOptions, what: string, counter: ProgressTap): Promise<UploadResult> {
+    const {offset} = session
+    const digester = new Digester('sha256', await hashedPrefix(source, offset, 'sha256', what))
+    const body = bytesFrom(source, offset, counter, digester)
+    const headers: Record<string, string> = {'content-type': options.contentType ?? OCTET_STREAM}
+    if (offset > 0 && source.size !== undefined) headers['content-range'] = `${offset}-${source.size - 1}`
     const patched = await this.connection.to(session.url, what, {
       body,
-      contentLength: source.size,
-      headers: {'content-type': options.contentType ?? OCTET_STREAM},
+      contentLength: source.size === undefined ? undefined : source.size - offset,
+      headers,
       method: 'PATCH',
       operation: 'blob.upload',
       scope: this.push,
     })
+    if (patched.status === 401 && patched.renewed) throw new TokenRenewedError(messages.renewed(what))
     if (patched.status !== 202) throw this.sessionError(what, patched)
     await hashedToTheEnd(digester)
     const digest = digester.digest
@@ -413,11 +460,60 @@ export async function hashedToTheEnd(digester: Digester, waitMs = 2000): Promise
   clearTimeout(timer)
 }
 
-function bytesOf(source: BlobSource, progress: Transform | undefined, digester: Digester): Readable {
-  const input = source.read(0)
-  const stages = progress ? [input, progress, digester] : [input, digester]
+/** The source's bytes from `offset`, counted (each byte once, whatever was sent twice) and hashed on their way to the socket (one-shot). */
+function bytesFrom(source: BlobSource, offset: number, counter: ProgressTap, digester: Digester | undefined): Readable {
+  const input = source.read(offset)
+  const stages = [input, counter.from(offset), ...(digester ? [digester] : [])]
   // An error anywhere (a read failure) fails the body, and so the request, with that error.
   return (pipeline as (...streams: Array<NodeJS.ReadableStream | NodeJS.WritableStream | ((error?: Error | null) => void)>) => Readable)(...stages, () => {})
+}
+
+/** The hash of a source's first `offset` bytes, read again (a file: local and cheap), for an upload going on from there. */
+async function hashedPrefix(source: BlobSource, offset: number, algorithm: DigestAlgorithm, what: string): Promise<{hash: ReturnType<typeof createHash>; offset: number} | undefined> {
+  if (offset === 0) return undefined
+  const hash = createHash(algorithm)
+  let seen = 0
+  for await (const chunk of source.read(0, offset - 1)) {
+    hash.update(chunk as Buffer)
+    seen += (chunk as Buffer).length
+  }
+
+  if (seen !== offset) throw new RegshapeError(`${what}: ${messages.shorter(source.name, offset)}`)
+  return {hash, offset}
+}
+
+/**
+ * Progress of an upload that may send some bytes twice (a resumed one): each attempt's bytes pass
+ * a counter of their own, which hands the caller's progress only the bytes it has not seen yet.
+ */
+class ProgressTap {
+  private counted = 0
+
+  constructor(private readonly progress: Transform | undefined) {
+    // The caller's counter only counts: what it passes on is dropped.
+    progress?.resume()
+  }
+
+  /** A counter for bytes that start at `offset`. */
+  from(offset: number): Transform {
+    let position = offset
+    return new Transform({
+      transform: (chunk: Buffer, _encoding, callback) => {
+        const end = position + chunk.length
+        if (end > this.counted) {
+          this.progress?.write(chunk.subarray(Math.max(0, this.counted - position)))
+          this.counted = end
+        }
+
+        position = end
+        callback(null, chunk)
+      },
+    })
+  }
+
+  end(): void {
+    if (this.progress && !this.progress.writableEnded) this.progress.end()
+  }
 }
 
 /**

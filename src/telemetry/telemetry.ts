@@ -68,6 +68,8 @@ export class Telemetry implements Tracer {
         url: exchange.url,
         operation: exchange.operation,
         retry: exchange.retry && {attempt: exchange.retry.attempt, of: exchange.retry.of, after: exchange.retry.after, waited_ms: round(exchange.retry.waitedMs)},
+        resume: exchange.resume,
+        rate_limit: exchange.rateLimit,
         status: exchange.status ?? null,
         status_text: exchange.statusText ?? null,
         request_headers: exchange.requestHeaders,
@@ -76,6 +78,7 @@ export class Telemetry implements Tracer {
         response_body: exchange.responseBody,
         bytes_sent: exchange.bytesSent,
         bytes_received: exchange.bytesReceived,
+        bulk_reads: exchange.bulk?.reads,
         ms: round(exchange.durationMs),
         error: exchange.error,
       })
@@ -88,6 +91,11 @@ export class Telemetry implements Tracer {
       const {after, attempt, of, waitedMs} = exchange.retry
       lines.push(`* attempt ${attempt} of ${of}, after ${after} and a wait of ${waitedMs.toFixed(0)} ms`)
     }
+
+    if (exchange.resume) {
+      const {after, attempt, from, of} = exchange.resume
+      lines.push(`* resume ${attempt} of ${of}: from byte ${from}, after ${after}`)
+    }
     for (const [name, value] of Object.entries(exchange.requestHeaders)) lines.push(`> ${name}: ${value}`)
     if (exchange.requestBody !== undefined) lines.push(`> (body) ${exchange.requestBody}`)
     lines.push('>')
@@ -98,8 +106,11 @@ export class Telemetry implements Tracer {
       for (const [name, values] of Object.entries(exchange.responseHeaders)) for (const value of values) lines.push(`< ${name}: ${value}`)
       if (exchange.responseBody !== undefined) lines.push(`< (body) ${exchange.responseBody}`)
       lines.push('<')
+      if (exchange.rateLimit) lines.push(`* rate limit: ${exchange.rateLimit}`)
+      if (exchange.error !== undefined) lines.push(`* the body failed: ${exchange.error}`)
     }
 
+    if (exchange.bulk) lines.push(`* bulk reader: ${exchange.bulk.reads} reads, up to ${exchange.bulk.largest} bytes each`)
     lines.push(`* ${exchange.bytesSent} bytes sent, ${exchange.bytesReceived} bytes received in ${exchange.durationMs.toFixed(1)} ms`, '')
     for (const line of lines) this.write(line)
   }

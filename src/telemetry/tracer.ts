@@ -21,6 +21,12 @@ export interface HttpExchange {
   responseHeaders: Record<string, string[]>
   /** Present when this exchange is a retry: which one, after what, and how long it waited. */
   retry?: {after: string; attempt: number; of: number; waitedMs: number}
+  /** The wire's bulk reader served the body (blobs): how many socket reads it took, and the largest. */
+  bulk?: {largest: number; reads: number}
+  /** The rate limit the answer announced (Docker Hub's RateLimit-Limit and RateLimit-Remaining), in words. */
+  rateLimit?: string
+  /** Present when this exchange resumes a body that broke: from which byte, after what, which resume of how many. */
+  resume?: {after: string; attempt: number; from: number; of: number}
   status?: number
   statusText?: string
   url: string

@@ -49,7 +49,8 @@ export interface TokenGrant {
 /** The OAuth2 client id regshape presents to token servers. */
 export const CLIENT_ID = 'regshape'
 const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
-const MIN_TOKEN_LIFETIME_S = 60
+/** A token's lifetime when its server does not say (distribution's token spec). */
+const DEFAULT_TOKEN_LIFETIME_S = 60
 
 type Send = (request: HttpRequest) => Promise<HttpResponse>
 
@@ -297,10 +298,13 @@ function parseTokenResponse(response: HttpResponse, url: URL, withCredentials: b
     throw new ProtocolError(`the token server ${url.host} answered without a token`)
   }
 
-  const lifetime = typeof fields.expires_in === 'number' && fields.expires_in > MIN_TOKEN_LIFETIME_S ? fields.expires_in : MIN_TOKEN_LIFETIME_S
+  // A lifetime shorter than the spec's 60 s is taken as given, not raised to 60: a token kept past
+  // it is refused mid-transfer, and a refused token cannot be answered by sending a streamed body
+  // again (moby#33558, harbor#18860).
+  const lifetime = typeof fields.expires_in === 'number' && fields.expires_in > 0 ? fields.expires_in : DEFAULT_TOKEN_LIFETIME_S
   return {
     // A little early, so a token is never sent in its last seconds.
-    expiresAt: Date.now() + (lifetime - 5) * 1000,
+    expiresAt: Date.now() + (lifetime - Math.min(5, lifetime / 4)) * 1000,
     refreshToken: typeof fields.refresh_token === 'string' && fields.refresh_token ? fields.refresh_token : undefined,
     token,
   }

@@ -129,7 +129,8 @@ export class ResponseBody extends Readable {
  * large or unknown one is cut.
  */
 export async function discard(body: Readable, contentLength?: string): Promise<void> {
-  if (body instanceof ResponseBody) body.markDropped()
+  // ResponseBody, or the bulk reader's RawBody.
+  if ('markDropped' in body && typeof body.markDropped === 'function') (body as ResponseBody).markDropped()
   if (body.destroyed || body.readableEnded) return
   const length = contentLength === undefined ? Number.NaN : Number(contentLength)
   if (!(length <= 64 * 1024)) {

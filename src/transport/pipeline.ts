@@ -66,8 +66,8 @@ export interface WireObserver {
   bytesSent(bytes: number): void
   /** The answer's headers. */
   answered(answer: {headers: Record<string, string[]>; status: number; statusText: string}): void
-  /** The body's end, failure or drop; or, with no answer at all, the failure. */
-  finished(outcome: {bytes: number; captured: Buffer; error?: Error}): void
+  /** The body's end, failure or drop; or, with no answer at all, the failure. `bulk`: the bulk reader's reads. */
+  finished(outcome: {bulk?: {largest: number; reads: number}; bytes: number; captured: Buffer; error?: Error}): void
 }
 
 /** One request on its way down the pipeline. Stages hand a changed copy down, never mutate. */
@@ -84,6 +84,8 @@ export interface Exchange {
   operation?: string
   /** A registry API request; absent for an absolute URL. */
   registry?: RegistryTarget
+  /** The request goes on with a body that broke (a Range request): shown by telemetry. */
+  resume?: HttpExchange['resume']
   /** The body streams to the caller (blobs), or is read whole within maxBodyBytes (JSON). */
   streaming: boolean
   /** The absolute URL: given (a token realm, an upload Location elsewhere) or made by the scheme stage. */
@@ -110,6 +112,11 @@ export interface Reply {
   challenge?: Challenge
   /** auth: whether the registry asked for credentials, in this request or earlier in this process. */
   challenged?: boolean
+  /**
+   * auth: the registry refused the token sent with a one-shot body; a new token is cached, but the
+   * request was not sent again (its body is spent).
+   */
+  renewed?: boolean
   headers: Record<string, string[]>
   startedAt: number
   status: number

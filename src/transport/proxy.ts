@@ -191,7 +191,8 @@ export function describeProxy(proxy: URL): string {
   return redactUrl(proxy.toString()).replace(/\/$/, '')
 }
 
-function proxyAuthorization(proxy: URL): string | undefined {
+/** The Proxy-Authorization a proxy URL's user:password makes, if it has them. */
+export function proxyAuthorization(proxy: URL): string | undefined {
   if (!proxy.username && !proxy.password) return undefined
   const credentials = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`
   return `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`
@@ -216,6 +217,59 @@ interface ConnectOptions {
 }
 
 /**
+ * A CONNECT tunnel through `proxy` to `host:port`: the proxy's socket once it answered 200, with
+ * anything it sent after its answer put back (it belongs to the TLS stream). TunnelAgent and the
+ * wire's bulk reader (./raw-http.ts) both open their HTTPS connections through a proxy this way.
+ */
+export function openTunnel(proxy: URL, host: string, port: number | string, timeoutMs: number): Promise<Socket> {
+  // An IPv6 target is bracketed in the request line, as in a URL's authority.
+  const target = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`
+  const shown = describeProxy(proxy)
+  const headers: Record<string, string> = {host: target}
+  const authorization = proxyAuthorization(proxy)
+  if (authorization) headers['proxy-authorization'] = authorization
+  return new Promise((resolvePromise, rejectPromise) => {
+    const connect: ClientRequest = httpRequest({
+      agent: false,
+      headers,
+      host: bareHost(proxy.hostname),
+      method: 'CONNECT',
+      path: target,
+      port: proxy.port || 80,
+      setHost: false,
+    })
+    let settled = false
+    const done = (error: Error | null, socket?: Socket) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      if (error) rejectPromise(error)
+      else resolvePromise(socket as Socket)
+    }
+
+    const timer = setTimeout(() => {
+      connect.destroy()
+      done(new ProxyError(`proxy ${shown} did not open a tunnel to ${target} in time`, 'ETIMEDOUT'))
+    }, timeoutMs)
+    connect.once('connect', (response: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (response.statusCode !== 200) {
+        socket.destroy()
+        done(new ProxyError(`proxy ${shown} refused a tunnel to ${target}: ${proxyRefusal(response, Boolean(authorization))}`, `PROXY_${response.statusCode}`))
+        return
+      }
+
+      // Anything the proxy sent after its 200 belongs to the TLS stream.
+      if (head.length > 0) socket.unshift(head)
+      done(null, socket)
+    })
+    connect.once('error', (error: NodeJS.ErrnoException) => {
+      done(new ProxyError(`cannot reach proxy ${shown}: ${error.code ?? error.message}`, error.code ?? 'EPROXY', {cause: error}))
+    })
+    connect.end()
+  })
+}
+
+/**
  * HTTPS through a proxy: each new connection is a CONNECT tunnel to the target, and TLS (with
  * every verification option the request carries: CA, client certificate, servername) runs inside
  * it, between regshape and the registry.
@@ -230,53 +284,21 @@ export class TunnelAgent extends HttpsAgent {
 
   // Node's Agent calls createConnection(options, callback) and takes the socket from the callback.
   override createConnection(options: ConnectOptions, callback?: (error: Error | null, socket: Duplex) => void): Duplex | undefined {
-    // An IPv6 target is bracketed in the request line, as in a URL's authority.
-    const target = `${isIP(options.host ?? '') === 6 ? `[${options.host}]` : options.host}:${options.port}`
-    const shown = describeProxy(this.proxy)
-    const headers: Record<string, string> = {host: target}
-    const authorization = proxyAuthorization(this.proxy)
-    if (authorization) headers['proxy-authorization'] = authorization
-    const connect: ClientRequest = httpRequest({
-      agent: false,
-      headers,
-      host: bareHost(this.proxy.hostname),
-      method: 'CONNECT',
-      path: target,
-      port: this.proxy.port || 80,
-      setHost: false,
-    })
-    let settled = false
-    const done = (error: Error | null, socket?: Duplex) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      callback?.(error, socket as Duplex)
-    }
+    openTunnel(this.proxy, options.host ?? '', options.port ?? 443, this.connectTimeoutMs).then(
+      (socket) => {
+        let secured: Duplex
+        try {
+          secured = super.createConnection({...options, socket} as never, undefined as never) as Duplex
+        } catch (error) {
+          socket.destroy()
+          callback?.(error as Error, undefined as never)
+          return
+        }
 
-    const timer = setTimeout(() => {
-      connect.destroy()
-      done(new ProxyError(`proxy ${shown} did not open a tunnel to ${target} in time`, 'ETIMEDOUT'))
-    }, this.connectTimeoutMs)
-    connect.once('connect', (response: IncomingMessage, socket: Socket, head: Buffer) => {
-      if (response.statusCode !== 200) {
-        socket.destroy()
-        done(new ProxyError(`proxy ${shown} refused a tunnel to ${target}: ${proxyRefusal(response, Boolean(authorization))}`, `PROXY_${response.statusCode}`))
-        return
-      }
-
-      // Anything the proxy sent after its 200 belongs to the TLS stream.
-      if (head.length > 0) socket.unshift(head)
-      try {
-        done(null, super.createConnection({...options, socket} as never, undefined as never) as Duplex)
-      } catch (error) {
-        socket.destroy()
-        done(error as Error)
-      }
-    })
-    connect.once('error', (error: NodeJS.ErrnoException) => {
-      done(new ProxyError(`cannot reach proxy ${shown}: ${error.code ?? error.message}`, error.code ?? 'EPROXY', {cause: error}))
-    })
-    connect.end()
+        callback?.(null, secured)
+      },
+      (error: Error) => callback?.(error, undefined as never),
+    )
     return undefined
   }
 }

@@ -23,6 +23,18 @@ const RETRYABLE_STATUS = new Set([429, 502, 503, 504])
  * wait: retrying would multiply it by --retries + 1).
  */
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'EPIPE', 'EAI_AGAIN', 'ECONNABORTED', 'UND_ERR_SOCKET'])
+/**
+ * A body that broke mid-way (a reset, an early end, a stall of --timeout): another request from
+ * the byte where it stopped may get past it. Not a refused connection (nothing listens), nor
+ * anything about the bytes themselves.
+ */
+const BREAK_CODES = new Set(['ECONNABORTED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET'])
+
+export function isBreak(error: unknown): boolean {
+  const code = (error as {code?: unknown})?.code
+  return typeof code === 'string' && BREAK_CODES.has(code)
+}
+
 /** Methods that change nothing, or change it the same way twice. POST and PATCH are not among them. */
 const IDEMPOTENT = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PUT'])
 

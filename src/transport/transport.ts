@@ -20,7 +20,7 @@ import {AuthStage} from './stages/auth.js'
 import {BreakModeStage} from './stages/break.js'
 import {OperationStage} from './stages/operation.js'
 import {RedirectStage} from './stages/redirect.js'
-import {RetryStage} from './stages/retry.js'
+import {type RateLimitedWait, RetryStage} from './stages/retry.js'
 import {SchemeStage} from './stages/scheme.js'
 import {TelemetryStage} from './stages/telemetry.js'
 import {WireStage} from './stages/wire.js'
@@ -52,6 +52,8 @@ export interface TransportOptions {
   resolve?: Resolver
   /** Retries after the first attempt (--retries; default 3, 0 disables). */
   retries?: number
+  /** Told of each wait on a 429 before it starts (the CLI shows it on stderr). */
+  onRateLimited?: (wait: RateLimitedWait) => void
   /** The backoff's timing, for tests that cannot wait for the real one. */
   retryPolicy?: Partial<Omit<RetryPolicy, 'retries'>>
   /**
@@ -88,6 +90,8 @@ export interface RegistryRequest {
   path: string
   /** Token scope for Bearer registries, e.g. `repository:library/alpine:pull`. */
   scope?: string
+  /** The request goes on with a body that broke (a Range request): telemetry shows it. */
+  resume?: {after: string; attempt: number; from: number; of: number}
 }
 
 export interface RegistryResponse extends HttpResponse {
@@ -97,6 +101,11 @@ export interface RegistryResponse extends HttpResponse {
   challenge?: Challenge
   /** Whether the registry asked for credentials, in this request or earlier in this process. */
   challenged: boolean
+  /**
+   * The registry refused the token sent with a one-shot body (it expired on the way): a new one
+   * is cached, and the request, whose body is spent, was not sent again.
+   */
+  renewed?: boolean
 }
 
 /**
@@ -116,6 +125,7 @@ export interface RegistryStreamResponse {
 
 export {readCapped} from './body.js'
 export {TransportError, isLoopback} from './tls.js'
+export type {RateLimitedWait} from './stages/retry.js'
 
 const DEFAULT_TIMEOUT_MS = 30_000
 
@@ -159,7 +169,7 @@ export class Transport {
       new AuthStage(this.auth, tracer),
       this.scheme,
       new BreakModeStage(options.breakStage),
-      new RetryStage(policy, timeoutMs, tracer),
+      new RetryStage(policy, timeoutMs, tracer, options.onRateLimited),
       new RedirectStage(),
       new TelemetryStage(tracer),
       this.wire,
@@ -188,7 +198,7 @@ export class Transport {
    */
   async request(ref: RegistryRef, request: RegistryRequest, credentials: CredentialsProvider): Promise<RegistryResponse> {
     const reply = await this.pipeline.send(registryExchange(ref, request, {credentials}, false))
-    return {...toHttpResponse(reply), authScheme: reply.authScheme, challenge: reply.challenge, challenged: reply.challenged ?? false}
+    return {...toHttpResponse(reply), authScheme: reply.authScheme, challenge: reply.challenge, challenged: reply.challenged ?? false, renewed: reply.renewed}
   }
 
   /**
@@ -215,6 +225,11 @@ export class Transport {
   async send(request: HttpRequest): Promise<HttpResponse> {
     const reply = await this.pipeline.send({...request, headers: {...request.headers}, streaming: false})
     return toHttpResponse(reply)
+  }
+
+  /** --retries: how many times a request is tried again, and a broken body resumed. */
+  get retries(): number {
+    return this.options.retries ?? DEFAULT_RETRY_POLICY.retries
   }
 
   /** The URL a registry path resolves to, with the scheme this process settled on. */

@@ -38,6 +38,11 @@ export interface CopyOptions {
   /** DST names a digest: what is copied must be it, and no tag is pushed. */
   digest?: string
   /**
+   * Told, once the first manifest is read, how many more manifests the copy reads from the source
+   * (an index's children): a registry that counts pulls may have fewer left.
+   */
+  planned?(reads: {manifests: number}): void
+  /**
    * --platform picks from an index of platforms only: an image manifest, or an index whose entries
    * name no platform, is copied as it is, not refused (a sync, whose tags are of every kind).
    */
@@ -194,6 +199,7 @@ export class Copier {
   }
 
   private async copy({bytes, descriptor, manifest: root}: CopyRoot, started: number): Promise<CopyResult> {
+    this.options.planned?.({manifests: root.kind === 'index' ? new Set(root.manifests.map((entry) => entry.digest)).size : 0})
     const {digest: pinned} = this.options
     if (pinned !== undefined && pinned !== descriptor.digest) {
       throw new UsageError(`the destination names ${pinned}, but what is copied is ${descriptor.digest}`)
@@ -355,18 +361,21 @@ export class Copier {
     // The source's failure (a lying digest, a missing blob) is the one worth reporting, not the
     // destination's complaint about a body that stopped.
     let sourceError: Error | undefined
-    const open = (): Readable => {
+    // Called again with an offset when the destination lost its connection mid-blob: the source
+    // reads from there (a store that can only start at 0 has its first bytes skipped here).
+    const open = (offset = 0): Readable => {
       const relay = new PassThrough({highWaterMark: 1024 * 1024})
       this.streams.add(relay)
       relay.once('close', () => this.streams.delete(relay))
-      this.source.fetchBlob(descriptor).then(
+      this.source.fetchBlob(descriptor, offset > 0 ? {offset} : undefined).then(
         (download) => {
           download.body.once('error', (error) => {
             sourceError ??= error
             relay.destroy(error)
           })
           relay.once('close', () => download.body.destroy())
-          download.body.pipe(relay)
+          const skip = offset - (download.offset ?? 0)
+          ;(skip > 0 ? download.body.pipe(skipping(skip)) : download.body).pipe(relay)
         },
         (error: Error) => {
           sourceError ??= error
@@ -387,8 +396,26 @@ export class Copier {
     })
     try {
       const from = this.source.mountSource
+      // The download itself, for a destination that reads it in bulk (a layout); its failures are the source's.
+      const download = () =>
+        this.source.fetchBlob(descriptor).then(
+          (fetched) => {
+            this.streams.add(fetched.body)
+            fetched.body.once('close', () => this.streams.delete(fetched.body))
+            fetched.body.once('error', (error) => {
+              sourceError ??= error
+            })
+            return fetched
+          },
+          (error: Error) => {
+            sourceError ??= error
+            throw error
+          },
+        )
       const outcome: BlobOutcome =
-        from && this.destination.mountBlob ? await this.destination.mountBlob(descriptor, from, open, {progress: counter}) : (await this.destination.pushBlob(descriptor, open, {progress: counter}), 'copied')
+        from && this.destination.mountBlob
+          ? await this.destination.mountBlob(descriptor, from, open, {download, progress: counter})
+          : (await this.destination.pushBlob(descriptor, open, {download, progress: counter}), 'copied')
       this.result.blobs[outcome]++
       if (outcome === 'copied') this.result.bytes += bytes
       progress.finished(descriptor, outcome)
@@ -408,6 +435,24 @@ export class Copier {
     this.failure = new CopyError(named, {cause: error, exitCode: error instanceof RegshapeError ? error.exitCode : undefined})
     return this.failure
   }
+}
+
+/** Drops the first `count` bytes of a stream (a source that read from 0 when asked from an offset). */
+function skipping(count: number): Transform {
+  let left = count
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      if (left >= chunk.length) {
+        left -= chunk.length
+        callback()
+        return
+      }
+
+      const rest = chunk.subarray(left)
+      left = 0
+      callback(null, rest)
+    },
+  })
 }
 
 function parse(fetched: FetchedManifest, what: string): Manifest {

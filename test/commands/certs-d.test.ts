@@ -107,6 +107,20 @@ describe('per-registry TLS from certs.d (CA certificates and client certificates
     expect(JSON.parse(skopeo.stdout).Tags).to.include('oci')
   })
 
+  it('blob get presents the client certificate through the bulk reader too, and trusts only the certs.d CA', async () => {
+    const {home} = homeWith('.config/containers/certs.d', mtlsRegistry.host, {'ca.crt': pki.caFile, 'client.cert': client.certFile, 'client.key': client.keyFile})
+    const layer = (await seedImages(mtlsRegistry, 'mtls/app', {bigLayerBytes: 2 * 1024 * 1024})).bigLayer
+    const result = await runCli(['blob', 'get', `${mtlsRegistry.host}/mtls/app@${layer.digest}`, '-u', 'alice', '-p', alice.password, '--debug-calls'], {env: {HOME: home}})
+    expect(result.code, result.stderr).to.equal(0)
+    expect(JSON.parse(result.stdout)).to.deep.include({digest: layer.digest, size: layer.size})
+    expect(result.stderr).to.match(/< HTTP 200 OK\n(?:< .*\n)*<\n\* bulk reader: \d+ reads/)
+    const {home: withoutClient} = homeWith('.config/containers/certs.d', mtlsRegistry.host, {'ca.crt': pki.caFile})
+    const refused = await runCli(['blob', 'get', `${mtlsRegistry.host}/mtls/app@${layer.digest}`, '-u', 'alice', '-p', alice.password], {env: {HOME: withoutClient}})
+    expect(refused.code).to.equal(1)
+    expect(refused.stderr).to.include(`it wants a client certificate; put client.cert and client.key in ~/.config/containers/certs.d/${mtlsRegistry.host}/`)
+    expectNoStackTrace(refused)
+  })
+
   it('fails in one line, never falling back to plain HTTP, without a client certificate or with one the registry does not trust', async () => {
     const stranger = makeClientCertificate(strangerPki, 'stranger')
     const cases: Array<[Record<string, string>, (certDir: string) => string]> = [

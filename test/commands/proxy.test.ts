@@ -123,6 +123,35 @@ describe('proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) through a real squid', fun
     await proxyLog(mark, [`http://${plainName}/v2/proxied/app/blobs/${layer.digest}`])
   })
 
+  it('blob get reads through the bulk reader through both proxies: TLS inside an HTTPS_PROXY tunnel, absolute form through HTTP_PROXY', async () => {
+    const layer = (await seedImages(plainRegistry, 'proxied/app', {bigLayerBytes: 3 * 1024 * 1024})).bigLayer
+    const tlsLayer = (await seedImages(tlsRegistry, 'proxied/app', {bigLayerBytes: 2 * 1024 * 1024})).bigLayer
+    const mark = proxy.markLog()
+    const plain = await runCli(['blob', 'get', `${plainName}/proxied/app@${layer.digest}`, '-u', 'alice', '-p', alice.password, '--insecure', '--debug-calls'], {
+      env: {HTTPS_PROXY: proxy.authedUrl, HTTP_PROXY: proxy.authedUrl},
+    })
+    expect(plain.code, plain.stderr).to.equal(0)
+    expect(JSON.parse(plain.stdout)).to.deep.include({digest: layer.digest, size: layer.size})
+    // The blob's exchange (its 200) came through the bulk reader, with the proxy's credentials.
+    expect(plain.stderr).to.match(/< HTTP 200 OK\n(?:< .*\n)*<\n\* bulk reader: \d+ reads/)
+    expect(plain.stderr).to.include('> proxy-authorization: Basic ***')
+    const forwarded = await proxyLog(mark, [`http://${plainName}/v2/proxied/app/blobs/${layer.digest}`])
+    expect(forwarded.filter((e) => e.target === `http://${plainName}/v2/proxied/app/blobs/${layer.digest}`).every((e) => e.user === proxy.user)).to.equal(true)
+    const tunnelled = await runCli(['blob', 'get', `${tlsName}/proxied/app@${tlsLayer.digest}`, '-u', 'alice', '-p', alice.password, '--ca-file', pki.caFile, '--debug-calls'], {
+      env: {HTTPS_PROXY: proxy.openUrl},
+    })
+    expect(tunnelled.code, tunnelled.stderr).to.equal(0)
+    expect(JSON.parse(tunnelled.stdout)).to.deep.include({digest: tlsLayer.digest, size: tlsLayer.size})
+    expect(tunnelled.stderr).to.match(/< HTTP 200 OK\n(?:< .*\n)*<\n\* bulk reader: \d+ reads/)
+    expect(tunnelled.stderr).to.include(`* GET https://${tlsName}/v2/proxied/app/blobs/${tlsLayer.digest}`)
+    expectNoSecrets(plain, [proxy.password, alice.password])
+    expectNoSecrets(tunnelled, [alice.password])
+    // Without the CA, the handshake inside the tunnel fails, in regshape's words.
+    const untrusted = await runCli(['blob', 'get', `${tlsName}/proxied/app@${tlsLayer.digest}`, '-u', 'alice', '-p', alice.password], {env: {HTTPS_PROXY: proxy.openUrl}})
+    expect(untrusted.code).to.equal(1)
+    expect(untrusted.stderr).to.include('TLS: unable to verify the first certificate')
+  })
+
   it('trusts the registry\'s certs.d CA through a tunnel, for the registry and for its token realm on another host (as docker does)', async () => {
     const home = tempHome()
     mkdirSync(join(home, '.config', 'containers', 'certs.d', tlsName), {recursive: true})

@@ -4,7 +4,7 @@ import type {Tracer} from '../../telemetry/tracer.js'
 import type {AuthMiddleware, Authorization} from '../auth.js'
 import type {Exchange, Next, Reply, Stage} from '../pipeline.js'
 
-import {discard, readCapped} from '../body.js'
+import {discard, isReplayable, readCapped} from '../body.js'
 
 /** Of a streamed 401, what is read before the retry with credentials (its error JSON). */
 const CHALLENGE_CAPTURE_BYTES = 64 * 1024
@@ -56,6 +56,10 @@ export class AuthStage implements Stage {
     // against registries that lock an account after failed logins. (A refused cached token is
     // another matter: a fresh one is fetched above.)
     if (preemptive && authorization.header === preemptive.header) return {...first, authScheme: preemptive.scheme, challenge, challenged: true}
+    // A one-shot body (a blob streamed from its source) went with the refused request and cannot
+    // go again: the new token is cached for the caller, who can send the bytes again from their
+    // source (an upload asks its session where it stands).
+    if (!isReplayable(exchange.body)) return {...first, authScheme: preemptive?.scheme, challenge, challenged: true, renewed: Boolean(preemptive)}
     await discard(first.body, first.headers['content-length']?.[0])
     const retried = await step('retry', () => send(authorization))
     return {...retried, authScheme: authorization.scheme, challenge, challenged: true}

@@ -20,7 +20,7 @@ export class RedirectStage implements Stage {
   async handle(exchange: Exchange, next: Next): Promise<Reply> {
     let current: Exchange = {...exchange, hop: 0}
     for (let hop = 0; ; hop++) {
-      const reply = await next(hop === 0 ? current : {...current, retry: undefined})
+      const reply = await next(hop === 0 ? current : {...current, resume: undefined, retry: undefined})
       const location = reply.headers.location?.[0]
       if (reply.status < 300 || reply.status >= 400 || reply.status === 304 || !location) return reply
       await discard(reply.body, reply.headers['content-length']?.[0])

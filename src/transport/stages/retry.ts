@@ -25,6 +25,8 @@ export class RetryStage implements Stage {
     private readonly policy: RetryPolicy,
     private readonly timeoutMs: number,
     private readonly tracer: Tracer,
+    /** Told of each wait on a 429 before it starts: the user sees why nothing moves. */
+    private readonly onRateLimited?: (wait: RateLimitedWait) => void,
   ) {}
 
   async handle(exchange: Exchange, next: Next): Promise<Reply> {
@@ -43,6 +45,7 @@ export class RetryStage implements Stage {
         if (!repeatable || !isRetryableStatus(reply.status)) return exchange.streaming ? reply : {...reply, bytes: await collect(reply.body)}
         reason = `HTTP ${reply.status}`
         waitMs = retryDelayMs(attempt, policy, retryAfterMs(reply.headers['retry-after']?.[0]))
+        if (reply.status === 429) this.rateLimited(exchange, reply, waitMs, attempt)
         await discard(reply.body, reply.headers['content-length']?.[0])
       } catch (error) {
         if (!repeatable || !isRetryableError(error)) throw error
@@ -55,6 +58,31 @@ export class RetryStage implements Stage {
       retry = {after: reason, attempt: attempt + 1, of: policy.retries + 1, waitedMs: waitMs}
     }
   }
+
+  private rateLimited(exchange: Exchange, reply: Reply, waitMs: number, attempt: number): void {
+    if (!this.onRateLimited) return
+    const retryAfter = reply.headers['retry-after']?.[0]
+    this.onRateLimited({
+      attempt,
+      of: this.policy.retries,
+      operation: exchange.operation,
+      request: `${exchange.method} ${redactUrl(exchange.url ?? '').replace(/\?.*$/, '')}`,
+      retryAfter: retryAfter === undefined ? undefined : retryAfter.slice(0, 64),
+      waitMs,
+    })
+  }
+}
+
+/** A wait on a 429 (Too Many Requests), as the retry stage reports it. */
+export interface RateLimitedWait {
+  /** Which retry follows the wait, of how many. */
+  attempt: number
+  of: number
+  operation?: string
+  /** `GET https://host/v2/…`, without query or secrets. */
+  request: string
+  retryAfter?: string
+  waitMs: number
 }
 
 /**

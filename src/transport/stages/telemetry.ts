@@ -4,6 +4,7 @@ import type {Exchange, Next, Reply, Stage, WireObserver} from '../pipeline.js'
 import {scrubSecrets} from '../../util/secrets.js'
 import {rememberGrantSecrets} from '../auth.js'
 import {isStreamBody} from '../body.js'
+import {describeRateLimit, parseRateLimit} from '../ratelimit.js'
 import {describeBody, redactHeaders, redactUrl} from '../redact.js'
 
 /** Of a streamed error answer, what --debug-calls may show. */
@@ -38,12 +39,14 @@ export class TelemetryStage implements Stage {
       },
       captureBytes: (status, headers) =>
         !exchange.streaming ? Number.POSITIVE_INFINITY : status >= 300 && isTextual(headers['content-type']?.[0]) ? STREAM_CAPTURE_BYTES : 0,
-      finished: ({bytes, captured, error}) => {
+      finished: ({bulk, bytes, captured, error}) => {
         const requestType = Object.entries(requestHeaders).find(([name]) => name.toLowerCase() === 'content-type')?.[1]
         // A token server's answer is shown before the auth layer reads it: its tokens are learnt
         // first, so headers of the same answer that echo them are masked too.
         if (exchange.operation === 'token' && answer?.status === 200) rememberGrantSecrets(captured)
+        const rateLimit = answer && parseRateLimit(answer.headers)
         this.tracer.http({
+          bulk,
           bytesReceived: bytes,
           bytesSent,
           durationMs: performance.now() - started,
@@ -59,6 +62,8 @@ export class TelemetryStage implements Stage {
           requestHeaders: redactHeaders(requestHeaders),
           responseBody: answer && captured.length > 0 ? describeBody(captured, answer.headers['content-type']?.[0]) : undefined,
           responseHeaders: redactHeaders(answer?.headers ?? {}),
+          rateLimit: rateLimit && scrubSecrets(describeRateLimit(rateLimit)),
+          resume: exchange.resume,
           retry: exchange.retry,
           status: answer?.status,
           // A reason phrase is the server's own text too: it may echo what it was sent.

@@ -14,6 +14,7 @@ import {type ResolvedAddress, type Resolver, bareHost, checkLiteral, checkResolv
 import {ResponseBody, isStreamBody} from '../body.js'
 import {CertsDirectories} from '../certs-d.js'
 import {ProxyAgents, type ProxySettings, forwardRefusal, proxyFor} from '../proxy.js'
+import {type RawBody, RawPool, rawGet} from '../raw-http.js'
 import {redactUrl} from '../redact.js'
 import {TransportError, toNetworkError} from '../tls.js'
 
@@ -42,6 +43,9 @@ const systemResolve: Resolver = async (hostname) => {
  * proxies (CONNECT tunnels, forwarding), the address guard (a literal judged before connecting, a
  * name judged as it resolves, and the connection made to exactly the addresses judged), the
  * attempt's deadline, and failures in one line (./tls.ts).
+ *
+ * A streamed GET without a body (a blob) goes through the bulk reader instead (../raw-http.ts):
+ * the same settings, the same deadline, idle timeout and errors, but read in large buffers.
  */
 export class WireStage implements Stage {
   readonly name = 'wire'
@@ -49,6 +53,8 @@ export class WireStage implements Stage {
   private readonly certsDirs?: CertsDirectories
   private readonly got: Got
   private readonly proxyAgents: ProxyAgents
+  /** The bulk reader's keep-alive sockets. */
+  private readonly rawPool = new RawPool()
   /** One-shot request bodies already handed to a socket: they cannot be sent twice. */
   private readonly spentBodies = new WeakSet<Readable>()
 
@@ -75,6 +81,7 @@ export class WireStage implements Stage {
     this.agents.http.destroy()
     this.agents.https.destroy()
     this.proxyAgents.destroy()
+    this.rawPool.close()
   }
 
   async handle(exchange: Exchange, _next: Next): Promise<Reply> {
@@ -95,6 +102,7 @@ export class WireStage implements Stage {
     // A token realm is reached with the registry's TLS settings, as docker and containers/image
     // reach it with the registry's client; any other URL with its own host's.
     const hostTls = url.protocol === 'https:' ? this.tlsFor(guard?.registry ?? url.host) : undefined
+    if (exchange.streaming && exchange.method === 'GET' && exchange.body === undefined) return this.bulk(exchange, clock, {guarded, hop, hostTls, proxy, url})
     const streamBody = isStreamBody(exchange.body)
     const requestHeaders: Record<string, string> = {...exchange.headers}
     if (streamBody && exchange.contentLength !== undefined) requestHeaders['content-length'] = String(exchange.contentLength)
@@ -186,6 +194,94 @@ export class WireStage implements Stage {
         })
         resolvePromise({body: responseBody, headers, startedAt: started, status, statusText, url: requestUrl})
       })
+    })
+  }
+
+  /**
+   * A blob GET through the bulk reader (../raw-http.ts), with what handle() does around got: the
+   * attempt's deadline to the headers, then the idle timeout, the observer told of each step, a
+   * forwarding proxy's refusal told apart, failures in one line.
+   */
+  private bulk(
+    exchange: Exchange,
+    clock: Clock,
+    at: {guarded?: AddressGuard; hop: number; hostTls?: ReturnType<WireStage['tlsFor']>; proxy?: URL; url: URL},
+  ): Promise<Reply> {
+    const {guarded, hop, hostTls, proxy, url} = at
+    const {observer} = exchange
+    const requestUrl = exchange.url as string
+    const started = performance.now()
+    observer?.bytesSent(0)
+    return new Promise<Reply>((resolvePromise, rejectPromise) => {
+      let settled = false
+      let body: RawBody | undefined
+      // Set once the request is on its way; a failure before that has nothing to abandon.
+      const attempt: {abandon?: () => void} = {}
+      const fail = (error: Error) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        attempt.abandon?.()
+        observer?.finished({bytes: 0, captured: Buffer.alloc(0), error})
+        rejectPromise(error)
+      }
+
+      const timer = setTimeout(() => {
+        const error = new TransportError(`no answer from ${redactUrl(requestUrl)} within the timeout (--timeout)`, 'ETIMEDOUT', false)
+        if (body) body.destroy(error)
+        else fail(error)
+      }, clock.deadline - started)
+      const tls = url.protocol === 'https:' ? {ca: hostTls ? hostTls.certificateAuthority : this.options.certificateAuthority, cert: hostTls?.certificate, key: hostTls?.key, rejectUnauthorized: !this.options.insecure} : undefined
+      attempt.abandon = rawGet(
+        this.rawPool,
+        {
+          lookup: !proxy && (guarded || this.options.resolve) ? (this.lookup(hop, url.port, guarded) as never) : undefined,
+          pooled: !guarded,
+          proxy,
+          tls,
+          tlsKey: hostTls?.directory ?? '',
+          tunnelTimeoutMs: this.options.timeoutMs,
+          url,
+        },
+        {'user-agent': this.options.userAgent ?? 'regshape', ...exchange.headers},
+        {
+          answered: (head) => ({
+            captureBytes: observer?.captureBytes(head.status, head.headers) ?? 0,
+            idleMs: clock.timeoutMs,
+            onFinish: (outcome) => {
+              clearTimeout(timer)
+              if (body) observer?.finished(outcome)
+            },
+            stalled: () =>
+              new TransportError(`the transfer from ${redactUrl(requestUrl)} stalled: no data for ${formatSeconds(clock.timeoutMs)} (--timeout)`, 'ETIMEDOUT', false),
+          }),
+          bodyError: (error, head) => overrun(error, url, head.headers) ?? this.failure(error, requestUrl, hostTls),
+          failed: (error) => fail(this.failure(error, requestUrl, hostTls)),
+          resolved: (head, rawBody) => {
+            const refused =
+              settled
+                ? undefined
+                : proxy && head.status === 407 && url.protocol === 'http:'
+                  ? forwardRefusal(proxy, url)
+                  : head.status < 300 && (head.headers['content-encoding'] ?? []).some((coding) => !/^\s*identity\s*$/i.test(coding))
+                    ? new ProtocolError(`${url.host} sent the body encoded (Content-Encoding: ${head.headers['content-encoding']?.join(', ')}), which regshape did not ask for`)
+                    : undefined
+            if (settled || refused) {
+              rawBody.markDropped()
+              rawBody.destroy()
+              if (refused) fail(refused)
+              return
+            }
+
+            settled = true
+            clearTimeout(timer)
+            body = rawBody
+            observer?.answered(head)
+            resolvePromise({body: rawBody, headers: head.headers, startedAt: started, status: head.status, statusText: head.statusText, url: requestUrl})
+          },
+          sent: (headers) => observer?.sent(headers),
+        },
+      )
     })
   }
 

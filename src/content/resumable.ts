@@ -209,6 +209,14 @@ export class VerifiedBlob extends Readable {
 
     const {body} = segment
     this.body = body
+    // A body can fail before anyone listens (bytes beyond its Content-Length came with the
+    // headers): its 'error' is gone by now, so it is read from the stream's state.
+    const failed = body.errored ?? (body.destroyed && !body.readableEnded ? new Error('the body closed before its end') : null)
+    if (failed) {
+      this.broke(body, failed)
+      return
+    }
+
     body.on('error', (error) => this.broke(body, error))
     body.on('end', () => this.ended(body))
     if (this.sinkWrite && typeof (body as SinkableBody).sink === 'function') {

@@ -608,32 +608,63 @@ describe('blob upload: what distribution does not do (node:http registries)', fu
     ])
   })
 
-  for (const mode of ['monolithic', 'streamed', 'chunked'] as const) {
-    it(`a connection dropped mid-upload (${mode}): exit 1, one line, the body never sent twice`, async () => {
-      // A registry whose connection breaks once 200 000 bytes of a body have arrived.
-      const seen: Seen[] = []
-      const server = createServer((request, response) => {
-        seen.push({bytes: 0, method: request.method!, url: request.url!})
-        if (request.url === '/v2/') return void response.writeHead(200).end('{}')
-        if (request.method === 'POST' || request.method === 'DELETE') return void response.writeHead(request.method === 'POST' ? 202 : 204, {'content-length': '0', location: '/v2/x/app/blobs/uploads/s1?_state=a'}).end()
-        let received = 0
-        request.on('data', (chunk: Buffer) => {
-          received += chunk.length
-          if (received >= 200_000) request.socket.destroy()
-        })
+  /**
+   * A registry whose connection breaks once 200 000 bytes of any body have arrived, and which
+   * cannot say where a broken session stands (its status GET answers 404 BLOB_UPLOAD_UNKNOWN, as
+   * distribution does for a session whose request broke).
+   */
+  async function breakingRegistry(): Promise<{port: number; seen: Seen[]}> {
+    const seen: Seen[] = []
+    let sessions = 0
+    const server = createServer((request, response) => {
+      seen.push({bytes: 0, method: request.method!, url: request.url!})
+      if (request.url === '/v2/') return void response.writeHead(200).end('{}')
+      if (request.method === 'POST') return void response.writeHead(202, {'content-length': '0', location: `/v2/x/app/blobs/uploads/s${++sessions}?_state=a`}).end()
+      if (request.method === 'DELETE') return void response.writeHead(204).end()
+      if (request.method === 'GET') return void response.writeHead(404, {'content-type': 'application/json'}).end('{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown to registry"}]}')
+      let received = 0
+      request.on('data', (chunk: Buffer) => {
+        received += chunk.length
+        if (received >= 200_000) request.socket.destroy()
       })
-      servers.push(server)
-      const port = await listen(server)
-      const extra = mode === 'monolithic' ? ['-d', digest] : mode === 'chunked' ? ['--chunked', '--chunk-size', '500000'] : []
-      const result = await runCli(['blob', 'upload', `127.0.0.1:${port}/x/app`, '-f', file, ...extra])
+    })
+    servers.push(server)
+    return {port: await listen(server), seen}
+  }
+
+  for (const mode of ['monolithic', 'streamed'] as const) {
+    const extra = mode === 'monolithic' ? ['-d', digest] : []
+    it(`a connection dropped mid-upload from a file (${mode}): the session is asked where it stands, a new one gets the blob again, at most --retries times; then exit 1, one line, every session cancelled`, async () => {
+      const {port, seen} = await breakingRegistry()
+      const result = await runCli(['blob', 'upload', `127.0.0.1:${port}/x/app`, '-f', file, '--retries', '2', ...extra])
       expectOneErrorLine(result, new RegExp(`^Error: blob upload 127\\.0\\.0\\.1:${port}/x/app: `))
-      if (mode === 'chunked') expect(result.stderr).to.include(`the session holds 0 bytes; continue it with --resume 'http://127.0.0.1:${port}/v2/x/app/blobs/uploads/s1?_state=a'`)
+      const carrying = seen.filter((request) => request.method === 'PUT' || request.method === 'PATCH')
+      expect(carrying, JSON.stringify(seen)).to.have.length(3)
+      expect(seen.filter((request) => request.method === 'GET' && request.url.includes('/blobs/uploads/')), JSON.stringify(seen)).to.have.length(2)
+      expect(seen.filter((request) => request.method === 'POST'), JSON.stringify(seen)).to.have.length(3)
+      expect(seen.filter((request) => request.method === 'DELETE'), JSON.stringify(seen)).to.have.length(3)
+    })
+
+    it(`a connection dropped mid-upload from stdin (${mode}): exit 1, one line, the body never sent twice`, async () => {
+      const {port, seen} = await breakingRegistry()
+      const result = await runCli(['blob', 'upload', `127.0.0.1:${port}/x/app`, '-f', '-', ...extra], {stdin: bytes})
+      expectOneErrorLine(result, new RegExp(`^Error: blob upload 127\\.0\\.0\\.1:${port}/x/app: `))
       const carrying = seen.filter((request) => request.method === 'PUT' || request.method === 'PATCH')
       expect(carrying, JSON.stringify(seen)).to.have.length(1)
-      // A one-shot upload cancels its session; a chunked one keeps it for --resume.
-      expect(seen.some((request) => request.method === 'DELETE')).to.equal(mode !== 'chunked')
+      // A one-shot upload cancels its session.
+      expect(seen.some((request) => request.method === 'DELETE')).to.equal(true)
     })
   }
+
+  it('a connection dropped mid-upload (chunked): exit 1, one line, the body never sent twice; the session kept for --resume', async () => {
+    const {port, seen} = await breakingRegistry()
+    const result = await runCli(['blob', 'upload', `127.0.0.1:${port}/x/app`, '-f', file, '--chunked', '--chunk-size', '500000'])
+    expectOneErrorLine(result, new RegExp(`^Error: blob upload 127\\.0\\.0\\.1:${port}/x/app: `))
+    expect(result.stderr).to.include(`the session holds 0 bytes; continue it with --resume 'http://127.0.0.1:${port}/v2/x/app/blobs/uploads/s1?_state=a'`)
+    const carrying = seen.filter((request) => request.method === 'PUT' || request.method === 'PATCH')
+    expect(carrying, JSON.stringify(seen)).to.have.length(1)
+    expect(seen.some((request) => request.method === 'DELETE')).to.equal(false)
+  })
 
   it('a session that expires mid-upload (404 BLOB_UPLOAD_UNKNOWN to a PATCH): exit 1 with the code', async () => {
     let patches = 0

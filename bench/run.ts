@@ -1367,6 +1367,23 @@ function replaceReadmeSection(markdown: string): void {
 
 // --- probe (issue 22) ---------------------------------------------------------------------------
 
+/** `regshape probe REFERENCE --json`'s stdout, from a child run without blocking this process. */
+function probeStdout(env: NodeJS.ProcessEnv, reference: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, [cli, 'probe', reference, '--json'], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk))
+    child.once('error', reject)
+    child.once('close', (code) => {
+      // Exit 1 is a MUST case failing (distribution 2.8 has some): still a report.
+      if (code === 0 || code === 1) resolve(Buffer.concat(out).toString('utf8'))
+      else reject(new Error(`regshape probe exited ${code}: ${Buffer.concat(err).toString('utf8').trim()}`))
+    })
+  })
+}
+
 /**
  * The whole probe catalogue against a local distribution 2.8 (Basic, deletes on): the wall time
  * of `regshape probe` from spawn to exit, and the probe's own time by area (from its --json).
@@ -1378,9 +1395,12 @@ async function probeSection(registry: RegistryHandle): Promise<{markdown: string
   const runs: Array<{areas: Record<string, number>; probeMs: number; wallMs: number}> = []
   for (let run = 0; run < count; run++) {
     const started = process.hrtime.bigint()
-    const result = spawnSync(node, [cli, 'probe', `${registry.host}/bench/probe`, '--json'], {encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024})
+    // Not spawnSync: the registry's access log comes through a pipe this process reads, and a
+    // blocked event loop lets that pipe fill until the registry stops answering (after about
+    // 280 requests), which the probe then reports as timeouts.
+    const stdout = await probeStdout(env, `${registry.host}/bench/probe`)
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6
-    const report = JSON.parse(result.stdout) as {cases: Array<{area: string; durationMs: number}>; durationMs: number}
+    const report = JSON.parse(stdout) as {cases: Array<{area: string; durationMs: number}>; durationMs: number}
     const areas: Record<string, number> = {}
     for (const c of report.cases) areas[c.area] = (areas[c.area] ?? 0) + c.durationMs
     runs.push({areas, probeMs: report.durationMs, wallMs})

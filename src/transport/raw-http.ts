@@ -23,7 +23,17 @@ import {openTunnel, proxyAuthorization} from './proxy.js'
 /** Reads of the socket go into buffers of this size (a loopback socket fills much of one per read). */
 const READ_BUFFER_BYTES = 4 * 1024 * 1024
 /** A new buffer is taken when the current one has less room than this left. */
-const MIN_READ_ROOM = 256 * 1024
+const MIN_READ_ROOM = 128 * 1024
+/**
+ * A body read as a stream (a copy's relay into an upload) is handed on in reads of at most this
+ * size, from buffers of STREAM_BUFFER_BYTES, and buffered up to STREAM_BUFFER_BYTES: each chunk
+ * keeps its whole buffer alive while it waits in the streams behind it (the relay, the upload's
+ * counter and hash, the socket), and with 4 MiB reads a copy of 3 blobs at once peaked at about
+ * 185 MiB against 112 MiB before the bulk reader (114 MiB with these sizes). A sink (blob get -o,
+ * a layout) keeps the large reads: it is done with each before the next.
+ */
+const STREAM_READ_BYTES = 128 * 1024
+const STREAM_BUFFER_BYTES = 512 * 1024
 /** Status line and headers together; more is refused (Node's parser allows 16 KiB). */
 const MAX_HEAD_BYTES = 64 * 1024
 /** Idle keep-alive sockets kept per origin. */
@@ -97,7 +107,7 @@ export class RawBody extends Readable {
     private readonly control: BodyControl,
     private readonly options: RawBodyOptions,
   ) {
-    super({highWaterMark: READ_BUFFER_BYTES})
+    super({highWaterMark: STREAM_BUFFER_BYTES})
     // A body nobody reads yet (a 401 kept while a token is fetched) may still fail: that must not
     // take the process down. Readers still see the error.
     this.on('error', () => {})
@@ -236,11 +246,11 @@ class RawConnection {
     // Reads handed on as they are: each lands after the last in a large buffer, so no read is
     // copied and a reader may keep its chunk.
     if (this.slab.length - this.used < MIN_READ_ROOM) {
-      this.slab = Buffer.allocUnsafe(READ_BUFFER_BYTES)
+      this.slab = Buffer.allocUnsafe(STREAM_BUFFER_BYTES)
       this.used = 0
     }
 
-    return this.slab.subarray(this.used)
+    return this.slab.subarray(this.used, this.used + STREAM_READ_BYTES)
   }
 
   /** onread's callback: `length` bytes at the start of `buffer`. */

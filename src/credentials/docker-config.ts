@@ -137,9 +137,10 @@ export const MAX_CONFIG_BYTES = 8 * 1024 * 1024
 /**
  * How often a save reads the file again and re-applies its change when another program (docker,
  * which never locks) replaced the file between the read and the rename; the pauses between tries
- * grow at random up to RETRY_PAUSE_MAX_MS, about two seconds in all at most.
+ * grow at random up to RETRY_PAUSE_MAX_MS, about nine seconds in all at most (12 tries were too few
+ * on a loaded machine against a writer that rewrites the file every 5 ms).
  */
-const SAVE_ATTEMPTS = 12
+const SAVE_ATTEMPTS = 40
 const RETRY_PAUSE_MAX_MS = 250
 
 /** A pure, synchronous edit of the config data (it may run several times: see DockerConfigFile.update). */
